@@ -1,0 +1,1 @@
+"""Built-in detectors. Each module holds one detector class."""

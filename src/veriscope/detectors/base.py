@@ -1,0 +1,70 @@
+"""The detector plugin contract.
+
+A detector is a class with a few declarative attributes and one ``analyze``
+method. It is registered under the entry-point group ``veriscope.detectors``
+(built-ins are registered the same way in ``pyproject.toml``). Heavy imports
+belong inside ``analyze`` so that listing detectors stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from veriscope.evidence import Evidence
+from veriscope.media import Media
+
+
+@dataclass
+class Context:
+    """Run-time settings shared by all detectors for one input."""
+
+    timeout_s: float = 120.0
+    options: dict | None = None  # per-detector options: {detector_name: {key: value}}
+
+    def opts(self, name: str) -> dict:
+        return dict((self.options or {}).get(name, {}))
+
+
+class Detector:
+    """Base class. Subclasses set the class attributes and implement :meth:`analyze`."""
+
+    name: ClassVar[str] = ""
+    version: ClassVar[str] = "0"
+    modalities: ClassVar[tuple[str, ...]] = ("image",)
+    formats: ClassVar[tuple[str, ...] | None] = None  # None: every format of the modalities
+    requires: ClassVar[tuple[str, ...]] = ()  # importable modules it needs
+    localizes: ClassVar[bool] = False  # produces a heatmap
+    default: ClassVar[bool] = True  # part of the default set
+    summary: ClassVar[str] = ""  # one line for `veriscope detectors`
+    looks_at: ClassVar[str] = ""  # "what this looks at", shown in the report
+    cannot_tell: ClassVar[str] = ""  # "what it cannot tell", shown in the report
+
+    def applicable(self, media: Media) -> str | None:
+        """Return None when the detector applies, else the reason it does not."""
+        if media.kind not in self.modalities:
+            return f"applies to {'/'.join(self.modalities)}, not {media.kind}"
+        if self.formats is not None and media.format not in self.formats:
+            return f"applies to {'/'.join(self.formats)} files, not {media.format}"
+        return None
+
+    def analyze(self, media: Media, ctx: Context) -> Evidence:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # helpers for subclasses
+    def evidence(self, **kw) -> Evidence:
+        return Evidence(name=self.name, version=self.version, **kw)
+
+    @classmethod
+    def missing_requirements(cls) -> list[str]:
+        import importlib.util
+
+        return [m for m in cls.requires if importlib.util.find_spec(m) is None]
+
+    @classmethod
+    def describe(cls) -> dict:
+        return {"name": cls.name, "version": cls.version, "modalities": list(cls.modalities),
+                "formats": list(cls.formats) if cls.formats else None,
+                "requires": list(cls.requires), "localizes": cls.localizes,
+                "default": cls.default, "summary": cls.summary, "looks_at": cls.looks_at,
+                "cannot_tell": cls.cannot_tell}

@@ -1,0 +1,271 @@
+"""`Media`: one input file, identified by content, hashed, decoded lazily.
+
+Opening a Media object checks what can be checked cheaply (the path exists, it
+is a regular non-empty file, its bytes look like a format we know, the image
+header's claimed size is within limits). Decoding happens on first use and is
+cached, so detectors that share a decoded image pay for it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from veriscope.errors import MediaError
+
+DEFAULT_MAX_PIXELS = 120_000_000
+"""Largest image (width x height) decoded by default: about 360 MB as 8-bit RGB."""
+
+DEFAULT_MAX_BYTES = 4 * 1024**3
+"""Largest file accepted by default (4 GiB)."""
+
+KINDS = ("image", "video", "audio", "post")
+
+# (format name, kind, extensions that normally carry it)
+_FORMATS = {
+    "jpeg": ("image", {".jpg", ".jpeg", ".jpe", ".jfif"}),
+    "png": ("image", {".png"}),
+    "gif": ("image", {".gif"}),
+    "bmp": ("image", {".bmp", ".dib"}),
+    "tiff": ("image", {".tif", ".tiff", ".dng"}),
+    "webp": ("image", {".webp"}),
+    "heif": ("image", {".heic", ".heif", ".avif"}),
+    "mp4": ("video", {".mp4", ".m4v", ".mov", ".3gp"}),
+    "m4a": ("audio", {".m4a", ".aac", ".mp4"}),
+    "matroska": ("video", {".mkv", ".webm"}),
+    "avi": ("video", {".avi"}),
+    "wav": ("audio", {".wav", ".wave"}),
+    "flac": ("audio", {".flac"}),
+    "ogg": ("audio", {".ogg", ".oga", ".opus"}),
+    "mp3": ("audio", {".mp3"}),
+}
+
+# Formats Pillow decodes for us; others are recognised but need a later detector family.
+_PIL_FORMATS = {"jpeg", "png", "gif", "bmp", "tiff", "webp"}
+
+
+def sniff_format(head: bytes) -> str | None:
+    """Name the container format from the first bytes of a file, or None."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head.startswith(b"BM") and len(head) >= 26:
+        return "bmp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "avi"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand in (b"heic", b"heix", b"mif1", b"msf1", b"heim", b"heis", b"avif"):
+            return "heif"
+        if brand in (b"M4A ", b"M4B "):
+            return "m4a"
+        return "mp4"
+    if head.startswith(b"\x1a\x45\xdf\xa3"):
+        return "matroska"
+    if head.startswith(b"fLaC"):
+        return "flac"
+    if head.startswith(b"OggS"):
+        return "ogg"
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0
+                                   and (head[1] & 0x06) != 0):
+        return "mp3"
+    return None
+
+
+@dataclass
+class Media:
+    """One input. Create with :meth:`Media.open`."""
+
+    path: Path
+    kind: str
+    format: str
+    size_bytes: int
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    facts: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    _sha256: str | None = field(default=None, repr=False)
+    _bytes: bytes | None = field(default=None, repr=False)
+    _pil: Any = field(default=None, repr=False)
+    _rgb: np.ndarray | None = field(default=None, repr=False)
+
+    # ------------------------------------------------------------------ opening
+    @classmethod
+    def open(cls, path, *, max_pixels: int = DEFAULT_MAX_PIXELS,
+             max_bytes: int = DEFAULT_MAX_BYTES) -> "Media":
+        p = Path(path)
+        if not p.exists():
+            raise MediaError(p, "no such file")
+        if p.is_dir():
+            raise MediaError(p, "is a directory, not a media file")
+        if not p.is_file():
+            raise MediaError(p, "is not a regular file")
+        try:
+            size = p.stat().st_size
+            with open(p, "rb") as fh:
+                head = fh.read(64)
+        except OSError as e:
+            raise MediaError(p, f"cannot be read ({e.strerror or e})") from None
+        if size == 0:
+            raise MediaError(p, "is empty (0 bytes)")
+        if size > max_bytes:
+            raise MediaError(p, f"is {size} bytes, over the limit of {max_bytes} bytes")
+        fmt = sniff_format(head)
+        if fmt is None:
+            raise MediaError(p, "unsupported or unrecognised format (content is not a known "
+                                "image, video or audio container)")
+        kind, exts = _FORMATS[fmt]
+        m = cls(path=p, kind=kind, format=fmt, size_bytes=size, max_pixels=max_pixels)
+        ext = p.suffix.lower()
+        if ext and ext not in exts:
+            m.warnings.append(f"file extension '{ext}' does not match its content ({fmt}); "
+                              f"analysed as {fmt}")
+        if kind == "image":
+            m._probe_image()
+        return m
+
+    def _probe_image(self):
+        if self.format not in _PIL_FORMATS:
+            raise MediaError(self.path, f"{self.format} images are recognised but not decodable "
+                                        "in this version")
+        from PIL import Image
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                im = Image.open(self.path)
+                w, h = im.size
+                info = {"mode": im.mode, "n_frames": getattr(im, "n_frames", 1)}
+                im.close()
+        except Image.DecompressionBombError:
+            raise MediaError(self.path, "image dimensions exceed the pixel limit "
+                                        "(possible decompression bomb)") from None
+        except Exception as e:  # Pillow raises many types for a broken header
+            raise MediaError(self.path, f"not a readable {self.format} image ({_short(e)})") from None
+        if w <= 0 or h <= 0:
+            raise MediaError(self.path, f"image header claims an empty size {w}x{h}")
+        if w * h > self.max_pixels:
+            raise MediaError(self.path, f"image header claims {w}x{h} = {w * h / 1e6:.0f} MP, over "
+                                        f"the limit of {self.max_pixels / 1e6:.0f} MP (possible "
+                                        "decompression bomb; raise --max-pixels to analyse it)")
+        self.facts.update({"width": w, "height": h, **info})
+
+    # ------------------------------------------------------------------ identity
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def sha256(self) -> str:
+        if self._sha256 is None:
+            h = hashlib.sha256()
+            with open(self.path, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+            self._sha256 = h.hexdigest()
+        return self._sha256
+
+    @property
+    def width(self) -> int | None:
+        return self.facts.get("width")
+
+    @property
+    def height(self) -> int | None:
+        return self.facts.get("height")
+
+    def read_bytes(self) -> bytes:
+        """The whole file, read once and cached (images only; streams are not cached)."""
+        if self._bytes is None:
+            self._bytes = self.path.read_bytes()
+        return self._bytes
+
+    # ------------------------------------------------------------------ decoding
+    def pil(self):
+        """The decoded first frame as a PIL image (cached). Raises MediaError if broken."""
+        if self.kind != "image":
+            raise MediaError(self.path, f"is {self.kind}, not an image")
+        if self._pil is None:
+            from PIL import Image
+
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    im = Image.open(self.path)
+                    im.load()
+            except Image.DecompressionBombError:
+                raise MediaError(self.path, "image exceeds the pixel limit") from None
+            except Exception as e:
+                raise MediaError(self.path, f"cannot be decoded: {_short(e)} "
+                                            "(truncated or corrupt file?)") from None
+            self._pil = im
+        return self._pil
+
+    def rgb(self) -> np.ndarray:
+        """The first frame as a read-only uint8 array of shape (H, W, 3) (cached)."""
+        if self._rgb is None:
+            self._rgb = to_rgb8(self.pil())
+            self._rgb.setflags(write=False)
+        return self._rgb
+
+    def gray(self) -> np.ndarray:
+        """Luma (ITU-R BT.601) as float32 in [0, 255], shape (H, W)."""
+        rgb = self.rgb().astype(np.float32)
+        return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+
+    def decode(self) -> None:
+        """Decode now so a broken file fails before any detector runs."""
+        if self.kind == "image":
+            self.rgb()
+
+    def describe(self) -> dict:
+        """The JSON-ready description stored in every report."""
+        d = {"path": str(self.path), "name": self.name, "kind": self.kind, "format": self.format,
+             "sha256": self.sha256, "size_bytes": self.size_bytes}
+        d.update(self.facts)
+        d["warnings"] = list(self.warnings)
+        return d
+
+
+def to_rgb8(im) -> np.ndarray:
+    """Convert any Pillow image mode to uint8 RGB, scaling high bit depths (no clipping)."""
+    mode = im.mode
+    if mode in ("RGB",):
+        return np.asarray(im, dtype=np.uint8).copy()
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(im).astype(np.float64)
+        if mode.startswith("I;16"):
+            a = a / 257.0
+        else:
+            lo, hi = float(a.min()), float(a.max())
+            a = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
+        g = np.clip(np.rint(a), 0, 255).astype(np.uint8)
+        return np.repeat(g[..., None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
+        return np.asarray(im.convert("RGBA").convert("RGB"), dtype=np.uint8).copy()
+    return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+
+
+def _short(e: Exception) -> str:
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return msg[:200]
+
+
+def file_mtime_iso(path: Path) -> str:
+    import datetime as _dt
+
+    t = os.stat(path).st_mtime
+    return _dt.datetime.fromtimestamp(t, tz=_dt.timezone.utc).isoformat(timespec="seconds")
