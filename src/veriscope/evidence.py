@@ -125,11 +125,11 @@ class Evidence:
             self.heatmap = np.clip(np.nan_to_num(hm, nan=0.0), 0.0, 1.0)
 
     @classmethod
-    def not_applicable(cls, name: str, version: str, reason: str) -> "Evidence":
+    def not_applicable(cls, name: str, version: str, reason: str) -> Evidence:
         return cls(name=name, version=version, applicable=False, reason=reason)
 
     @classmethod
-    def failed(cls, name: str, version: str, error: str) -> "Evidence":
+    def failed(cls, name: str, version: str, error: str) -> Evidence:
         return cls(name=name, version=version, applicable=True, error=error)
 
     def add(self, severity: str, code: str, message: str, **data) -> Finding:

@@ -106,7 +106,7 @@ class Media:
     # ------------------------------------------------------------------ opening
     @classmethod
     def open(cls, path, *, max_pixels: int = DEFAULT_MAX_PIXELS,
-             max_bytes: int = DEFAULT_MAX_BYTES) -> "Media":
+             max_bytes: int = DEFAULT_MAX_BYTES) -> Media:
         p = Path(path)
         if not p.exists():
             raise MediaError(p, "no such file")
@@ -147,6 +147,9 @@ class Media:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                # Header only: Pillow's own bomb check is replaced by ours just below,
+                # which names the claimed size. Decoding (pil()) keeps Pillow's check.
+                Image.MAX_IMAGE_PIXELS = None
                 im = Image.open(self.path)
                 w, h = im.size
                 info = {"mode": im.mode, "n_frames": getattr(im, "n_frames", 1)}
@@ -204,6 +207,7 @@ class Media:
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
+                    Image.MAX_IMAGE_PIXELS = max(self.max_pixels, DEFAULT_MAX_PIXELS)
                     im = Image.open(self.path)
                     im.load()
             except Image.DecompressionBombError:
@@ -268,4 +272,4 @@ def file_mtime_iso(path: Path) -> str:
     import datetime as _dt
 
     t = os.stat(path).st_mtime
-    return _dt.datetime.fromtimestamp(t, tz=_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.fromtimestamp(t, tz=_dt.UTC).isoformat(timespec="seconds")

@@ -1,0 +1,200 @@
+"""Command line: `veriscope analyze | detectors | schema | demo`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from veriscope import __version__
+from veriscope.errors import VeriscopeError
+from veriscope.media import DEFAULT_MAX_PIXELS
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _err_console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="veriscope")
+def cli():
+    """veriscope: is this photo, video, audio clip or post manipulated or synthetic, and where?"""
+
+
+def unique_dir(out: Path, name: str, taken: set[str]) -> Path:
+    """out/name, or out/name-2, -3... if another input of this run already took that name."""
+    cand, i = name, 1
+    while cand in taken:
+        i += 1
+        cand = f"{name}-{i}"
+    taken.add(cand)
+    return out / cand
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Write DIR/<file name>/report.json, report.html and maps/ for each input.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default=None,
+              help="Without --out: 'table' (default) or one JSON report per line on stdout.")
+@click.option("--detectors", "detectors", default=None,
+              help="Comma-separated detector names (default: the default set; 'all' for every one).")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=120.0,
+              show_default=True, help="Seconds each detector may take per input.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS,
+              show_default=True, help="Refuse images whose header claims more pixels than this.")
+@click.option("--no-html", is_flag=True, help="With --out, skip report.html.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, no_html, debug):
+    """Analyse media files with every applicable detector and fuse the evidence."""
+    from veriscope import registry
+    from veriscope.detectors.base import Context
+    from veriscope.media import Media
+    from veriscope.runner import analyze_media
+
+    err = _err_console()
+    try:
+        classes = registry.select(detectors)
+    except VeriscopeError as e:
+        err.print(f"[red]error:[/red] {e}")
+        sys.exit(EXIT_USAGE)
+    for name, why in registry.BROKEN.items():
+        err.print(f"[yellow]warning:[/yellow] skipping detector {name}: {why}", soft_wrap=True)
+    if fmt is None:
+        fmt = "table"
+    ctx = Context(timeout_s=timeout_s)
+    rows, failures, taken = [], 0, set()
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                        TimeElapsedColumn(), console=err, transient=True,
+                        disable=len(paths) < 2 or not err.is_terminal)
+    with progress:
+        task = progress.add_task("analysing", total=len(paths))
+        for p in paths:
+            progress.update(task, description=f"analysing {p.name}")
+            try:
+                media = Media.open(p, max_pixels=max_pixels)
+                report = analyze_media(media, classes, ctx)
+                if out_dir is not None:
+                    dest = unique_dir(out_dir, p.name, taken)
+                    report.write(dest, html=not no_html)
+                    rows.append((p, report, dest))
+                elif fmt == "json":
+                    click.echo(report.to_json())
+                    rows.append((p, report, None))
+                else:
+                    rows.append((p, report, None))
+            except VeriscopeError as e:
+                failures += 1
+                err.print(f"[red]error:[/red] {e}", markup=True, highlight=False, soft_wrap=True)
+            except KeyboardInterrupt:
+                raise
+            except Exception as e:  # last line of defence: one line, no traceback
+                failures += 1
+                err.print(f"[red]error:[/red] {p}: internal error ({type(e).__name__}: {e})",
+                          soft_wrap=True)
+                if debug:
+                    err.print_exception()
+            progress.advance(task)
+
+    if rows and (out_dir is not None or fmt == "table"):
+        _print_table(rows, out_dir is not None)
+    sys.exit(EXIT_SOME_FAILED if failures else EXIT_OK)
+
+
+def _print_table(rows, with_paths: bool):
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="veriscope", show_lines=False)
+    t.add_column("file")
+    t.add_column("verdict")
+    t.add_column("evidence")
+    t.add_column("score", justify="right")
+    t.add_column("main reason", overflow="fold")
+    if with_paths:
+        t.add_column("report", overflow="fold")
+    for p, rep, dest in rows:
+        v = rep.verdict
+        reason = v.drivers[0]["message"] if v.drivers else ""
+        score = "" if v.score is None else f"{v.score:.2f}"
+        cells = [p.name, v.label, v.band.replace("_", " "), score, reason]
+        if with_paths:
+            cells.append(str(dest / "report.html"))
+        t.add_row(*cells)
+    Console(soft_wrap=False, width=max(100, Console().width)).print(t)
+
+
+@cli.command("detectors")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def detectors_cmd(as_json):
+    """List registered detectors: name, modalities, version, what they need."""
+    from veriscope import registry
+
+    infos = []
+    for n in registry.names():
+        try:
+            cls = registry.load(n)
+        except Exception as e:  # a broken third-party plugin must not hide the others
+            infos.append({"name": n, "error": f"cannot load: {e}"})
+            continue
+        d = cls.describe()
+        d["missing"] = cls.missing_requirements()
+        infos.append(d)
+    if as_json:
+        click.echo(json.dumps(infos, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="veriscope detectors")
+    for c in ("name", "modalities", "version", "default", "needs", "what it does"):
+        t.add_column(c, overflow="fold")
+    for d in infos:
+        if "error" in d:
+            t.add_row(d["name"], "", "", "", "", d["error"])
+            continue
+        needs = ", ".join(d["requires"]) or "-"
+        if d["missing"]:
+            needs += f" (missing: {', '.join(d['missing'])})"
+        t.add_row(d["name"], ",".join(d["modalities"]), d["version"], "yes" if d["default"] else "no",
+                  needs, d["summary"])
+    Console().print(t)
+
+
+@cli.command("schema")
+def schema_cmd():
+    """Print the JSON Schema of report.json (veriscope.report/1)."""
+    from veriscope.schema import REPORT_SCHEMA
+
+    click.echo(json.dumps(REPORT_SCHEMA, indent=2))
+
+
+@cli.command("demo")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=Path("demo-out"), show_default=True)
+def demo_cmd(out_dir):
+    """Make example media (signed, tampered, generated, watermarked, spliced) and analyse them."""
+    from veriscope.demo import run_demo
+
+    sys.exit(run_demo(out_dir))
+
+
+def main(argv=None):
+    try:
+        cli.main(args=argv, prog_name="veriscope", standalone_mode=True)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
