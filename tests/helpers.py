@@ -39,8 +39,8 @@ def png_bomb(path: Path, w=100_000, h=100_000) -> Path:
     return path
 
 
-def png_deflate_bomb(path: Path, w=20_000, h=20_000) -> Path:
-    """A PNG of w x h black pixels that really decompresses (1.2 GB raw) from a small file."""
+def png_deflate_bomb(path: Path, w=12_000, h=12_000) -> Path:
+    """A PNG of w x h black pixels that really decompresses (432 MB raw) from a small file."""
     raw_row = b"\x00" + b"\x00" * (w * 3)
     co = zlib.compressobj(9)
     parts = [co.compress(raw_row) for _ in range(h)]

@@ -49,9 +49,12 @@ def unique_dir(out: Path, name: str, taken: set[str]) -> Path:
               show_default=True, help="Seconds each detector may take per input.")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS,
               show_default=True, help="Refuse images whose header claims more pixels than this.")
+@click.option("--trust-anchors", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              default=None, help="PEM bundle of C2PA trust anchors (also: env "
+              "VERISCOPE_C2PA_TRUST_ANCHORS).")
 @click.option("--no-html", is_flag=True, help="With --out, skip report.html.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
-def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, no_html, debug):
+def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors, no_html, debug):
     """Analyse media files with every applicable detector and fuse the evidence."""
     from veriscope import registry
     from veriscope.detectors.base import Context
@@ -68,7 +71,10 @@ def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, no_html, debu
         err.print(f"[yellow]warning:[/yellow] skipping detector {name}: {why}", soft_wrap=True)
     if fmt is None:
         fmt = "table"
-    ctx = Context(timeout_s=timeout_s)
+    options = {}
+    if trust_anchors is not None:
+        options["c2pa"] = {"trust_anchors": str(trust_anchors)}
+    ctx = Context(timeout_s=timeout_s, options=options)
     rows, failures, taken = [], 0, set()
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
