@@ -27,7 +27,8 @@ class BrightMap(Detector):
     def analyze(self, media, ctx):
         g = media.gray()
         m = (g - g.min()) / max(1e-6, float(g.max() - g.min()))
-        return self.evidence(score=float(m.mean()), label="manipulated", heatmap=m[::2, ::2])
+        return self.evidence(score=float(m.mean()), label="manipulated", heatmap=m[::2, ::2],
+                             views={"inverted": 255 - media.rgb()})
 
 
 class Boom(Detector):
@@ -101,8 +102,10 @@ def test_report_maps_and_schema(tmp_path):
     assert ev["test_bright"]["heatmap"]["path"] == "maps/test_bright.png"
     assert ev["test_boom"]["error"] and ev["test_audio"]["applicable"] is False
     assert d["fused_map"]["path"] == "maps/fused.png"
+    view = ev["test_bright"]["views"][0]
+    assert view["name"] == "inverted" and (out / view["path"]).is_file()
     html = (out / "report.html").read_text()
-    assert "data:image/jpeg;base64" in html and "test_bright" in html and "http" not in html.replace(
+    assert "data:image/jpeg;base64" in html and "test_bright" in html and "Visual aids" in html and "http" not in html.replace(
         "https://json-schema.org", "")
 
 

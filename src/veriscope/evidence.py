@@ -108,7 +108,10 @@ class Evidence:
     data: dict[str, Any] = field(default_factory=dict)
     elapsed_s: float | None = None
     error: str | None = None
+    views: dict[str, np.ndarray] = field(default_factory=dict)
+    """Visual aids for a person (no score): name -> uint8 image (H, W) or (H, W, 3)."""
     heatmap_path: str | None = None  # set by the report writer once the map is saved
+    view_paths: dict[str, str] = field(default_factory=dict)  # set by the report writer
 
     def __post_init__(self):
         if self.score is not None:
@@ -157,6 +160,9 @@ class Evidence:
             "tokens": [t.to_dict() for t in self.tokens],
             "findings": [f.to_dict() for f in self.findings],
             "data": jsonable(self.data),
+            "views": [{"name": k, "path": self.view_paths.get(k),
+                       "width": int(v.shape[1]), "height": int(v.shape[0])}
+                      for k, v in self.views.items()],
             "elapsed_s": _opt_float(self.elapsed_s),
             "error": self.error,
         }

@@ -37,6 +37,20 @@ def _image_uri(rgb: np.ndarray, size: tuple[int, int]) -> str:
     return _b64(buf.getvalue(), "image/jpeg")
 
 
+def _view_uri(v: np.ndarray, size: tuple[int, int]) -> str:
+    from PIL import Image
+
+    a = np.asarray(v)
+    if a.dtype != np.uint8:
+        a = np.clip(np.rint(a), 0, 255).astype(np.uint8)
+    im = Image.fromarray(a)
+    if im.size != size:
+        im = im.resize(size, Image.Resampling.BILINEAR)
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return _b64(buf.getvalue(), "image/png")
+
+
 def _overlay_uri(m: np.ndarray, size: tuple[int, int]) -> str:
     """A map as a red RGBA image whose alpha is the map value."""
     import cv2
@@ -117,6 +131,20 @@ def render_html(report) -> str:
             f"<div class='hint'>Display copy downscaled to {size[0]}x{size[1]}; maps/ holds full-size maps.</div>"
         parts.append(f"<section><h2>Image</h2>{controls}<div class='stack' style='max-width:{size[0]}px'>"
                      + "".join(imgs) + f"</div>{note}</section>")
+
+    # ---------------------------------------------------------------- visual aids
+    aids = [(e, k, v) for e in report.evidence if not e.error for k, v in e.views.items()]
+    if aids:
+        figs = []
+        for e, k, v in aids:
+            h, w = v.shape[:2]
+            vs = _display_size(w, h)
+            vs = (min(vs[0], 800), max(1, round(min(vs[0], 800) * h / w)))
+            figs.append(f"<figure><img src='{_view_uri(v, vs)}' alt='{escape(k)}' style='max-width:100%'>"
+                        f"<figcaption>{escape(e.name)}: {escape(k.replace('_', ' '))}</figcaption></figure>")
+        parts.append("<section><h2>Visual aids</h2><p class='hint'>Views that help a person look; "
+                     "they carry no score and prove nothing on their own.</p>" + "".join(figs)
+                     + "</section>")
 
     # ---------------------------------------------------------------- findings
     rows = []

@@ -6,6 +6,7 @@ Layout written by :meth:`Report.write` into ``DIR``::
     report.html        one self-contained file for a person
     maps/<name>.png    8-bit grayscale at the input's width x height, 255 = most suspicious
     maps/fused.png     whenever any map exists
+    views/<detector>__<view>.png   visual aids (no score), e.g. error level analysis
 """
 
 from __future__ import annotations
@@ -79,6 +80,13 @@ class Report:
                 e.heatmap_path = f"maps/{e.name}.png"
             save_map(self.fused_map, out / "maps" / "fused.png", w, h)
             self.fused_map_path = "maps/fused.png"
+        for e in self.evidence:
+            if e.views and not e.error:
+                (out / "views").mkdir(exist_ok=True)
+                for vname, img in e.views.items():
+                    fname = f"{e.name}__{vname}.png"
+                    save_view(img, out / "views" / fname)
+                    e.view_paths[vname] = f"views/{fname}"
         jpath = out / "report.json"
         jpath.write_text(self.to_json(indent=2), encoding="utf-8")
         if html:
@@ -96,6 +104,15 @@ def map_to_u8(m: np.ndarray, width: int, height: int) -> np.ndarray:
     if m.shape != (height, width):
         m = cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.clip(np.rint(m * 255.0), 0, 255).astype(np.uint8)
+
+
+def save_view(img: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    a = np.asarray(img)
+    if a.dtype != np.uint8:
+        a = np.clip(np.rint(a), 0, 255).astype(np.uint8)
+    Image.fromarray(a).save(path)
 
 
 def save_map(m: np.ndarray, path: Path, width: int, height: int) -> None:

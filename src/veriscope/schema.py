@@ -62,7 +62,7 @@ _map_ref = {
 _evidence = {
     "type": "object",
     "required": ["name", "version", "applicable", "reason", "score", "label", "heatmap", "segments",
-                 "boxes", "tokens", "findings", "data", "elapsed_s", "error"],
+                 "boxes", "tokens", "findings", "data", "views", "elapsed_s", "error"],
     "properties": {
         "name": {"type": "string", "pattern": "^[a-z0-9_]+$"},
         "version": {"type": "string"},
@@ -76,6 +76,12 @@ _evidence = {
         "tokens": {"type": "array", "items": _token},
         "findings": {"type": "array", "items": _finding},
         "data": {"type": "object"},
+        "views": {"type": "array", "items": {
+            "type": "object", "required": ["name", "path", "width", "height"],
+            "properties": {"name": {"type": "string", "pattern": "^[a-z0-9_]+$"}, "path": _opt_str,
+                           "width": {"type": "integer", "minimum": 1},
+                           "height": {"type": "integer", "minimum": 1}},
+            "additionalProperties": False}},
         "elapsed_s": {"type": ["number", "null"], "minimum": 0},
         "error": _opt_str,
     },
