@@ -68,3 +68,21 @@ class Detector:
                 "requires": list(cls.requires), "localizes": cls.localizes,
                 "default": cls.default, "summary": cls.summary, "looks_at": cls.looks_at,
                 "cannot_tell": cls.cannot_tell}
+
+
+def working_rgb(media: Media, max_pixels: int) -> tuple:
+    """The decoded RGB image, downscaled (INTER_AREA) if it has more than ``max_pixels``.
+
+    Returns (rgb uint8 array, scale) with scale = working size / original size (1.0 when
+    untouched). Detectors that downscale must say so in a finding and upsample their map
+    (the report writer resizes maps to the input size).
+    """
+    rgb = media.rgb()
+    h, w = rgb.shape[:2]
+    if h * w <= max_pixels:
+        return rgb, 1.0
+    import cv2
+
+    s = (max_pixels / (h * w)) ** 0.5
+    out = cv2.resize(rgb, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
+    return out, s
