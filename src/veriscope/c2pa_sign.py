@@ -30,6 +30,7 @@ from pathlib import Path
 
 CLAIM_GENERATOR = "veriscope-demo"
 IPTC_SOURCE_TYPE_BASE = "http://cv.iptc.org/newscodes/digitalsourcetype/"
+DEFAULT_CREATED_SOURCE_TYPE = "digitalCapture"  # used on c2pa.created when none is given
 C2PA_CLAIM_SIGNING_EKU = "1.3.6.1.4.1.62558.2.1"  # c2pa-kp-claimSigning
 
 _MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".gif": "image/gif",
@@ -40,7 +41,7 @@ _MIME = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".gif
 
 
 @dataclass
-class TestCredentials:
+class SigningCredentials:
     """A test root CA and a leaf signing certificate, all PEM bytes."""
 
     ca_cert_pem: bytes
@@ -65,28 +66,36 @@ class TestCredentials:
         return d
 
     @classmethod
-    def load(cls, directory) -> TestCredentials:
+    def load(cls, directory) -> SigningCredentials:
         d = Path(directory)
         return cls(ca_cert_pem=(d / "ca.pem").read_bytes(), ca_key_pem=(d / "ca_key.pem").read_bytes(),
                    cert_chain_pem=(d / "chain.pem").read_bytes(), key_pem=(d / "key.pem").read_bytes())
 
 
+TestCredentials = SigningCredentials  # earlier name, kept for callers that used it
+TestCredentials.__test__ = False  # not a pytest test class
+
+
 def make_test_credentials(common_name: str = "Veriscope Demo Signer",
                           organization: str = "Veriscope Demo",
                           ca_common_name: str = "Veriscope Demo Test Root CA",
-                          valid_days: int = 365,
-                          eku: str = "email") -> TestCredentials:
+                          ca_organization: str = "Veriscope Test CA",
+                          valid_days: float = 365,
+                          eku: str = "email") -> SigningCredentials:
     """Generate a fresh P-256 test root CA and a C2PA-conformant ES256 signing certificate.
 
-    ``eku`` is "email" (emailProtection), "c2pa" (the C2PA claim-signing
-    extended key usage c2pa-kp-claimSigning) or "both".
+    ``eku`` is "email" (emailProtection) or "both" (the C2PA claim-signing EKU
+    c2pa-kp-claimSigning plus emailProtection). The C2PA EKU alone is not used:
+    c2pa-rs with default settings accepts it only when listed in its trust_config.
+    ``valid_days`` may be fractional (tests use a few seconds to get an expired
+    certificate).
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
-    now = _dt.datetime.now(_dt.timezone.utc)
+    now = _dt.datetime.now(_dt.UTC)
     start = now - _dt.timedelta(hours=1)
 
     def _name(cn: str, org: str) -> x509.Name:
@@ -102,12 +111,12 @@ def make_test_credentials(common_name: str = "Veriscope Demo Signer",
         return x509.KeyUsage(**flags)
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name(ca_common_name, organization)
+    ca_name = _name(ca_common_name, ca_organization)
     ca = (x509.CertificateBuilder()
           .subject_name(ca_name).issuer_name(ca_name)
           .public_key(ca_key.public_key())
           .serial_number(x509.random_serial_number())
-          .not_valid_before(start).not_valid_after(now + _dt.timedelta(days=max(valid_days, 1) + 1))
+          .not_valid_before(start).not_valid_after(now + _dt.timedelta(days=valid_days + 1))
           .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
           .add_extension(_ku(key_cert_sign=True, crl_sign=True), critical=True)
           .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
@@ -115,17 +124,16 @@ def make_test_credentials(common_name: str = "Veriscope Demo Signer",
           .sign(ca_key, hashes.SHA256()))
 
     usages = {"email": [ExtendedKeyUsageOID.EMAIL_PROTECTION],
-              "c2pa": [ObjectIdentifier(C2PA_CLAIM_SIGNING_EKU)],
               "both": [ObjectIdentifier(C2PA_CLAIM_SIGNING_EKU),
                        ExtendedKeyUsageOID.EMAIL_PROTECTION]}.get(eku)
     if usages is None:
-        raise ValueError(f"eku must be 'email', 'c2pa' or 'both', not {eku!r}")
+        raise ValueError(f"eku must be 'email' or 'both', not {eku!r}")
     key = ec.generate_private_key(ec.SECP256R1())
     leaf = (x509.CertificateBuilder()
             .subject_name(_name(common_name, organization)).issuer_name(ca_name)
             .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(start).not_valid_after(now + _dt.timedelta(days=max(valid_days, 1)))
+            .not_valid_before(start).not_valid_after(now + _dt.timedelta(days=valid_days))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(_ku(digital_signature=True), critical=True)
             .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
@@ -138,7 +146,7 @@ def make_test_credentials(common_name: str = "Veriscope Demo Signer",
     pem = serialization.Encoding.PEM
     pkcs8 = serialization.PrivateFormat.PKCS8
     none = serialization.NoEncryption()
-    return TestCredentials(
+    return SigningCredentials(
         ca_cert_pem=ca.public_bytes(pem),
         ca_key_pem=ca_key.private_bytes(pem, pkcs8, none),
         cert_chain_pem=leaf.public_bytes(pem) + ca.public_bytes(pem),
@@ -163,8 +171,10 @@ def build_manifest(*, title: str, claim_generator: str = CLAIM_GENERATOR,
     ``actions`` items are action names ("c2pa.created", "c2pa.edited", ...) or
     full action dicts. ``digital_source_type`` (short IPTC name or URL) is put on
     the c2pa.created action, or on the first action when there is no c2pa.created.
+    A c2pa.created action left without one gets "digitalCapture" (C2PA 2.x
+    requires the field on c2pa.created).
     """
-    when = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    when = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     agent = {"name": software_agent or claim_generator}
     out = []
     for a in actions:
@@ -178,6 +188,9 @@ def build_manifest(*, title: str, claim_generator: str = CLAIM_GENERATOR,
     if dst and out:
         target = next((a for a in out if a.get("action") == "c2pa.created"), out[0])
         target["digitalSourceType"] = dst
+    for a in out:  # C2PA 2.x: a c2pa.created action must name its digital source type
+        if a.get("action") == "c2pa.created" and not a.get("digitalSourceType"):
+            a["digitalSourceType"] = source_type_url(DEFAULT_CREATED_SOURCE_TYPE)
     return {
         "claim_generator_info": [{"name": claim_generator, "version": "1.0"}],
         "title": title,
@@ -185,14 +198,16 @@ def build_manifest(*, title: str, claim_generator: str = CLAIM_GENERATOR,
     }
 
 
-def sign_file(src, dst, creds: TestCredentials, *, title: str | None = None,
+def sign_file(src, dst, creds: SigningCredentials, *, title: str | None = None,
               claim_generator: str = CLAIM_GENERATOR, actions=None,
               digital_source_type: str | None = None, software_agent: str | None = None,
               parent=None) -> Path:
     """Embed a signed C2PA manifest in a copy of ``src`` written to ``dst``.
 
     actions: list of action names or dicts. Default: ["c2pa.created"] without a
-        parent, ["c2pa.opened", "c2pa.edited"] with one.
+        parent, ["c2pa.opened", "c2pa.edited"] with one. When the list does not
+        start with c2pa.created / c2pa.opened, that action is put first (the
+        C2PA 2.x rule), so actions=["c2pa.edited"] is fine.
     digital_source_type: e.g. "trainedAlgorithmicMedia" (AI generated), "digitalCapture".
     parent: path of the file this one was edited from; it is recorded as a
         parentOf ingredient (with its own manifest, if it carries one).
@@ -202,8 +217,13 @@ def sign_file(src, dst, creds: TestCredentials, *, title: str | None = None,
 
     src, dst = Path(src), Path(dst)
     mime = _mime(src)
+    first = "c2pa.opened" if parent is not None else "c2pa.created"
     if actions is None:
-        actions = ["c2pa.opened", "c2pa.edited"] if parent is not None else ["c2pa.created"]
+        actions = [first, "c2pa.edited"] if parent is not None else [first]
+    actions = list(actions)
+    names = [a if isinstance(a, str) else a.get("action") for a in actions]
+    if not names or names[0] not in ("c2pa.created", "c2pa.opened"):
+        actions.insert(0, first)  # C2PA 2.x: the first action must be created or opened
     manifest = build_manifest(title=title or src.name, claim_generator=claim_generator,
                               actions=actions, digital_source_type=digital_source_type,
                               software_agent=software_agent)
@@ -241,11 +261,11 @@ def _mime(path: Path) -> str:
     return _MIME[ext]
 
 
-def load_or_make_credentials(directory) -> TestCredentials:
+def load_or_make_credentials(directory) -> SigningCredentials:
     """Reuse the credentials saved in ``directory`` or make and save new ones."""
     d = Path(directory)
     if all((d / n).is_file() for n in ("ca.pem", "ca_key.pem", "chain.pem", "key.pem")):
-        return TestCredentials.load(d)
+        return SigningCredentials.load(d)
     creds = make_test_credentials()
     creds.save(d)
     return creds
