@@ -139,6 +139,37 @@ def _print_table(rows, with_paths: bool):
     Console(soft_wrap=False, width=max(100, Console().width)).print(t)
 
 
+@cli.command("bench")
+@click.option("--dataset", "dataset", required=True,
+              help="NAME:PATH, e.g. noso:../shared/data/noso-copymove (adapters: noso, micc-f220, "
+                   "exif-samples, pristine, comfyui, folder, synth-fit, synth-eval).")
+@click.option("--detectors", default=None, help="Comma-separated names; 'fused' is always added.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Detector-output cache (default: $VERISCOPE_CACHE/bench or ~/.cache/veriscope/bench).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True)
+def bench_cmd(dataset, detectors, workers, cache_dir, out_dir):
+    """Measure detectors on a dataset with an explicit, versioned protocol (writes results.json)."""
+    from rich.progress import Progress
+
+    from veriscope.bench import Benchmark
+
+    err = _err_console()
+    try:
+        b = Benchmark(dataset, detectors or "", cache_dir=cache_dir, workers=workers)
+    except (VeriscopeError, ValueError, OSError) as e:
+        err.print(f"[red]error:[/red] {e}", soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+    with Progress(console=err, transient=True, disable=not err.is_terminal) as prog:
+        task = prog.add_task(f"bench {b.dataset_name}", total=len(b.records))
+        res = b.run(progress=lambda: prog.advance(task))
+    path = Benchmark.write(res, out_dir)
+    m = res["metrics"]
+    for k in sorted(m):
+        click.echo(f"{k}\t{m[k]}")
+    click.echo(f"wrote {path}")
+
+
 @cli.command("detectors")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def detectors_cmd(as_json):

@@ -139,22 +139,65 @@ def _notes_text(notes: list[str]) -> str:
     return " Worth a look: " + "; ".join(n.rstrip(".") for n in notes) + "."
 
 
-def fuse_maps(evidence: list[Evidence]) -> np.ndarray | None:
-    """Pixel-wise maximum of the heatmaps of detectors that applied and ran.
+RELIABILITY_WEIGHT = {"high": 1.0, "medium": 0.6, "low": 0.3, None: 0.6}
+MAP_RULE = "weighted_mean"
 
-    Maps are brought to the size of the largest one first. Returns None when no
-    detector produced a map.
+
+def map_weight(score: float | None, reliability: str | None) -> float:
+    """How much one detector's map counts in the fused map: its reliability on this input
+    times its own image score (a detector that sees nothing contributes little)."""
+    return RELIABILITY_WEIGHT.get(reliability, 0.6) * (0.05 + (score or 0.0))
+
+
+def fuse_map_arrays(items: list[tuple[np.ndarray, float | None, str | None]],
+                    rule: str = MAP_RULE) -> np.ndarray | None:
+    """Fuse maps that already share one size. items: (map in [0,1], image score, reliability).
+
+    weighted_mean: sum_d w_d * map_d / sum_d w_d with w_d = :func:`map_weight`.
+    max: pixel-wise max_d of RELIABILITY_WEIGHT_d * map_d.
     """
-    maps = [e.heatmap for e in evidence if e.applicable and not e.error and e.heatmap is not None]
-    if not maps:
+    if not items:
         return None
-    h = max(m.shape[0] for m in maps)
-    w = max(m.shape[1] for m in maps)
-    out = np.zeros((h, w), np.float32)
-    for m in maps:
-        if m.shape != (h, w):
-            import cv2
+    if rule == "max":
+        out = np.zeros(items[0][0].shape, np.float32)
+        for m, _s, rel in items:
+            np.maximum(out, RELIABILITY_WEIGHT.get(rel, 0.6) * m, out=out)
+        return out
+    num = np.zeros(items[0][0].shape, np.float32)
+    den = 0.0
+    for m, s, rel in items:
+        w = map_weight(s, rel)
+        num += w * m
+        den += w
+    return num / den if den > 0 else num
 
-            m = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
-        np.maximum(out, m, out=out)
-    return out
+
+def map_items(evidence: list[Evidence]) -> list[tuple[Evidence, np.ndarray]]:
+    return [(e, e.heatmap) for e in evidence
+            if e.applicable and not e.error and e.heatmap is not None]
+
+
+def reliability_of(e: Evidence) -> str | None:
+    r = e.data.get("reliability") if isinstance(e.data, dict) else None
+    return r.get("level") if isinstance(r, dict) else None
+
+
+def fuse_maps(evidence: list[Evidence], size: tuple[int, int] | None = None) -> np.ndarray | None:
+    """The fused map of the detectors that ran, at ``size`` = (width, height).
+
+    Each map is first brought to ``size`` and quantized to 8 bits exactly as the report
+    writer saves it, so the fused map of a report equals the one a benchmark computes
+    from the saved maps.
+    """
+    items = map_items(evidence)
+    if not items:
+        return None
+    if size is None:
+        h = max(m.shape[0] for _, m in items)
+        w = max(m.shape[1] for _, m in items)
+        size = (w, h)
+    from veriscope.report import map_to_u8
+
+    arrs = [(map_to_u8(m, size[0], size[1]).astype(np.float32) / 255.0, e.score, reliability_of(e))
+            for e, m in items]
+    return fuse_map_arrays(arrs)

@@ -87,3 +87,46 @@ def rates_at(scores, labels, threshold: float) -> tuple[float, float]:
     pred = s >= threshold
     return float(pred[y].mean()) if y.any() else float("nan"), \
         float(pred[~y].mean()) if (~y).any() else float("nan")
+
+
+def average_precision(scores, labels) -> float:
+    """Average precision (step-wise, as scikit-learn's average_precision_score)."""
+    s = np.asarray(scores, np.float64).ravel()
+    y = np.asarray(labels, bool).ravel()
+    if not y.any():
+        return float("nan")
+    order = np.argsort(-s, kind="mergesort")
+    s, y = s[order], y[order]
+    # group ties: precision/recall evaluated only at distinct thresholds
+    distinct = np.r_[np.nonzero(np.diff(s))[0], s.size - 1]
+    tp = np.cumsum(y)[distinct]
+    fp = (distinct + 1) - tp
+    prec = tp / (tp + fp)
+    rec = tp / y.sum()
+    rec_prev = np.r_[0.0, rec[:-1]]
+    return float(np.sum((rec - rec_prev) * prec))
+
+
+def eer(scores, labels) -> float:
+    """Equal error rate: where the false-positive and false-negative rates cross (interpolated)."""
+    s = np.asarray(scores, np.float64).ravel()
+    y = np.asarray(labels, bool).ravel()
+    if y.all() or not y.any():
+        return float("nan")
+    ts = np.r_[-np.inf, np.unique(s), np.inf]
+    fpr = np.array([(s[~y] >= t).mean() for t in ts])
+    fnr = np.array([(s[y] < t).mean() for t in ts])
+    d = fpr - fnr
+    i = int(np.nonzero(d <= 0)[0][0])
+    if i == 0 or d[i] == 0:
+        return float((fpr[i] + fnr[i]) / 2)
+    a, b = d[i - 1], d[i]
+    w = a / (a - b)
+    return float(((1 - w) * fpr[i - 1] + w * fpr[i] + (1 - w) * fnr[i - 1] + w * fnr[i]) / 2)
+
+
+def balanced_accuracy(scores, labels, threshold: float = 0.5) -> float:
+    tpr, fpr = rates_at(scores, labels, threshold)
+    if tpr != tpr or fpr != fpr:
+        return float("nan")
+    return float((tpr + (1 - fpr)) / 2)

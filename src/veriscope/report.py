@@ -40,8 +40,10 @@ class Report:
 
     @property
     def fused_map(self) -> np.ndarray | None:
+        """Fused map at the input size (see :func:`veriscope.fusion.fuse_maps`)."""
         if self._fused is None:
-            self._fused = fuse_maps(self.evidence)
+            size = (self.media.width, self.media.height) if self.media.width else None
+            self._fused = fuse_maps(self.evidence, size)
         return self._fused
 
     def get(self, name: str) -> Evidence | None:
