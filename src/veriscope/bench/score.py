@@ -30,7 +30,7 @@ def protocol(detectors: list[str], fused: bool) -> dict:
                                  "grid 0.05..0.95 step 0.05: an oracle, not a deployable number",
         "pixel_auc": "ROC AUC per image, regular-grid subsampling above 1 MP, then averaged",
         "border_exclusion_px": 0,
-        "fused": "the fusion of veriscope.fusion over the listed detectors (fuse() for the score, "
+        "fused_rule": "the fusion of veriscope.fusion over the listed detectors (fuse() for the score, "
                  "fuse_map_arrays() for the map), exactly as in `veriscope analyze`",
     }
 
