@@ -77,15 +77,31 @@ def _detector_notes(name: str) -> tuple[str, str]:
         return "", ""
 
 
+def _value_html(v, max_len: int, depth: int = 0) -> str:
+    """Nested dicts and lists as nested lists, scalars as escaped text (truncated)."""
+    if isinstance(v, dict) and depth < 4:
+        if not v:
+            return "-"
+        return "<ul class='nest'>" + "".join(
+            f"<li><b>{escape(str(k))}</b>: {_value_html(x, max_len, depth + 1)}</li>"
+            for k, x in v.items()) + "</ul>"
+    if isinstance(v, list) and depth < 4:
+        if not v:
+            return "-"
+        return "<ul class='nest'>" + "".join(
+            f"<li>{_value_html(x, max_len, depth + 1)}</li>" for x in v[:50]) + \
+            ("<li>...</li>" if len(v) > 50 else "") + "</ul>"
+    if isinstance(v, (dict, list)):
+        v = json.dumps(v, ensure_ascii=False)
+    v = "-" if v is None else str(v)
+    if len(v) > max_len:
+        v = v[:max_len] + " ..."
+    return escape(v)
+
+
 def _kv_table(d: dict, max_len: int = 300) -> str:
-    rows = []
-    for k, v in d.items():
-        if isinstance(v, (dict, list)):
-            v = json.dumps(v, ensure_ascii=False)
-        v = str(v)
-        if len(v) > max_len:
-            v = v[:max_len] + " ..."
-        rows.append(f"<tr><th>{escape(str(k))}</th><td>{escape(v)}</td></tr>")
+    rows = [f"<tr><th>{escape(str(k))}</th><td>{_value_html(v, max_len)}</td></tr>"
+            for k, v in d.items()]
     return "<table class='kv'>" + "".join(rows) + "</table>"
 
 
@@ -227,6 +243,7 @@ table.grid td, table.grid th {{ border: 1px solid #e0e0e0; padding: .3em .5em; v
                                 text-align: left; }}
 table.kv th {{ text-align: left; padding-right: 1em; vertical-align: top; white-space: nowrap; }}
 table.kv td {{ word-break: break-word; }}
+ul.nest {{ margin: 0; padding-left: 1.2em; }}
 .sev {{ color: #fff; border-radius: 3px; padding: 0 .4em; font-size: .85em; }}
 code {{ font-size: .9em; }}
 </style></head>
