@@ -129,3 +129,23 @@ def test_python_api(tmp_path):
     rep = veriscope.analyze(save(smooth_image(), tmp_path / "a.png"))
     assert rep.verdict.label in ("no_evidence", "inconclusive", "manipulated", "synthetic")
     assert Path(rep.media.path).name == "a.png"
+
+
+def test_audio_and_video_are_probed_and_truncated_ones_refused(shared, tmp_path):
+    vids = sorted(shared("icpr2020dfdc-video-samples").rglob("*.mp4"))
+    wavs = sorted(shared("fsdd-spoken-digits-subset").rglob("*.wav"))
+    from veriscope.errors import MediaError
+    from veriscope.media import Media
+
+    v = Media.open(vids[0])
+    assert v.kind == "video" and v.facts["duration"] > 1 and v.width > 0
+    a = Media.open(wavs[0])
+    assert a.kind == "audio" and a.facts["streams"][0]["sample_rate"] > 0
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(vids[0].read_bytes()[:4000])
+    with pytest.raises(MediaError, match="cut.mp4"):
+        Media.open(cut)
+    r = run_cli("analyze", vids[0], "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    assert rep["media"]["kind"] == "video" and rep["verdict"]["summary"]

@@ -136,7 +136,50 @@ class Media:
                               f"analysed as {fmt}")
         if kind == "image":
             m._probe_image()
+        else:
+            m._probe_av()
         return m
+
+    def _probe_av(self):
+        """Container and stream facts of audio/video files with PyAV (headers only, no decoding)."""
+        try:
+            import av
+        except ImportError:  # pragma: no cover - av is a default dependency
+            self.warnings.append("PyAV is not installed: stream facts unavailable")
+            return
+        try:
+            with av.open(str(self.path), metadata_errors="ignore") as c:
+                facts: dict[str, Any] = {"container": c.format.name}
+                if c.duration is not None:
+                    facts["duration"] = round(float(c.duration) / 1_000_000, 6)
+                streams = []
+                for st in c.streams:
+                    d: dict[str, Any] = {"index": st.index, "type": st.type,
+                                         "codec": st.codec_context.name if st.codec_context else None}
+                    if st.duration is not None and st.time_base is not None:
+                        d["duration"] = round(float(st.duration * st.time_base), 6)
+                    if st.type == "audio":
+                        d["sample_rate"] = st.codec_context.sample_rate
+                        d["channels"] = st.codec_context.channels
+                    elif st.type == "video":
+                        d["width"] = st.codec_context.width
+                        d["height"] = st.codec_context.height
+                        rate = st.average_rate or st.guessed_rate
+                        d["fps"] = round(float(rate), 6) if rate else None
+                        d["frames"] = st.frames or None
+                    streams.append(d)
+        except Exception as e:
+            raise MediaError(self.path, f"not a readable {self.format} file ({_short(e)})") from None
+        if not any(st["type"] in ("audio", "video") for st in streams):
+            raise MediaError(self.path, "contains no audio or video stream")
+        if self.kind == "video" and not any(st["type"] == "video" for st in streams):
+            self.kind = "audio"  # e.g. an MP4 holding only sound
+            self.warnings.append("container holds audio only; analysed as audio")
+        facts["streams"] = streams
+        v = next((st for st in streams if st["type"] == "video"), None)
+        if v is not None:
+            facts["width"], facts["height"] = v["width"], v["height"]
+        self.facts.update(facts)
 
     def _probe_image(self):
         if self.format not in _PIL_FORMATS:
