@@ -141,6 +141,10 @@ def test_audio_and_video_are_probed_and_truncated_ones_refused(shared, tmp_path)
     assert v.kind == "video" and v.facts["duration"] > 1 and v.width > 0
     a = Media.open(wavs[0])
     assert a.kind == "audio" and a.facts["streams"][0]["sample_rate"] > 0
+    x, sr = a.audio()
+    assert x.ndim == 2 and x.dtype.name == "float32" and abs(x.shape[0] / sr - a.facts["duration"]) < 0.05
+    y, vsr = v.audio(mono=True, max_seconds=2.0)
+    assert y.shape == (int(2.0 * vsr), 1) and 0 < abs(y).max() <= 1.0
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(vids[0].read_bytes()[:4000])
     with pytest.raises(MediaError, match="cut.mp4"):

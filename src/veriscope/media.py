@@ -278,6 +278,72 @@ class Media:
         if self.kind == "image":
             self.rgb()
 
+    def audio(self, *, mono: bool = False, max_seconds: float | None = None):
+        """Decode the (first) audio track: returns (float32 samples of shape (n, channels), rate).
+
+        WAV/FLAC/Ogg go through soundfile, everything else (MP3, AAC, the sound of a video)
+        through PyAV. ``max_seconds`` caps what is decoded (the caller should say so in a
+        finding). Raises MediaError when there is no audio or it cannot be decoded.
+        """
+        if self.kind not in ("audio", "video"):
+            raise MediaError(self.path, f"is {self.kind}: no audio track")
+        key = ("audio", mono, max_seconds)
+        cached = getattr(self, "_audio_cache", None)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            if self.format in ("wav", "flac", "ogg"):
+                x, sr = self._audio_soundfile(max_seconds)
+            else:
+                x, sr = self._audio_av(max_seconds)
+        except MediaError:
+            raise
+        except Exception as e:
+            raise MediaError(self.path, f"audio cannot be decoded: {_short(e)}") from None
+        if x.size == 0:
+            raise MediaError(self.path, "audio track is empty (0 samples)")
+        if mono and x.shape[1] > 1:
+            x = x.mean(axis=1, keepdims=True)
+        self._audio_cache = (key, (x, sr))
+        return x, sr
+
+    def _audio_soundfile(self, max_seconds):
+        import soundfile as sf
+
+        with sf.SoundFile(str(self.path)) as f:
+            n = f.frames if max_seconds is None else min(f.frames, int(max_seconds * f.samplerate))
+            x = f.read(n, dtype="float32", always_2d=True)
+            return x, int(f.samplerate)
+
+    def _audio_av(self, max_seconds):
+        import av
+
+        chunks, sr, total = [], None, 0
+        with av.open(str(self.path), metadata_errors="ignore") as c:
+            if not c.streams.audio:
+                raise MediaError(self.path, "has no audio track")
+            st = c.streams.audio[0]
+            for frame in c.decode(st):
+                a = frame.to_ndarray()
+                sr = frame.sample_rate
+                if frame.format.is_planar:
+                    a = a.T
+                else:
+                    a = a.reshape(-1, frame.layout.nb_channels if hasattr(frame.layout, "nb_channels")
+                                  else len(frame.layout.channels))
+                if a.dtype.kind == "i":
+                    a = a.astype(np.float32) / float(np.iinfo(a.dtype).max)
+                chunks.append(a.astype(np.float32, copy=False))
+                total += a.shape[0]
+                if max_seconds is not None and sr and total >= max_seconds * sr:
+                    break
+        if not chunks:
+            raise MediaError(self.path, "audio track has no decodable frames")
+        x = np.concatenate(chunks, axis=0)
+        if max_seconds is not None:
+            x = x[: int(max_seconds * sr)]
+        return x, int(sr)
+
     def describe(self) -> dict:
         """The JSON-ready description stored in every report."""
         d = {"path": str(self.path), "name": self.name, "kind": self.kind, "format": self.format,
