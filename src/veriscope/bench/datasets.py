@@ -1,19 +1,33 @@
 """Dataset adapters: every layout becomes a list of :class:`Record`.
 
 A record's ``label`` is 1 for manipulated or synthetic media and 0 for media
-with no known manipulation; ``mask`` (if any) is a path to a binary image
-(nonzero = manipulated) of the same size as the media.
+with no known manipulation; ``mask`` (if any) is a path to an image of the same
+size as the media, read by :func:`read_mask` under the record's ``mask_rule``
+(default: luminance > 127 = manipulated). Each adapter's expected layout is
+described in docs/datasets.md; the adapters for the public sets live in
+``veriscope.bench.adapters`` and are registered here (imported on first use).
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
+VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm"}
+AUDIO_EXTS = {".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aac", ".opus"}
+
+# How a mask file is turned into a boolean "manipulated" map (see read_mask).
+MASK_RULES = {
+    "gt127": "grey level > 127: binary masks, white = manipulated (the default)",
+    "nonblack": "grey level > 32: 3-level maps where grey (collateral change) and white both count",
+    "inverted": "grey level < 128: black = manipulated (DSO-1)",
+    "green": "green > 127 and red < 128: Columbia edge masks, green = spliced, red = authentic",
+}
 
 
 @dataclass
@@ -28,6 +42,36 @@ class Record:
     group: str | None = None
     kind: str | None = None  # e.g. the forgery type
     meta: dict = field(default_factory=dict)
+    mask_rule: str | None = None  # a key of MASK_RULES; None = "gt127"
+
+
+def read_mask(record_or_path, rule: str | None = None):
+    """The mask as a boolean array (True = manipulated), applying the record's ``mask_rule``."""
+    import numpy as np
+    from PIL import Image
+
+    if isinstance(record_or_path, Record):
+        path, rule = record_or_path.mask, rule or record_or_path.mask_rule
+    else:
+        path = record_or_path
+    if path is None:
+        raise ValueError("record has no mask")
+    rule = rule or "gt127"
+    if rule not in MASK_RULES:
+        raise ValueError(f"{path}: unknown mask rule {rule!r} (known: {', '.join(MASK_RULES)})")
+    try:
+        with Image.open(path) as im:
+            if rule == "green":
+                a = np.asarray(im.convert("RGB"))
+                return (a[..., 1] > 127) & (a[..., 0] < 128)
+            g = np.asarray(im.convert("L"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: cannot read mask ({e})") from e
+    if rule == "nonblack":
+        return g > 32
+    if rule == "inverted":
+        return g < 128
+    return g > 127
 
 
 def _images(folder: Path) -> list[Path]:
@@ -53,6 +97,8 @@ def micc_f220(root: Path) -> list[Record]:
     """MICC-F220 image-level labels from groundtruthDB_220.txt (no masks)."""
     base = root / "MICC-F220" if (root / "MICC-F220").is_dir() else root
     gt = base / "groundtruthDB_220.txt"
+    if not gt.is_file():
+        raise ValueError(f"{gt}: MICC-F220 ground-truth list not found")
     out = []
     with open(gt, encoding="utf-8", errors="replace") as fh:
         for line in fh:
@@ -111,15 +157,58 @@ def _synth(split: str):
     return adapter
 
 
+def _lazy(module: str, func: str) -> Callable[..., list[Record]]:
+    """An adapter from ``veriscope.bench.adapters.<module>``, imported when first called."""
+
+    def adapter(root: Path, **kw) -> list[Record]:
+        mod = importlib.import_module(f"veriscope.bench.adapters.{module}")
+        return getattr(mod, func)(Path(root), **kw)
+
+    adapter.__name__ = adapter.__qualname__ = func
+    adapter.__doc__ = f"See veriscope.bench.adapters.{module}.{func} and docs/datasets.md."
+    return adapter
+
+
 ADAPTERS: dict[str, Callable[[Path], list[Record]]] = {
     "noso": noso,
     "micc-f220": micc_f220,
     "exif-samples": all_real,
     "pristine": pristine,
-    "comfyui": all_fake,
+    "comfyui": _lazy("shared", "comfyui"),
     "folder": folder,
     "synth-fit": _synth("fit"),
     "synth-eval": _synth("eval"),
+    # public image-forgery sets
+    "casia1": _lazy("forgery", "casia1"),
+    "casia2": _lazy("forgery", "casia2"),
+    "columbia": _lazy("forgery", "columbia"),
+    "coverage": _lazy("forgery", "coverage"),
+    "comofod": _lazy("forgery", "comofod"),
+    "dso1": _lazy("forgery", "dso1"),
+    "korus": _lazy("forgery", "korus"),
+    "imd2020": _lazy("forgery", "imd2020"),
+    "defacto": _lazy("forgery", "defacto"),
+    "micc-f2000": _lazy("forgery", "micc_f2000"),
+    # synthetic images
+    "genimage": _lazy("synthetic", "genimage"),
+    # face / audio-visual video sets
+    "ffpp": _lazy("video", "ffpp"),
+    "dfdc": _lazy("video", "dfdc"),
+    "celebdf": _lazy("video", "celebdf"),
+    "lavdf": _lazy("video", "lavdf"),
+    "avdeepfake1m": _lazy("video", "avdeepfake1m"),
+    # image + caption
+    "dgm4": _lazy("multimodal", "dgm4"),
+    "dgm4-image": _lazy("multimodal", "dgm4_image"),
+    # speech anti-spoofing
+    "asvspoof2019la": _lazy("audio", "asvspoof2019la"),
+    # the sets in ../shared/data (see each README.txt)
+    "micc-f8multi": _lazy("shared", "micc_f8multi"),
+    "icpr2020dfdc-video-samples": _lazy("shared", "icpr2020dfdc"),
+    "espnet-tts-real-vs-synth": _lazy("shared", "espnet_tts"),
+    "fsdd-spoken-digits-subset": _lazy("shared", "fsdd"),
+    "resemblyzer-trump-real-fake": _lazy("shared", "resemblyzer"),
+    "talking-face-videoretalking-examples": _lazy("shared", "talking_face"),
 }
 
 
@@ -140,6 +229,7 @@ def fingerprint(records: list[Record]) -> str:
     """sha256 over (relative name, size, label, mask name) of every record: detects a changed set."""
     h = hashlib.sha256()
     for r in records:
+        rule = f"|{r.mask_rule}" if r.mask_rule else ""  # absent for the default rule
         h.update(f"{r.media.name}|{r.media.stat().st_size}|{r.label}|"
-                 f"{r.mask.name if r.mask else ''}\n".encode())
+                 f"{r.mask.name if r.mask else ''}{rule}\n".encode())
     return h.hexdigest()

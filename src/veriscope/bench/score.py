@@ -36,9 +36,9 @@ def protocol(detectors: list[str], fused: bool) -> dict:
 
 
 def _mask(r: Record, shape) -> np.ndarray:
-    from PIL import Image
+    from veriscope.bench.datasets import read_mask
 
-    m = np.asarray(Image.open(r.mask).convert("L")) > 127
+    m = read_mask(r)  # honours r.mask_rule (default: grey > 127)
     if m.shape != shape:
         import cv2
 
