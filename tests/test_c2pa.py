@@ -188,9 +188,10 @@ def test_altered_claim_breaks_signature(images, creds, tmp_path):
 
 
 def test_expired_certificate_is_a_credential_problem_not_tampering(images, tmp_path):
-    short = make_test_credentials(valid_days=2 / 86400)  # expires ~2 s from now
-    signed = sign_file(images["png"], tmp_path / "s.png", short)
-    time.sleep(2.6)
+    t0 = time.monotonic()
+    short = make_test_credentials(valid_days=5 / 86400)  # expires ~5 s from now
+    signed = sign_file(images["png"], tmp_path / "s.png", short)  # must sign before it expires
+    time.sleep(max(0.0, t0 + 5.8 - time.monotonic()))
     ev = run(signed)
     assert "signingCredential.expired" in ev.data["failure_codes"]
     assert ev.label == "inconclusive" and ev.score is None
