@@ -146,6 +146,15 @@ def test_fusion_rule():
     assert v.label == "inconclusive"
     v = fuse([ev("a", 0.1, "no_evidence"), ev("b", None, error="x"), ev("c", None, error="y")])
     assert v.label == "inconclusive"
+    low = ev("noisy", 0.8, "manipulated")
+    low.data["reliability"] = {"level": "low", "why": "the image is tiny"}
+    high = ev("dq", 0.05, "no_evidence", sev="info")
+    high.data["reliability"] = {"level": "high", "why": "a JPEG file"}
+    v = fuse([low, high])
+    assert v.label == "inconclusive" and "the image is tiny" in v.summary and "dq" in v.summary
+    high.score = 0.9
+    high.label = "manipulated"
+    assert fuse([low, high]).label == "manipulated"
     assert [band_of(s) for s in (0.2, 0.5, 0.7, 0.85, 0.95)] == [
         "none", "weak", "moderate", "strong", "very_strong"]
 

@@ -14,6 +14,10 @@ The rule (also in docs/fusion.md):
    A forensic tool never calls media authentic.
 6. If a detector that applied failed, a below-threshold result becomes
    ``inconclusive`` when half or more of the applicable detectors failed.
+7. Disagreement: when every detector at or above 0.5 for the winning label says
+   its own reliability on this input is "low" (``data["reliability"]["level"]``),
+   the label is ``inconclusive`` and the summary names the detectors with high
+   reliability that found nothing.
 
 Bands: score < 0.5 -> "none"; [0.5, 0.65) weak; [0.65, 0.8) moderate;
 [0.8, 0.95) strong; >= 0.95 very strong.
@@ -86,7 +90,19 @@ def fuse(evidence: list[Evidence], kind: str = "image") -> Verdict:
     drivers = _drivers(top) if score >= THRESHOLD else []
     notes = _notable(scored, exclude=top if score >= THRESHOLD else None)
 
-    if score >= THRESHOLD and top.label in ("synthetic", "manipulated"):
+    support = [e for e in scored if e.score >= THRESHOLD and e.label == top.label
+               and reliability_of(e) != "low"]
+    if score >= THRESHOLD and top.label in ("synthetic", "manipulated") and not support:
+        # Only detectors that call themselves unreliable on this input see something.
+        label = "inconclusive"
+        flagged = [e for e in scored if e.score >= THRESHOLD and e.label == top.label]
+        why = "; ".join(f"{e.name} ({e.score:.2f}): {_reliability_why(e)}" for e in flagged)
+        clean = [e.name for e in scored if e.score < 0.2 and reliability_of(e) == "high"]
+        dis = f" Detectors reliable on this input found nothing: {', '.join(clean)}." if clean else ""
+        summary = (f"Inconclusive: signs of {top.label} content come only from detectors that are "
+                   f"unreliable on this input ({why}).{dis}{_notes_text(notes)} "
+                   f"Checked by: {', '.join(checked)}.")
+    elif score >= THRESHOLD and top.label in ("synthetic", "manipulated"):
         label = top.label
         what = "synthetic (made or partly made by a generator)" if label == "synthetic" \
             else "manipulated (changed after capture)"
@@ -113,6 +129,11 @@ def fuse(evidence: list[Evidence], kind: str = "image") -> Verdict:
     if failed:
         summary += f" Failed to run: {', '.join(failed)}."
     return Verdict(label, round(score, 6), band, summary, drivers, checked, failed)
+
+
+def _reliability_why(e: Evidence) -> str:
+    r = e.data.get("reliability") if isinstance(e.data, dict) else None
+    return str(r.get("why") or "low reliability") if isinstance(r, dict) else "low reliability"
 
 
 def _drivers(e: Evidence) -> list[dict]:
