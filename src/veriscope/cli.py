@@ -53,8 +53,13 @@ def unique_dir(out: Path, name: str, taken: set[str]) -> Path:
               default=None, help="PEM bundle of C2PA trust anchors (also: env "
               "VERISCOPE_C2PA_TRUST_ANCHORS).")
 @click.option("--no-html", is_flag=True, help="With --out, skip report.html.")
+@click.option("--stability", "stability", type=click.IntRange(min=0, max=10), default=0,
+              metavar="N", help="Also re-analyse N everyday re-encodings of each image (social "
+              "network, JPEG 90/75, resize, screenshot, ...; max 10) and report how often the "
+              "verdict flips (evidence 'stability'). N times slower.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
-def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors, no_html, debug):
+def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors, no_html, stability,
+            debug):
     """Analyse media files with every applicable detector and fuse the evidence."""
     from veriscope import registry
     from veriscope.detectors.base import Context
@@ -89,6 +94,10 @@ def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors
             try:
                 media = Media.open(p, max_pixels=max_pixels)
                 report = analyze_media(media, classes, ctx)
+                if stability:
+                    from veriscope.stability import assess
+
+                    report.evidence.append(assess(media, report, classes, ctx, stability))
                 if out_dir is not None:
                     dest = unique_dir(out_dir, p.name, taken)
                     report.write(dest, html=not no_html)
@@ -148,25 +157,48 @@ def _print_table(rows, with_paths: bool):
 @click.option("--cache", "cache_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Detector-output cache (default: $VERISCOPE_CACHE/bench or ~/.cache/veriscope/bench).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True)
-def bench_cmd(dataset, detectors, workers, cache_dir, out_dir):
+@click.option("--perturb", "perturb", default=None, metavar="SPEC",
+              help="Also benchmark perturbed copies, e.g. 'jpeg:q=95,85,75' (a sweep: one metrics "
+                   "block per strength in results.json 'sweep'), 'resize:s=0.75+jpeg:q=90', "
+                   "'social'. See docs/robustness.md.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the perturbations (noise, ranges such as q=50..95).")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: this machine (--workers processes); dask: a Dask cluster (--scheduler).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="With --engine dask: scheduler address (tcp://host:8786), or 'local' for a "
+                   "LocalCluster of --workers processes. Workers must see the same paths.")
+def bench_cmd(dataset, detectors, workers, cache_dir, out_dir, perturb, seed, engine, scheduler):
     """Measure detectors on a dataset with an explicit, versioned protocol (writes results.json)."""
     from rich.progress import Progress
 
     from veriscope.bench import Benchmark
 
     err = _err_console()
+    if scheduler is not None and engine != "dask":
+        err.print("[red]error:[/red] --scheduler needs --engine dask", soft_wrap=True)
+        sys.exit(EXIT_USAGE)
     try:
-        b = Benchmark(dataset, detectors or "", cache_dir=cache_dir, workers=workers)
+        b = Benchmark(dataset, detectors or "", cache_dir=cache_dir, workers=workers,
+                      perturb=perturb, seed=seed, engine=engine, scheduler=scheduler)
     except (VeriscopeError, ValueError, OSError) as e:
         err.print(f"[red]error:[/red] {e}", soft_wrap=True)
         sys.exit(EXIT_USAGE)
-    with Progress(console=err, transient=True, disable=not err.is_terminal) as prog:
-        task = prog.add_task(f"bench {b.dataset_name}", total=len(b.records))
-        res = b.run(progress=lambda: prog.advance(task))
+    try:
+        with Progress(console=err, transient=True, disable=not err.is_terminal) as prog:
+            task = prog.add_task(f"bench {b.dataset_name}",
+                                 total=len(b.records) * (1 + len(b.variants)))
+            res = b.run(progress=lambda: prog.advance(task))
+    except (RuntimeError, OSError) as e:  # e.g. no 'distributed', scheduler unreachable
+        err.print(f"[red]error:[/red] {e}", soft_wrap=True)
+        sys.exit(EXIT_USAGE)
     path = Benchmark.write(res, out_dir)
     m = res["metrics"]
     for k in sorted(m):
         click.echo(f"{k}\t{m[k]}")
+    for entry in res.get("sweep") or []:
+        for k in sorted(entry["metrics"]):
+            click.echo(f"[{entry['perturbation']}] {k}\t{entry['metrics'][k]}")
     click.echo(f"wrote {path}")
 
 

@@ -156,8 +156,10 @@ def render_html(report) -> str:
             h, w = v.shape[:2]
             vs = _display_size(w, h)
             vs = (min(vs[0], 800), max(1, round(min(vs[0], 800) * h / w)))
+            cap = (e.data.get("captions") or {}).get(k, "") if isinstance(e.data, dict) else ""
             figs.append(f"<figure><img src='{_view_uri(v, vs)}' alt='{escape(k)}' style='max-width:100%'>"
-                        f"<figcaption>{escape(e.name)}: {escape(k.replace('_', ' '))}</figcaption></figure>")
+                        f"<figcaption><b>{escape(k.replace('_', ' '))}</b> ({escape(e.name)})"
+                        f"{': ' + escape(str(cap)) if cap else ''}</figcaption></figure>")
         parts.append("<section><h2>Visual aids</h2><p class='hint'>Views that help a person look; "
                      "they carry no score and prove nothing on their own.</p>" + "".join(figs)
                      + "</section>")
@@ -174,6 +176,13 @@ def render_html(report) -> str:
     parts.append("<section><h2>Findings</h2>" + (
         "<table class='grid'><tr><th>severity</th><th>detector</th><th>code</th><th>what was found</th></tr>"
         + "".join(rows) + "</table>" if rows else "<p>No findings.</p>") + "</section>")
+
+    # ---------------------------------------------------------------- verdict stability
+    st = report.get("stability")
+    if st is not None and st.data.get("variants"):
+        from veriscope.stability import html_section
+
+        parts.append(html_section(st))
 
     # ---------------------------------------------------------------- C2PA
     c2 = report.get("c2pa")

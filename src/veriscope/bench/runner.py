@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,10 +56,19 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _work(args) -> tuple[str, list[str]]:
-    """Worker: run the missing detectors on one file and fill the cache. Returns (sha, ran)."""
-    path, det_names, cache, options, timeout_s = args
+def _load(spec):
+    """A detector given by registered name (loaded here, in the worker) or as a class."""
     from veriscope import registry
+
+    return registry.load(spec) if isinstance(spec, str) else spec
+
+
+def _work(args) -> tuple[str, list[str]]:
+    """Worker: run the missing detectors on one file and fill the cache. Returns (sha, ran).
+
+    Detectors come as registered names or as Detector classes (a class defined at module
+    level of an importable module pickles by reference)."""
+    path, det_names, cache, options, timeout_s = args
     from veriscope.detectors.base import Context
     from veriscope.media import Media
     from veriscope.report import save_map
@@ -69,8 +77,9 @@ def _work(args) -> tuple[str, list[str]]:
     sha = _sha256(Path(path))
     todo = []
     for n in det_names:
-        cls = registry.load(n)
-        if not _entry(cache, sha, n, cls.version, params_hash((options or {}).get(n))).exists():
+        cls = _load(n)
+        if not _entry(cache, sha, cls.name, cls.version,
+                      params_hash((options or {}).get(cls.name))).exists():
             todo.append(cls)
     if not todo:
         return sha, []
@@ -101,10 +110,15 @@ def _work(args) -> tuple[str, list[str]]:
 
 
 class Runner:
-    def __init__(self, cache_dir, detectors: list[str], options: dict | None = None,
-                 workers: int = 1, timeout_s: float = 300.0):
+    def __init__(self, cache_dir, detectors: list, options: dict | None = None,
+                 workers: int = 1, timeout_s: float = 300.0, engine=None):
+        """``detectors``: registered names and/or Detector classes. ``engine``: a
+        :mod:`veriscope.bench.engine` engine (default: a local one with ``workers``)."""
         self.cache = Path(cache_dir)
-        self.detectors = list(detectors)
+        self.specs = list(detectors)
+        self._classes = {c.name: c for c in map(_load, self.specs)}
+        self.detectors = list(self._classes)
+        self.engine = engine
         self.options = options or {}
         self.workers = max(1, int(workers))
         self.timeout_s = timeout_s
@@ -112,28 +126,26 @@ class Runner:
 
     def run(self, records: list[Record], progress=None) -> int:
         """Fill the cache for every record x detector; returns how many detector runs happened."""
-        jobs = [(r.media, self.detectors, self.cache, self.options, self.timeout_s) for r in records]
+        from veriscope.bench.engine import LocalEngine
+
+        jobs = [(r.media, self.specs, self.cache, self.options, self.timeout_s) for r in records]
         ran = 0
-        if self.workers == 1:
-            results = map(_work, jobs)
-        else:
-            pool = ProcessPoolExecutor(max_workers=self.workers)
-            results = pool.map(_work, jobs, chunksize=1)
-        for r, (sha, names) in zip(records, results, strict=True):
-            self._sha[r.media] = sha
-            ran += len(names)
-            if progress:
-                progress()
-        if self.workers > 1:
-            pool.shutdown()
+        engine = self.engine or LocalEngine(self.workers)
+        try:
+            for r, (sha, names) in zip(records, engine.map(_work, jobs), strict=True):
+                self._sha[r.media] = sha
+                ran += len(names)
+                if progress:
+                    progress()
+        finally:
+            if engine is not self.engine:
+                engine.close()
         return ran
 
     def outcome(self, record: Record, name: str) -> Outcome:
-        from veriscope import registry
-
         sha = self._sha.get(record.media) or _sha256(record.media)
         self._sha[record.media] = sha
-        cls = registry.load(name)
+        cls = self._classes[name]
         e = _entry(self.cache, sha, name, cls.version, params_hash(self.options.get(name)))
         d = json.loads(e.read_text())
         return Outcome(d["applicable"], d["score"], d["label"], d["error"],
