@@ -140,10 +140,17 @@ def _print_table(rows, with_paths: bool):
     for p, rep, dest in rows:
         v = rep.verdict
         reason = v.drivers[0]["message"] if v.drivers else ""
+        if len(reason) > 90:
+            reason = reason[:87].rstrip() + "..."
         score = "" if v.score is None else f"{v.score:.2f}"
         cells = [p.name, v.label, v.band.replace("_", " "), score, reason]
         if with_paths:
-            cells.append(str(dest / "report.html"))
+            rp = dest / "report.html"
+            try:
+                rp = rp.resolve().relative_to(Path.cwd())
+            except ValueError:
+                pass
+            cells.append(str(rp))
         t.add_row(*cells)
     Console(soft_wrap=False, width=max(100, Console().width)).print(t)
 

@@ -47,7 +47,7 @@ def _flip_one_pixel_byte(path: Path, dst: Path) -> int:
 def make_examples(folder: Path) -> tuple[list[Path], Path]:
     """Write the example inputs into ``folder``; returns (paths, trust-anchor PEM)."""
     from veriscope.c2pa_sign import make_test_credentials, sign_file
-    from veriscope.detectors._dwtdct import KNOWN_PAYLOADS, embed
+    from veriscope.detectors._dwtdct import PAYLOADS, embed_like
 
     folder.mkdir(parents=True, exist_ok=True)
     s = _samples()
@@ -78,9 +78,9 @@ def make_examples(folder: Path) -> tuple[list[Path], Path]:
     Image.fromarray(s["chelsea"]).save(gen, pnginfo=info)
     out.append(gen)
 
-    payload = KNOWN_PAYLOADS[0]
+    payload = PAYLOADS[0]  # "StableDiffusionV1", as the SD 1.x reference scripts embed it
     wm = folder / "invisible_watermark_dwtdct.png"
-    Image.fromarray(embed(s["astronaut"], payload.bits, method=payload.method)).save(wm)
+    Image.fromarray(embed_like(s["astronaut"], payload)).save(wm)
     out.append(wm)
 
     host = s["rocket"].copy()
@@ -120,7 +120,11 @@ def run_demo(out_dir: Path) -> int:
                         "score": rep.verdict.score, "report": str(dest / "report.html")})
     _print_table(rows, True)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    console.print("The plain splice gets no verdict from provenance checks alone: it carries no "
-                  "metadata, credentials or watermark. Pixel-level detectors are what can see it.")
+    splice = next(r for r in rows if r[0].name == "plain_splice.jpg")[1]
+    if splice.verdict.label == "no_evidence":
+        console.print("plain_splice.jpg carries no metadata, credentials or watermark, and the "
+                      "pixel-level detectors that ran did not flag it: a miss, shown as it is.")
+    else:
+        console.print(f"plain_splice.jpg: {splice.verdict.summary}")
     console.print(f"Open the HTML reports listed above; summary in {out_dir / 'summary.json'}")
     return 0

@@ -71,13 +71,14 @@ def fuse(evidence: list[Evidence], kind: str = "image") -> Verdict:
     applicable = [e for e in evidence if e.applicable]
     failed = [e.name for e in applicable if e.error]
     scored = [e for e in applicable if not e.error and e.score is not None]
-    checked = [e.name for e in applicable if not e.error]
+    checked = [e.name for e in scored]  # detectors that looked for evidence (aids give no score)
 
     if not scored:
         if failed:
             why = f"every applicable detector failed ({', '.join(failed)})"
-        elif checked:
-            why = f"the detectors that ran ({', '.join(checked)}) give no score"
+        elif any(not e.error for e in applicable):
+            ran = [e.name for e in applicable if not e.error]
+            why = f"the detectors that ran ({', '.join(ran)}) give no score"
         else:
             why = f"no detector in this version applies to this {kind}"
         return Verdict("inconclusive", None, "none",
