@@ -172,19 +172,31 @@ def map_weight(score: float | None, reliability: str | None) -> float:
 
 
 def fuse_map_arrays(items: list[tuple[np.ndarray, float | None, str | None]],
-                    rule: str = MAP_RULE) -> np.ndarray | None:
+                    rule: str | None = None) -> np.ndarray | None:
     """Fuse maps that already share one size. items: (map in [0,1], image score, reliability).
 
     weighted_mean: sum_d w_d * map_d / sum_d w_d with w_d = :func:`map_weight`.
     max: pixel-wise max_d of RELIABILITY_WEIGHT_d * map_d.
+    gated: pixel-wise max over the detectors whose image score is >= 0.5 (the ones that
+    flagged the image), each times its reliability weight; when none flagged it, half the
+    weighted mean (so the fused map stays below 0.5 where no detector made a claim).
     """
     if not items:
         return None
+    rule = rule or MAP_RULE
     if rule == "max":
         out = np.zeros(items[0][0].shape, np.float32)
         for m, _s, rel in items:
             np.maximum(out, RELIABILITY_WEIGHT.get(rel, 0.6) * m, out=out)
         return out
+    if rule == "gated":
+        flagged = [(m, s, rel) for m, s, rel in items if s is not None and s >= THRESHOLD]
+        if flagged:
+            out = np.zeros(items[0][0].shape, np.float32)
+            for m, _s, rel in flagged:
+                np.maximum(out, RELIABILITY_WEIGHT.get(rel, 0.6) * m, out=out)
+            return out
+        return 0.5 * fuse_map_arrays(items, "weighted_mean")
     num = np.zeros(items[0][0].shape, np.float32)
     den = 0.0
     for m, s, rel in items:
