@@ -148,6 +148,12 @@ def render_html(report) -> str:
         parts.append(f"<section><h2>Image</h2>{controls}<div class='stack' style='max-width:{size[0]}px'>"
                      + "".join(imgs) + f"</div>{note}</section>")
 
+    # ---------------------------------------------------------------- audio
+    if media.kind in ("audio", "video"):
+        audio_html = _audio_section(report)
+        if audio_html:
+            parts.append(audio_html)
+
     # ---------------------------------------------------------------- visual aids
     aids = [(e, k, v) for e in report.evidence if not e.error for k, v in e.views.items()]
     if aids:
@@ -230,6 +236,206 @@ def render_html(report) -> str:
 
     title = f"veriscope report: {media.name}"
     return _PAGE.format(title=escape(title), body="\n".join(parts))
+
+
+# ---------------------------------------------------------------- audio section
+AUDIO_SPEC_WIDTH = 1600
+AUDIO_SPEC_HEIGHT = 256
+AUDIO_CURVE_HEIGHT = 72
+AUDIO_DB_RANGE = 80.0
+_MAGMA = ((0.0, (0, 0, 4)), (0.25, (80, 18, 123)), (0.5, (182, 54, 121)),
+          (0.75, (251, 136, 97)), (1.0, (252, 253, 191)))
+_DET_COLOURS = ((198, 40, 40), (142, 36, 170), (239, 108, 0), (21, 101, 192), (46, 125, 50),
+                (0, 131, 143))
+
+
+def _colour_lut() -> np.ndarray:
+    x = np.linspace(0, 1, 256)
+    pos = [p for p, _ in _MAGMA]
+    return np.stack([np.interp(x, pos, [c[i] for _, c in _MAGMA]) for i in range(3)],
+                    axis=1).astype(np.uint8)
+
+
+def audio_spectrogram(x: np.ndarray, rate: int, width: int = AUDIO_SPEC_WIDTH,
+                      height: int = AUDIO_SPEC_HEIGHT) -> np.ndarray:
+    """Log-magnitude spectrogram as uint8 RGB (height, <= width), low frequencies at the bottom.
+
+    Hann frames (~32 ms, half overlap) are power-averaged into at most ``width`` columns and
+    ``height`` linear frequency rows; 80 dB below the loudest cell maps to black (magma-like
+    colours). Computed in blocks, so long audio needs little memory."""
+    x = np.nan_to_num(np.asarray(x, np.float32).reshape(-1), nan=0.0, posinf=0.0, neginf=0.0)
+    n_fft = int(min(2048, max(64, 2 ** round(np.log2(max(rate * 0.032, 2))))))
+    if len(x) < n_fft:
+        x = np.pad(x, (0, n_fft - len(x)))
+    hop = max(1, n_fft // 2)
+    n_frames = 1 + (len(x) - n_fft) // hop
+    if n_frames < width:  # short audio: denser frames, one column each
+        hop = max(1, (len(x) - n_fft) // max(1, width - 1))
+        n_frames = 1 + (len(x) - n_fft) // hop
+    cols = min(width, n_frames)
+    bins = n_fft // 2 + 1
+    rows = min(height, bins)
+    acc = np.zeros((cols, bins), np.float64)
+    cnt = np.zeros(cols, np.float64)
+    w = np.hanning(n_fft).astype(np.float32)
+    for a in range(0, n_frames, 1024):
+        b = min(n_frames, a + 1024)
+        idx = np.arange(a, b)[:, None] * hop + np.arange(n_fft)[None]
+        P = np.abs(np.fft.rfft(x[idx] * w, axis=1)) ** 2
+        ci = (np.arange(a, b) * cols) // n_frames
+        np.add.at(acc, ci, P)
+        np.add.at(cnt, ci, 1.0)
+    acc /= np.maximum(cnt, 1.0)[:, None]
+    edges = np.linspace(0, bins, rows + 1).astype(int)
+    S = np.add.reduceat(acc, edges[:-1], axis=1) / np.maximum(np.diff(edges), 1)[None]
+    db = 10 * np.log10(S + 1e-20)
+    top = float(db.max())
+    v = np.clip((db - (top - AUDIO_DB_RANGE)) / AUDIO_DB_RANGE, 0, 1)
+    img = _colour_lut()[(v * 255).astype(np.uint8)]  # (cols, rows, 3)
+    img = np.transpose(img, (1, 0, 2))[::-1]
+    if rows < height:
+        from PIL import Image
+
+        img = np.asarray(Image.fromarray(np.ascontiguousarray(img)).resize(
+            (img.shape[1], height), Image.Resampling.NEAREST))
+    return np.ascontiguousarray(img)
+
+
+def _segments_by_detector(report) -> list:
+    out = []
+    for e in report.evidence:
+        if e.error or not e.applicable:
+            continue
+        segs = [s for s in e.segments if s.score is not None]
+        curve = e.data.get("curve") if isinstance(e.data, dict) else None
+        if segs or (isinstance(curve, dict) and curve.get("t")):
+            out.append((e, segs, curve if isinstance(curve, dict) else None))
+    return out
+
+
+def _png_uri(img) -> str:
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return _b64(buf.getvalue(), "image/png")
+
+
+def _curve_png(t, score, duration: float, width: int, colour, segs=()) -> str:
+    """A plain line plot of a score curve in [0, 1] over [0, duration] s (Pillow only)."""
+    from PIL import Image, ImageDraw
+
+    h = AUDIO_CURVE_HEIGHT
+    im = Image.new("RGB", (width, h), (255, 255, 255))
+    d = ImageDraw.Draw(im)
+    pad = 4
+
+    def y_of(v):
+        return pad + (1.0 - float(np.clip(v, 0, 1))) * (h - 2 * pad)
+
+    for v, fill in ((0.0, (200, 200, 200)), (1.0, (200, 200, 200))):
+        d.line([(0, y_of(v)), (width, y_of(v))], fill=fill)
+    for x0 in range(0, width, 8):  # dashed threshold line at 0.5
+        d.line([(x0, y_of(0.5)), (min(width, x0 + 4), y_of(0.5))], fill=(150, 150, 150))
+    dur = max(float(duration), 1e-9)
+    if t is not None and len(t):
+        pts = [(float(a) / dur * (width - 1), y_of(b)) for a, b in zip(t, score, strict=False)]
+        if len(pts) == 1:
+            pts.append((width - 1, pts[0][1]))
+        d.line(pts, fill=colour, width=2)
+    else:  # step curve from the segments
+        for s in segs:
+            x0, x1 = s.start / dur * (width - 1), max(s.start / dur * (width - 1) + 1,
+                                                      s.end / dur * (width - 1))
+            d.line([(x0, y_of(s.score)), (x1, y_of(s.score))], fill=colour, width=2)
+    return _png_uri(im)
+
+
+def _audio_section(report) -> str:
+    try:
+        return _audio_section_inner(report)
+    except Exception as e:  # the report must never fail because of a picture
+        return (f"<section><h2>Audio</h2><p class='hint'>The audio view could not be drawn: "
+                f"{escape(type(e).__name__)}: {escape(str(e)[:200])}</p></section>")
+
+
+def _audio_section_inner(report) -> str:
+    from PIL import Image, ImageDraw
+
+    from veriscope.detectors.audio_facts import decode_cap
+
+    media = report.media
+    if media.kind == "video" and not any(isinstance(st, dict) and st.get("type") == "audio"
+                                         for st in media.facts.get("streams") or []):
+        return ""  # a silent video: no audio section
+    try:
+        x, rate = media.audio(mono=True, max_seconds=decode_cap(media))
+    except Exception as e:
+        msg = getattr(e, "message", None) or str(e)
+        return (f"<section><h2>Audio</h2><p class='hint'>No spectrogram: {escape(msg)}</p>"
+                "</section>")
+    x = np.asarray(x).reshape(-1)
+    rate = int(rate)
+    dur = len(x) / float(rate) if rate else 0.0
+    spec = audio_spectrogram(x, rate)
+    h, w = spec.shape[:2]
+    base = Image.fromarray(spec).convert("RGBA")
+    over = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    d = ImageDraw.Draw(over)
+    dets = _segments_by_detector(report)
+    legend, rows, curves = [], [], []
+    for k, (e, segs, curve) in enumerate(dets):
+        col = _DET_COLOURS[k % len(_DET_COLOURS)]
+        hexc = "#{:02x}{:02x}{:02x}".format(*col)
+        flagged = [s for s in segs if s.score >= 0.5]
+        for s in flagged:
+            x0 = int(s.start / max(dur, 1e-9) * w)
+            x1 = max(x0 + 1, int(np.ceil(s.end / max(dur, 1e-9) * w)))
+            a = int(60 + 100 * min(1.0, s.score))
+            d.rectangle([x0, 0, x1, h - 1], fill=(*col, a))
+            d.rectangle([x0, 0, x1, 5], fill=(*col, 255))
+        legend.append(f"<span style='display:inline-block;width:1em;height:1em;background:{hexc};"
+                      f"vertical-align:middle'></span> {escape(e.name)} ({len(flagged)} flagged)")
+        for s in sorted(segs, key=lambda s: -s.score)[:40]:
+            if s.score >= 0.2:
+                rows.append((s.start, f"<tr><td>{escape(e.name)}</td><td>{s.start:.2f}</td>"
+                             f"<td>{s.end:.2f}</td><td>{s.end - s.start:.2f}</td>"
+                             f"<td><b>{s.score:.2f}</b></td><td>{escape(s.label or '')}</td></tr>"))
+        t = curve.get("t") if curve else None
+        sc = curve.get("score") if curve else None
+        curves.append(f"<figure style='margin:.3em 0'><img src='"
+                      f"{_curve_png(t, sc, dur, w, col, segs)}' alt='{escape(e.name)} score curve' "
+                      f"style='width:100%;max-width:{w}px;display:block'><figcaption><small>"
+                      f"<b>{escape(e.name)}</b> score over time (0-1; dashed line = 0.5)"
+                      f"</small></figcaption></figure>")
+    img = Image.alpha_composite(base, over).convert("RGB")
+    ticks = Image.new("RGB", (w, 16), (255, 255, 255))
+    td = ImageDraw.Draw(ticks)
+    step = next((s for s in (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
+                 if dur / s <= 12), 600)
+    tt = 0.0
+    while dur > 0 and tt <= dur + 1e-9:
+        xx = int(tt / dur * (w - 1))
+        td.line([(xx, 0), (xx, 4)], fill=(0, 0, 0))
+        td.text((min(xx + 2, w - 40), 3), f"{tt:g}s", fill=(0, 0, 0))
+        tt += step
+    full = Image.new("RGB", (w, h + 16), (255, 255, 255))
+    full.paste(img, (0, 0))
+    full.paste(ticks, (0, h))
+    table = ""
+    if rows:
+        table = ("<table class='grid'><tr><th>detector</th><th>start (s)</th><th>end (s)</th>"
+                 "<th>length (s)</th><th>score</th><th>label</th></tr>"
+                 + "".join(r for _, r in sorted(rows, key=lambda r: r[0])) + "</table>")
+    else:
+        table = "<p>No detector reported a segment scoring 0.2 or more.</p>"
+    note = (f"{dur:.2f} s at {rate} Hz, 0-{rate / 2000:.1f} kHz from bottom to top; "
+            f"colour = level over {AUDIO_DB_RANGE:.0f} dB. Bands mark segments scoring 0.5 or "
+            "more.")
+    return ("<section><h2>Audio</h2><div class='hint'>" + escape(note) + "</div>"
+            + (("<div class='controls'>" + " &nbsp; ".join(legend) + "</div>") if legend else "")
+            + f"<img src='{_png_uri(full)}' alt='spectrogram' style='width:100%;max-width:{w}px;"
+            "display:block'>" + "".join(curves)
+            + "<h3 style='font-size:1em'>Segments (score 0.2 or more)</h3>" + table
+            + "</section>")
 
 
 _PAGE = """<!DOCTYPE html>
