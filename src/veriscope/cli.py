@@ -264,6 +264,35 @@ def demo_cmd(out_dir):
     sys.exit(run_demo(out_dir))
 
 
+@cli.group("train")
+def train_group():
+    """Re-train veriscope's small committed models from their recipes (reproducible from a seed)."""
+
+
+@train_group.command("synthetic-speech")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Write DIR/synthetic_speech.json and DIR/training_report.json.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--data", "data_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Shared data folder (default: $VERISCOPE_SHARED_DATA or ../shared/data).")
+@click.option("--no-tts", is_flag=True, help="Do not synthesize extra speech with espeak-ng / "
+              "festival even when they are installed.")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Tiny subset: LIMIT takes per FSDD digit and speaker, LIMIT files per espnet "
+                   "folder, LIMIT sentences per TTS tool.")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+def train_synthetic_speech(out_dir, seed, data_dir, no_tts, limit, workers):
+    """Train the synthetic_speech detector's model (see docs/detectors/synthetic_speech.md)."""
+    from veriscope.train import synthetic_speech as recipe
+
+    try:
+        recipe.run(out_dir, seed=seed, data=data_dir, tts=not no_tts, limit=limit,
+                   workers=workers, log=lambda m: click.echo(m, err=True))
+    except FileNotFoundError as e:
+        _err_console().print(f"[red]error:[/red] {e}", soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+
+
 def main(argv=None):
     try:
         cli.main(args=argv, prog_name="veriscope", standalone_mode=True)
