@@ -63,3 +63,21 @@ def test_fused_pixel_f1_equals_scoring_the_saved_maps(shared, tmp_path):
                      else np.asarray(Image.open(r.mask).convert("L")) > 127)
     for k in maps:
         assert res["metrics"][f"{k}/pixel_f1@0.5"] == round(mean_f1_at(maps[k], masks, 0.5), 6)
+
+
+def test_bench_cli_writes_results_json_and_leaderboard(shared, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "res"
+    env = dict(os.environ, VERISCOPE_CACHE=str(tmp_path / "cache"))
+    r = subprocess.run([sys.executable, "-m", "veriscope.cli", "bench", "--dataset",
+                        f"noso:{shared('noso-copymove')}", "--detectors", "metadata",
+                        "--out", str(out)], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr
+    res = json.loads((out / "results.json").read_text())
+    assert {"protocol", "tool_version", "dataset", "metrics"} <= set(res)
+    assert res["dataset"]["name"] == "noso" and res["dataset"]["n"] == 31
+    assert "fused/coverage" in res["metrics"] and "metadata/image_auc" in res["metrics"]
+    assert (out / "results.md").read_text().count("|") > 4

@@ -206,7 +206,14 @@ def bench_cmd(dataset, detectors, workers, cache_dir, out_dir, perturb, seed, en
     for entry in res.get("sweep") or []:
         for k in sorted(entry["metrics"]):
             click.echo(f"[{entry['perturbation']}] {k}\t{entry['metrics'][k]}")
-    click.echo(f"wrote {path}")
+    import importlib.util
+
+    from veriscope.bench import report as bench_report
+
+    has_mpl = importlib.util.find_spec("matplotlib") is not None
+    written = bench_report.write([res], out_dir, html_out=has_mpl)
+    click.echo(f"wrote {path}, " + ", ".join(str(p) for p in written.values())
+               + ("" if has_mpl else " (results.html needs matplotlib: pip install 'veriscope[bench]')"))
 
 
 @cli.command("detectors")
