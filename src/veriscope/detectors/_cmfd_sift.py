@@ -1,0 +1,222 @@
+"""Keypoint stage of the copy-move detector (private helper of ``copy_move``).
+
+SIFT keypoints (Lowe 2004) described with RootSIFT (Arandjelovic & Zisserman 2012),
+matched inside the same image with the generalised 2NN test (g2NN) of Amerini et al.
+2011, then grouped into geometric transformations with sequential RANSAC on a
+similarity model (rotation + isotropic scale + translation), refined to a full affine
+map when enough inliers support it, and split into spatially coherent clusters
+(single-linkage on the matched pairs, as Amerini et al. cluster matched keypoints).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class KeypointMatches:
+    src: np.ndarray  # (N, 2) float32 x, y of one end of each match
+    dst: np.ndarray  # (N, 2) float32 x, y of the other end
+    n_keypoints: int = 0
+
+
+@dataclass
+class Transform:
+    """An affine map ``dst = M @ [x, y, 1]`` from a source region to its copy (working pixels)."""
+
+    M: np.ndarray  # (2, 3) float64
+    src: np.ndarray  # inlier source points (K, 2)
+    dst: np.ndarray  # inlier copy points (K, 2)
+    origin: str = "keypoints"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n_inliers(self) -> int:
+        return int(len(self.src))
+
+    def scale(self) -> float:
+        return float(np.sqrt(abs(np.linalg.det(self.M[:, :2]))))
+
+    def angle_deg(self) -> float:
+        a = self.M[:, :2]
+        return float(np.degrees(np.arctan2(a[1, 0] - a[0, 1], a[0, 0] + a[1, 1])))
+
+    def shift(self) -> float:
+        """Median displacement of the inliers, in working pixels."""
+        if len(self.src) == 0:
+            return 0.0
+        return float(np.median(np.linalg.norm(self.dst - self.src, axis=1)))
+
+
+def valid_affine(M) -> bool:
+    """A plausible copy-move map: finite, no reflection, scale 0.4-2.5, near-isotropic."""
+    if M is None:
+        return False
+    M = np.asarray(M, np.float64)
+    if M.shape != (2, 3) or not np.isfinite(M).all():
+        return False
+    A = M[:, :2]
+    if np.linalg.det(A) <= 0:
+        return False
+    sv = np.linalg.svd(A, compute_uv=False)
+    return bool(0.4 <= sv[1] and sv[0] <= 2.5 and sv[0] / sv[1] < 1.5)
+
+
+def root_sift(desc: np.ndarray) -> np.ndarray:
+    d = desc.astype(np.float32)
+    d /= d.sum(axis=1, keepdims=True) + 1e-7
+    return np.sqrt(d)
+
+
+def detect(gray: np.ndarray, max_keypoints: int, contrast: float = 0.02):
+    """SIFT keypoints and RootSIFT descriptors of a uint8 gray image."""
+    import cv2
+
+    sift = cv2.SIFT_create(nfeatures=int(max_keypoints), contrastThreshold=float(contrast))
+    kps, desc = sift.detectAndCompute(gray, None)
+    if desc is None or len(kps) < 4:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32)
+    pts = np.array([k.pt for k in kps], np.float32)
+    return pts, root_sift(desc)
+
+
+def g2nn_matches(pts: np.ndarray, desc: np.ndarray, *, ratio: float, min_dist: float,
+                 k: int = 6, chunk: int = 2048) -> KeypointMatches:
+    """Same-image matches accepted by the generalised 2NN test.
+
+    For every keypoint the ``k`` nearest descriptors (other than itself and other than
+    keypoints closer than ``min_dist`` pixels) are sorted by distance d1 <= d2 <= ...;
+    neighbour i is kept while d_i / d_{i+1} < ratio (Amerini et al. 2011, section III-A).
+    RootSIFT descriptors have unit L2 norm, so d^2 = 2 - 2 <a, b>.
+    """
+    n = len(pts)
+    if n < 3:
+        z = np.zeros((0, 2), np.float32)
+        return KeypointMatches(z, z.copy(), n)
+    k = min(k, n - 1)
+    idx = np.empty((n, k), np.int64)
+    sim = np.empty((n, k), np.float32)
+    rows = np.arange(n)
+    for a in range(0, n, chunk):
+        b = min(n, a + chunk)
+        S = desc[a:b] @ desc.T
+        r = np.arange(b - a)
+        S[r, rows[a:b]] = -4.0  # itself
+        for j in range(k):
+            am = S.argmax(axis=1)
+            idx[a:b, j] = am
+            sim[a:b, j] = S[r, am]
+            S[r, am] = -4.0
+    dist = np.sqrt(np.clip(2.0 - 2.0 * sim, 0.0, None))
+    # spatially close neighbours (same structure / duplicate orientations) are not candidates
+    sp = np.linalg.norm(pts[idx] - pts[:, None, :], axis=2)
+    dist = np.where(sp < min_dist, np.inf, dist)
+    order = np.argsort(dist, axis=1, kind="stable")
+    dist = np.take_along_axis(dist, order, axis=1)
+    idx = np.take_along_axis(idx, order, axis=1)
+    # keep neighbour i while d_i / d_{i+1} < ratio (unknown d_{i+1}: stop, conservatively)
+    d0, d1 = dist[:, :-1], dist[:, 1:]
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(d1) & (d0 < ratio * d1)
+    keep = np.cumprod(ok, axis=1).astype(bool)
+    ii, jj = np.nonzero(keep)
+    a, b = ii, idx[ii, jj]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    pairs = np.unique(np.stack([lo, hi], 1), axis=0) if len(lo) else np.zeros((0, 2), np.int64)
+    return KeypointMatches(pts[pairs[:, 0]].astype(np.float32), pts[pairs[:, 1]].astype(np.float32),
+                           n)
+
+
+def _single_link_groups(points: np.ndarray, cut: float) -> np.ndarray:
+    """Connected components of the graph 'closer than cut' (single-linkage clustering)."""
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    if len(points) == 0:
+        return np.zeros(0, np.int64)
+    tree = cKDTree(points)
+    g = tree.sparse_distance_matrix(tree, cut, output_type="coo_matrix")
+    _, lab = connected_components(g, directed=False)
+    return lab
+
+
+def find_transforms(m: KeypointMatches, *, reproj: float, min_inliers: int, min_shift: float,
+                    cluster_cut: float, max_models: int = 8, seed: int = 0) -> list[Transform]:
+    """Sequential RANSAC over the matches, each used in both directions.
+
+    A match (p, q) can be source->copy or copy->source, so both orientations are offered to
+    RANSAC; once a model is found, every match fitting it in either orientation is removed
+    and the search repeats. Each model's inliers are then split into single-linkage clusters
+    (on the 4-D vector source+copy position) and every cluster with at least ``min_inliers``
+    matches gets its own refitted transform.
+    """
+    import cv2
+
+    n = len(m.src)
+    out: list[Transform] = []
+    if n < min_inliers:
+        return out
+    cv2.setRNGSeed(seed)
+    alive = np.ones(n, bool)
+    A_all = np.concatenate([m.src, m.dst]).astype(np.float32)
+    B_all = np.concatenate([m.dst, m.src]).astype(np.float32)
+    for _ in range(max_models * 2):
+        if alive.sum() < min_inliers or len(out) >= max_models:
+            break
+        sel = np.concatenate([alive, alive])
+        A, B = A_all[sel], B_all[sel]
+        M, inl = cv2.estimateAffinePartial2D(A, B, method=cv2.RANSAC, ransacReprojThreshold=reproj,
+                                             maxIters=3000, confidence=0.995, refineIters=10)
+        if M is None or inl is None:
+            break
+        inl = inl.ravel().astype(bool)
+        ids = np.nonzero(sel)[0][inl]  # indexes into A_all/B_all
+        pair = ids % n
+        fwd = ids < n
+        # a match fitting in both directions (shift ~ 0) is useless; keep one orientation each
+        pair, first = np.unique(pair, return_index=True)
+        fwd = fwd[first]
+        if len(pair) < min_inliers:
+            break
+        alive[pair] = False
+        src = np.where(fwd[:, None], m.src[pair], m.dst[pair])
+        dst = np.where(fwd[:, None], m.dst[pair], m.src[pair])
+        s = float(np.sqrt(abs(np.linalg.det(M[:, :2]))))
+        if not (0.4 <= s <= 2.5):
+            continue
+        lab = _single_link_groups(np.concatenate([src, dst], 1), cluster_cut)
+        for g in np.unique(lab):
+            gi = lab == g
+            if gi.sum() < min_inliers:
+                continue
+            t = _refit(src[gi], dst[gi], M, reproj)
+            if t is None or not valid_affine(t.M) or t.shift() < min_shift:
+                continue
+            out.append(t)
+    return out
+
+
+def _refit(src: np.ndarray, dst: np.ndarray, M0: np.ndarray, reproj: float) -> Transform | None:
+    """Least-squares similarity (or affine with >= 8 well spread inliers) on one cluster."""
+    import cv2
+
+    M = M0
+    if len(src) >= 3:
+        Ms, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
+        if Ms is not None:
+            M = Ms
+    if len(src) >= 8:
+        spread = np.linalg.svd(src - src.mean(0), compute_uv=False)
+        if spread[-1] > 3.0 * np.sqrt(len(src)):
+            Ma, inl = cv2.estimateAffine2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=reproj)
+            if Ma is not None:
+                sv = np.linalg.svd(Ma[:, :2], compute_uv=False)
+                if sv[0] / max(sv[1], 1e-6) < 1.5 and 0.4 <= np.sqrt(sv[0] * sv[1]) <= 2.5:
+                    M = Ma
+    res = np.linalg.norm(src @ M[:, :2].T + M[:, 2] - dst, axis=1)
+    keep = res <= 2.5 * reproj
+    if keep.sum() < 2:
+        return None
+    return Transform(np.asarray(M, np.float64), src[keep], dst[keep])

@@ -1,0 +1,164 @@
+"""Dense verification of a copy-move transform (private helper of ``copy_move``).
+
+Given an affine map from a source region to its copy, the image is warped with the map
+and with its inverse, and the zero-mean normalised cross-correlation (ZNCC) between the
+image and each warped version is computed in a small Gaussian window at every pixel
+(the localisation step of Amerini et al. 2013, "Copy-move forgery detection and
+localization by means of robust clustering with J-Linkage", Signal Processing: Image
+Communication 28(6)). Pixels where the correlation is high, where the local contrast is
+enough for a correlation to mean something, and which are displaced by the map by more
+than a few pixels, are the source (warp by M) and the copy (warp by M^-1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _gauss(x: np.ndarray, sigma: float) -> np.ndarray:
+    import cv2
+
+    return cv2.GaussianBlur(x, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
+
+
+def zncc(a: np.ndarray, b: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Local ZNCC of two float32 images in a Gaussian window; also min(local std)."""
+    ma, mb = _gauss(a, sigma), _gauss(b, sigma)
+    va = np.maximum(_gauss(a * a, sigma) - ma * ma, 0.0)
+    vb = np.maximum(_gauss(b * b, sigma) - mb * mb, 0.0)
+    cov = _gauss(a * b, sigma) - ma * mb
+    r = cov / np.sqrt(va * vb + 1e-6)
+    return r, np.sqrt(np.minimum(va, vb))
+
+
+def roi_around(points: np.ndarray, shape, margin_frac: float, min_margin: int):
+    """(x0, y0, x1, y1): the bounding box of ``points`` grown by a margin, inside the image."""
+    h, w = shape
+    if len(points) == 0:
+        return 0, 0, w, h
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    m = max(float(min_margin), margin_frac * float(max(hi - lo)))
+    x0, y0 = int(max(0, np.floor(lo[0] - m))), int(max(0, np.floor(lo[1] - m)))
+    x1, y1 = int(min(w, np.ceil(hi[0] + m) + 1)), int(min(h, np.ceil(hi[1] + m) + 1))
+    return x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)
+
+
+def structure_tensor(img: np.ndarray, sigma: float) -> tuple[np.ndarray, ...]:
+    """Gaussian-windowed (Jxx, Jxy, Jyy) of the image gradient."""
+    import cv2
+
+    gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3)
+    return _gauss(gx * gx, sigma), _gauss(gx * gy, sigma), _gauss(gy * gy, sigma)
+
+
+def side_correlation(feat: np.ndarray, T: np.ndarray, roi, *, sigma: float, min_std: float,
+                     min_shift: float) -> np.ndarray:
+    """ZNCC between feat(x) and feat(T x) for the pixels x of ``roi``; 0 where undefined.
+
+    Undefined: T x outside the image, too little local contrast (std < ``min_std``), or a
+    displacement |T x - x| under ``min_shift``.
+    """
+    import cv2
+
+    H, W = feat.shape
+    x0, y0, x1, y1 = roi
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    sx = (T[0, 0] * xs + T[0, 1] * ys + T[0, 2]).astype(np.float32)
+    sy = (T[1, 0] * xs + T[1, 1] * ys + T[1, 2]).astype(np.float32)
+    wimg = cv2.remap(feat, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                     borderValue=0)
+    a = np.ascontiguousarray(feat[y0:y1, x0:x1])
+    r, sd = zncc(a, wimg, sigma)
+    dx, dy = sx - xs, sy - ys
+    ok = (sx >= 0) & (sx <= W - 1) & (sy >= 0) & (sy <= H - 1)
+    ok &= (sd >= min_std) & (dx * dx + dy * dy >= min_shift * min_shift)
+    return np.where(ok, r, 0.0).astype(np.float32)
+
+
+def aperture_ratio(tensor, T: np.ndarray, mask: np.ndarray) -> float:
+    """Share of the region's gradient energy along the displacement T(x) - x.
+
+    About 0.5 for a 2-D texture; near 0 when the region is an edge or a line shifted along
+    itself, which matches itself whatever the content (the aperture problem): a mast, a
+    horizon, a pole.
+    """
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return 0.0
+    jxx, jxy, jyy = (t[ys, xs] for t in tensor)
+    xf, yf = xs.astype(np.float32), ys.astype(np.float32)
+    dx = (T[0, 0] - 1) * xf + T[0, 1] * yf + T[0, 2]
+    dy = T[1, 0] * xf + (T[1, 1] - 1) * yf + T[1, 2]
+    d2 = dx * dx + dy * dy + 1e-6
+    along = (dx * dx * jxx + 2 * dx * dy * jxy + dy * dy * jyy) / d2
+    return float(along.sum() / ((jxx + jyy).sum() + 1e-6))
+
+
+def grow_region(feat: np.ndarray, T: np.ndarray, seeds: np.ndarray, *, thr: float,
+                min_area: int, margin_frac: float, min_margin: int, max_grow: int = 3,
+                **corr_kw) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """The correlated region around ``seeds`` (full-size mask, its corr values, final ROI).
+
+    The search window starts as the seeds' box plus a margin and is enlarged (x2 margin)
+    while the region touches a window side that is not the image border.
+    """
+    H, W = feat.shape
+    margin = margin_frac
+    mm = min_margin
+    for _ in range(max_grow):
+        roi = roi_around(seeds, (H, W), margin, mm)
+        x0, y0, x1, y1 = roi
+        r = side_correlation(feat, T, roi, **corr_kw)
+        m = region_from_corr(r, seeds - np.array([x0, y0]), thr=thr, min_area=min_area)
+        touches = ((m[0].any() and y0 > 0) or (m[-1].any() and y1 < H)
+                   or (m[:, 0].any() and x0 > 0) or (m[:, -1].any() and x1 < W))
+        if not touches:
+            break
+        margin, mm = 2 * margin + 0.5, 2 * mm
+    full = np.zeros((H, W), bool)
+    full[y0:y1, x0:x1] = m
+    return full, r[m], roi
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Background components not touching the border become foreground."""
+    import cv2
+
+    inv = (~mask).astype(np.uint8)
+    n, lab = cv2.connectedComponents(inv, connectivity=4)
+    if n <= 1:
+        return mask
+    border = np.unique(np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]]))
+    hole = np.ones(n, bool)
+    hole[border] = False
+    hole[0] = False
+    return mask | hole[lab]
+
+
+def region_from_corr(r: np.ndarray, seeds: np.ndarray | None, *, thr: float,
+                     min_area: int, seed_reach: int = 15) -> np.ndarray:
+    """Binary region: corr >= thr, cleaned; only components near a seed point if seeds given."""
+    import cv2
+
+    m = (r >= thr).astype(np.uint8)
+    k3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    k7 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))
+    m = cv2.morphologyEx(m, cv2.MORPH_OPEN, k3)
+    m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, k7)
+    if not m.any():
+        return m.astype(bool)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    keep = stats[:, cv2.CC_STAT_AREA] >= min_area
+    keep[0] = False
+    if seeds is not None and len(seeds):
+        h, w = m.shape
+        sx = np.clip(np.round(seeds[:, 0]).astype(int), 0, w - 1)
+        sy = np.clip(np.round(seeds[:, 1]).astype(int), 0, h - 1)
+        # a seed counts for the component within a few pixels of it
+        near = cv2.dilate(lab.astype(np.float32), np.ones((seed_reach, seed_reach), np.uint8))
+        hit = np.zeros(n, bool)
+        hit[near[sy, sx].astype(int)] = True
+        hit[lab[sy, sx]] = True
+        keep &= hit
+    return fill_holes(keep[lab])

@@ -1,0 +1,167 @@
+"""Tests of the copy-move detector (synthetic forgeries made here + one shared-data check)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from veriscope.detectors.base import Context
+from veriscope.detectors.copy_move import CopyMoveDetector
+from veriscope.media import Media
+from veriscope.metrics import pixel_f1
+
+
+def _texture(h=360, w=480, seed=0) -> np.ndarray:
+    """A photo-like RGB texture: multi-scale (1/f-ish) noise, no repeated structure."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    acc = np.zeros((h, w, 3), np.float32)
+    for sigma, amp in ((1.0, 18), (3.0, 30), (9.0, 45), (27.0, 60)):
+        n = rng.normal(0, 1, (h, w, 3)).astype(np.float32)
+        n = cv2.GaussianBlur(n, (0, 0), sigma)
+        acc += amp * n / (n.std() + 1e-6)
+    return np.clip(128 + acc, 0, 255).astype(np.uint8)
+
+
+def _paste(img, rng, angle=0.0, scale=1.0, size=70):
+    """Copy a disk of radius size/2 to a place at least 1.5 sizes away; masks of both."""
+    import cv2
+
+    h, w = img.shape[:2]
+    r = size // 2
+    sy, sx = h // 3, w // 4
+    src = np.zeros((h, w), np.uint8)
+    cv2.circle(src, (sx, sy), r, 255, -1)
+    ty, tx = 2 * h // 3, 3 * w // 4
+    M = cv2.getRotationMatrix2D((float(sx), float(sy)), angle, scale)
+    M[0, 2] += tx - sx
+    M[1, 2] += ty - sy
+    moved = cv2.warpAffine(img, M, (w, h), flags=cv2.INTER_LINEAR)
+    dst = cv2.warpAffine(src, M, (w, h), flags=cv2.INTER_NEAREST) > 127
+    out = img.copy()
+    out[dst] = moved[dst]
+    return out, src > 127, dst
+
+
+def _analyze(tmp_path, arr=None, name="x.png", raw: bytes | None = None, **save):
+    p = tmp_path / name
+    if raw is not None:
+        p.write_bytes(raw)
+    else:
+        Image.fromarray(arr).save(p, **save)
+    return CopyMoveDetector().analyze(Media.open(p), Context())
+
+
+def _full_heat(ev, shape):
+    import cv2
+
+    return cv2.resize(ev.heatmap, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def test_translated_copy_is_found_and_both_regions_marked(tmp_path):
+    img = _texture(seed=1)
+    forged, src, dst = _paste(img, np.random.default_rng(0))
+    ev = _analyze(tmp_path, forged)
+    assert ev.applicable and ev.score >= 0.5 and ev.label == "manipulated"
+    heat = _full_heat(ev, img.shape[:2])
+    assert pixel_f1(heat, src | dst, 0.5) > 0.6
+    # the map covers the source as well as the copy
+    assert heat[src].mean() > 0.5 and heat[dst].mean() > 0.5
+    labels = sorted(b.label for b in ev.boxes)
+    assert labels[:2] == ["copy", "source"]
+    assert any(f.code == "copy_move_region" and f.severity in ("medium", "high")
+               for f in ev.findings)
+    assert ev.data["reliability"]["level"] in ("high", "medium", "low")
+
+
+def test_rotated_scaled_jpeg_copy_is_found(tmp_path):
+    img = _texture(seed=2)
+    forged, src, dst = _paste(img, np.random.default_rng(1), angle=30.0, scale=1.15, size=90)
+    ev = _analyze(tmp_path, forged, name="x.jpg", quality=90)
+    assert ev.score >= 0.5
+    reg = ev.data["regions"][0]
+    assert abs(abs(reg["rotation_deg"]) - 30.0) < 4.0
+    assert min(reg["scale"], 1 / reg["scale"]) == pytest.approx(1 / 1.15, abs=0.05)
+    assert pixel_f1(_full_heat(ev, img.shape[:2]), src | dst, 0.5) > 0.4
+
+
+def test_pristine_texture_is_not_flagged(tmp_path):
+    for seed in (3, 4):
+        ev = _analyze(tmp_path, _texture(seed=seed), name=f"p{seed}.png")
+        assert ev.score < 0.5 and ev.label == "no_evidence"
+        assert not ev.boxes
+        assert any(f.code == "copy_move_summary" for f in ev.findings)
+
+
+def test_repeating_pattern_is_not_a_copy_move(tmp_path):
+    """A tiled texture matches itself under many shifts: that is a pattern, not a forgery."""
+    tile = _texture(90, 110, seed=9)
+    ev = _analyze(tmp_path, np.tile(tile, (4, 4, 1)), name="tiled.png")
+    assert ev.score < 0.5
+    assert any(r["periodicity"] > 0.5 for r in ev.data["regions"])
+
+
+def test_robust_to_odd_inputs(tmp_path):
+    img = _texture(200, 260, seed=5)
+    gray = img[..., 0]
+    cases = {
+        "gray.png": (gray, {}),
+        "rgba.png": (np.dstack([img, np.full(img.shape[:2], 200, np.uint8)]), {}),
+        "flat.png": (np.full((200, 260, 3), 90, np.uint8), {}),
+        "prog.jpg": (img, {"quality": 80, "progressive": True}),
+        "s444.jpg": (img, {"quality": 95, "subsampling": 0}),
+        "s411.jpg": (img, {"quality": 75, "subsampling": 2}),
+    }
+    for name, (arr, kw) in cases.items():
+        ev = _analyze(tmp_path, arr, name=name, **kw)
+        assert ev.applicable, name
+        assert ev.heatmap is not None and ev.heatmap.ndim == 2
+        assert abs(ev.heatmap.shape[1] / ev.heatmap.shape[0] - 260 / 200) < 0.02
+        assert 0.0 <= ev.score <= 1.0
+    # 16-bit grayscale
+    p16 = tmp_path / "g16.png"
+    Image.fromarray((gray.astype(np.uint16) * 257)).save(p16)
+    assert CopyMoveDetector().analyze(Media.open(p16), Context()).applicable
+    # CMYK JPEG
+    buf = io.BytesIO()
+    Image.fromarray(img).convert("CMYK").save(buf, "JPEG", quality=85)
+    assert _analyze(tmp_path, raw=buf.getvalue(), name="cmyk.jpg").applicable
+    # tiny: not applicable, no crash
+    ev = _analyze(tmp_path, _texture(40, 50, seed=6), name="tiny.png")
+    assert not ev.applicable and "too small" in ev.reason
+
+
+def test_large_image_is_downscaled_and_says_so(tmp_path):
+    import cv2
+
+    img = _texture(300, 400, seed=7)
+    forged, src, dst = _paste(img, np.random.default_rng(2), size=80)
+    big = cv2.resize(forged, (2000, 1500), interpolation=cv2.INTER_CUBIC)
+    ev = _analyze(tmp_path, big, name="big.jpg", quality=92)
+    assert any(f.code == "analysed_at_reduced_resolution" for f in ev.findings)
+    assert ev.heatmap.shape[0] * ev.heatmap.shape[1] <= 700_000
+    assert ev.score >= 0.5
+    # boxes are in input pixels
+    copy = next(b for b in ev.boxes if b.label in ("copy", "source"))
+    assert copy.x + copy.w <= 2000 and copy.y + copy.h <= 1500 and copy.w > 100
+
+
+def test_registered():
+    from veriscope import registry
+
+    assert registry.load("copy_move") is CopyMoveDetector
+
+
+def test_noso_real_copy_move(shared_data):
+    root = shared_data / "noso-copymove"
+    det = CopyMoveDetector()
+    ev = det.analyze(Media.open(root / "01_mod.png"), Context())
+    gt = np.asarray(Image.open(root / "01_mod_gt.png"))[..., 0] > 127
+    assert ev.score >= 0.5
+    assert pixel_f1(_full_heat(ev, gt.shape), gt, 0.5) > 0.6
+    ev0 = det.analyze(Media.open(root / "01.png"), Context())
+    assert ev0.score < 0.5
