@@ -124,7 +124,7 @@ def test_robust_to_odd_inputs(tmp_path):
         assert 0.0 <= ev.score <= 1.0
     # 16-bit grayscale
     p16 = tmp_path / "g16.png"
-    Image.fromarray((gray.astype(np.uint16) * 257)).save(p16)
+    Image.fromarray(gray.astype(np.uint16) * 257).save(p16)
     assert CopyMoveDetector().analyze(Media.open(p16), Context()).applicable
     # CMYK JPEG
     buf = io.BytesIO()
