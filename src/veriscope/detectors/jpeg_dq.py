@@ -454,8 +454,41 @@ def calibration_coeffs(y: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- detector
 
 
-class JpegDQDetector(Detector):
+class JpegFileDetector(Detector):
+    """Shared frame of the detectors that read a JPEG file's own 8x8 grid (jpeg_dq, jpeg_ndq).
+
+    Subclasses set ``what`` (used in the not-analysed finding) and implement :meth:`core`.
+    """
+
+    formats = ("jpeg",)
+    what = "check"
+
+    def applicable(self, media: Media) -> str | None:
+        if media.kind == "image" and media.format != "jpeg":
+            return "not applicable: not a JPEG file"
+        return super().applicable(media)
+
+    def core(self, lum: JpegLuma, rgb: np.ndarray | None) -> Evidence:  # pragma: no cover
+        raise TypeError(f"{type(self).__name__} must define core()")
+
+    def analyze(self, media: Media, ctx: Context) -> Evidence:
+        if media.format != "jpeg":
+            return Evidence.not_applicable(self.name, self.version,
+                                           "not applicable: not a JPEG file")
+        lum = jpeg_luma(media)
+        if isinstance(lum, str):
+            ev = self.evidence(score=None, label="inconclusive")
+            ev.data["reliability"] = reliability("low", f"Not analysed: {lum}.")
+            ev.add("info", f"{self.name}_not_analysed", f"The {self.what} could not run: {lum}.")
+            return ev
+        ev = self.core(lum, window_rgb(media.rgb(), lum.crop, lum.y.shape))
+        add_window_finding(ev, lum.crop, lum.y.shape, lum.full_shape)
+        return ev
+
+
+class JpegDQDetector(JpegFileDetector):
     name = "jpeg_dq"
+    what = "double-compression check"
     version = "1.0.0"
     modalities = ("image",)
     formats = ("jpeg",)
@@ -469,25 +502,8 @@ class JpegDQDetector(Detector):
                    "that was itself a JPEG of the same quality on the same grid; edits whose "
                    "8x8 grid no longer matches (see jpeg_ndq).")
 
-    def applicable(self, media: Media) -> str | None:
-        if media.kind == "image" and media.format != "jpeg":
-            return "not applicable: not a JPEG file"
-        return super().applicable(media)
-
-    def analyze(self, media: Media, ctx: Context) -> Evidence:
-        if media.format != "jpeg":
-            return Evidence.not_applicable(self.name, self.version,
-                                           "not applicable: not a JPEG file")
-        lum = jpeg_luma(media)
-        if isinstance(lum, str):
-            ev = self.evidence(score=None, label="inconclusive")
-            ev.data["reliability"] = reliability("low", f"Not analysed: {lum}.")
-            ev.add("info", "jpeg_dq_not_analysed",
-                   f"The double-compression check could not run: {lum}.")
-            return ev
-        ev = analyze_luma(self, lum, window_rgb(media.rgb(), lum.crop, lum.y.shape))
-        add_window_finding(ev, lum.crop, lum.y.shape, lum.full_shape)
-        return ev
+    def core(self, lum: JpegLuma, rgb: np.ndarray | None) -> Evidence:
+        return analyze_luma(self, lum, rgb)
 
 
 def analyze_luma(det: Detector, lum: JpegLuma, rgb: np.ndarray | None = None) -> Evidence:

@@ -31,21 +31,18 @@ import functools
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector
+from veriscope.detectors.base import Detector
 from veriscope.detectors.jpeg_dq import (
+    JpegFileDetector,
     JpegLuma,
-    add_window_finding,
     block_heatmap,
     clipped_blocks,
     dct_rows_sampled,
     finish_region_evidence,
     grid_dct,
-    jpeg_luma,
     reliability,
-    window_rgb,
 )
 from veriscope.evidence import Evidence
-from veriscope.media import Media
 
 # ---------------------------------------------------------------- constants (documented)
 
@@ -321,8 +318,9 @@ def _activity(C: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("ij,ij->i", X, X))
 
 
-class JpegNDQDetector(Detector):
+class JpegNDQDetector(JpegFileDetector):
     name = "jpeg_ndq"
+    what = "shifted double-compression check"
     version = "1.0.0"
     modalities = ("image",)
     formats = ("jpeg",)
@@ -336,25 +334,8 @@ class JpegNDQDetector(Detector):
                    "the same grid as the file (see jpeg_dq); weak when the second quality is "
                    "much lower than the first.")
 
-    def applicable(self, media: Media) -> str | None:
-        if media.kind == "image" and media.format != "jpeg":
-            return "not applicable: not a JPEG file"
-        return super().applicable(media)
-
-    def analyze(self, media: Media, ctx: Context) -> Evidence:
-        if media.format != "jpeg":
-            return Evidence.not_applicable(self.name, self.version,
-                                           "not applicable: not a JPEG file")
-        lum = jpeg_luma(media)
-        if isinstance(lum, str):
-            ev = self.evidence(score=None, label="inconclusive")
-            ev.data["reliability"] = reliability("low", f"Not analysed: {lum}.")
-            ev.add("info", "jpeg_ndq_not_analysed",
-                   f"The shifted double-compression check could not run: {lum}.")
-            return ev
-        ev = analyze_ndq(self, lum, window_rgb(media.rgb(), lum.crop, lum.y.shape))
-        add_window_finding(ev, lum.crop, lum.y.shape, lum.full_shape)
-        return ev
+    def core(self, lum: JpegLuma, rgb: np.ndarray | None) -> Evidence:
+        return analyze_ndq(self, lum, rgb)
 
 
 def analyze_ndq(det: Detector, lum: JpegLuma, rgb: np.ndarray | None = None) -> Evidence:
