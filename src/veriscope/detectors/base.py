@@ -86,3 +86,10 @@ def working_rgb(media: Media, max_pixels: int) -> tuple:
     s = (max_pixels / (h * w)) ** 0.5
     out = cv2.resize(rgb, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
     return out, s
+
+
+def sigmoid(x):
+    """Logistic function, clipped so large inputs do not overflow (scores from statistics)."""
+    import numpy as np
+
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector
+from veriscope.detectors.base import Context, Detector, sigmoid
 from veriscope.detectors.noise import cell_map_to_image, jpeg_quality, regions, scale_box
 from veriscope.evidence import Box, Evidence
 from veriscope.media import Media
@@ -80,10 +80,6 @@ PATTERNS = {"RGGB": ((0, 0), (1, 1)), "GRBG": ((0, 1), (1, 0)),
 CV2_CODES = {"RGGB": "BG", "GRBG": "GB", "GBRG": "GR", "BGGR": "RG"}
 """OpenCV's names for the same layouts (checked on a constant-colour mosaic)."""
 PHASES = ((0, 0), (0, 1), (1, 0), (1, 1))
-
-
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))
 
 
 # ---------------------------------------------------------------------------- synthesis helper
@@ -191,7 +187,7 @@ def em_ferrara(f: np.ndarray, iters: int = EM_ITERS) -> dict:
     for _ in range(iters):
         l1 = -0.5 * ((f - mu1) / s1) ** 2 - np.log(s1) + np.log(1 - pt)
         l2 = -0.5 * (f / s2) ** 2 - np.log(s2) + np.log(pt)
-        post = _sigmoid(l2 - l1)
+        post = sigmoid(l2 - l1)
         w1, w2 = (1 - post).sum(), post.sum()
         if w1 < 2:
             break
@@ -202,7 +198,7 @@ def em_ferrara(f: np.ndarray, iters: int = EM_ITERS) -> dict:
         pt = float(np.clip(w2 / f.size, 1e-3, 0.5))
     l1 = -0.5 * ((f - mu1) / s1) ** 2 - np.log(s1) + np.log(1 - pt)
     l2 = -0.5 * (f / s2) ** 2 - np.log(s2) + np.log(pt)
-    return {"post": _sigmoid(l2 - l1), "mu1": mu1, "s1": s1, "s2": s2, "pt": pt}
+    return {"post": sigmoid(l2 - l1), "mu1": mu1, "s1": s1, "s2": s2, "pt": pt}
 
 
 def analyse(rgb: np.ndarray) -> dict:
@@ -276,7 +272,7 @@ def statistic(heat_cells: np.ndarray) -> float:
 
 
 def stat_to_score(stat: float) -> float:
-    return float(_sigmoid((stat - SCORE_MID) / SCORE_WIDTH))
+    return float(sigmoid((stat - SCORE_MID) / SCORE_WIDTH))
 
 
 class CFADetector(Detector):

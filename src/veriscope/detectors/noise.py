@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector, working_rgb
+from veriscope.detectors.base import Context, Detector, sigmoid, working_rgb
 from veriscope.evidence import Box, Evidence
 from veriscope.media import Media
 
@@ -85,10 +85,6 @@ MAX_FLAT = 0.8
 
 
 # ---------------------------------------------------------------------------- helpers
-
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))
-
 
 def _dct_basis(n: int = 4) -> np.ndarray:
     k = np.arange(n)
@@ -312,13 +308,13 @@ def _analyse(rgb: np.ndarray) -> dict:
 
 def dev_to_map(dev: np.ndarray, colour: bool = True) -> np.ndarray:
     mid = D_MID if colour else D_MID_GREY
-    return _sigmoid((dev - mid) / D_WIDTH).astype(np.float32)
+    return sigmoid((dev - mid) / D_WIDTH).astype(np.float32)
 
 
 def stat_to_score(stat: float, colour: bool = True) -> float:
     if colour:
-        return float(_sigmoid((stat - SCORE_MID) / SCORE_WIDTH))
-    return float(_sigmoid((stat - SCORE_MID_GREY) / SCORE_WIDTH_GREY))
+        return float(sigmoid((stat - SCORE_MID) / SCORE_WIDTH))
+    return float(sigmoid((stat - SCORE_MID_GREY) / SCORE_WIDTH_GREY))
 
 
 # ---------------------------------------------------------------------------- detector

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector, working_rgb
+from veriscope.detectors.base import Context, Detector, sigmoid, working_rgb
 from veriscope.detectors.noise import (
     box_sum,
     cell_map_to_image,
@@ -62,10 +62,6 @@ SCORE_MID = 6.5
 """99th percentile of the window values at which the score reaches 0.5 (95th percentile of
 pristine FIT images, PNG and JPEG q75/q90 copies)."""
 SCORE_WIDTH = 1.2
-
-
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))
 
 
 def symmetry_classes(t: int = T) -> tuple[np.ndarray, int]:
@@ -215,7 +211,7 @@ def analyse(rgb: np.ndarray, q: float = Q, qc: float = QC, dims: int = N_COMPONE
 
 
 def value_to_map(cells: np.ndarray) -> np.ndarray:
-    return _sigmoid((cells - MAP_MID) / MAP_WIDTH).astype(np.float32)
+    return sigmoid((cells - MAP_MID) / MAP_WIDTH).astype(np.float32)
 
 
 def map_statistic(cells: np.ndarray) -> float:
@@ -224,7 +220,7 @@ def map_statistic(cells: np.ndarray) -> float:
 
 
 def stat_to_score(stat: float) -> float:
-    return float(_sigmoid((stat - SCORE_MID) / SCORE_WIDTH))
+    return float(sigmoid((stat - SCORE_MID) / SCORE_WIDTH))
 
 
 class SplicebusterDetector(Detector):
