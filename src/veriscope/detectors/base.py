@@ -8,6 +8,7 @@ belong inside ``analyze`` so that listing detectors stays fast.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -21,9 +22,22 @@ class Context:
 
     timeout_s: float = 120.0
     options: dict | None = None  # per-detector options: {detector_name: {key: value}}
+    video: dict | None = None
+    """Video settings of the run: ``fps`` or ``frames`` (frame sampling for the frame-level
+    detectors), ``max_seconds`` (analysed duration cap); see :class:`veriscope.video.SamplingPolicy`."""
+    progress: Callable[[str, float, float], None] | None = None
+    """Called as ``progress(what, done, total)`` by long detectors (e.g. seconds of video)."""
 
     def opts(self, name: str) -> dict:
         return dict((self.options or {}).get(name, {}))
+
+    def tick(self, what: str, done: float, total: float) -> None:
+        """Report progress of long work; never lets a broken callback break a detector."""
+        if self.progress is not None:
+            try:
+                self.progress(what, float(done), float(total))
+            except Exception:
+                pass
 
 
 class Detector:
