@@ -122,6 +122,17 @@ class Frame:
         self._rgb[max_side] = out
         return out
 
+    def gray(self) -> np.ndarray:
+        """(H, W) uint8 luma at full size with the display rotation applied (cheap: no colour
+        conversion); cached."""
+        g = self._rgb.get("gray")
+        if g is None:
+            g = self._av.to_ndarray(format="gray")
+            if self._rotation:
+                g = _rotate(g, self._rotation)
+            self._rgb["gray"] = g
+        return g
+
     def release(self) -> None:
         """Drop the decoded picture (keep memory flat when frames are held)."""
         self._av = None
