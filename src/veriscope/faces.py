@@ -205,7 +205,7 @@ def track_faces(media: Media, *, max_seconds: float = DEFAULT_MAX_SECONDS,
     for fr in iter_frames(media, max_seconds=max_seconds, log=log, progress=progress):
         t = fr.time
         times.append(t)
-        gray = fr.gray()
+        gray = np.ascontiguousarray(fr.gray())  # dlib misreads strided (padded-row) arrays
         h, w = gray.shape
         if t - last_det >= DETECT_EVERY_S - 1e-6:
             last_det = t

@@ -140,6 +140,27 @@ class Media:
             m._probe_av()
         return m
 
+    @classmethod
+    def from_array(cls, rgb: np.ndarray, name: str = "frame.raw") -> Media:
+        """An in-memory image (format ``raw``) from a uint8 (H, W, 3) array, e.g. a decoded
+        video frame. It has no file: detectors that read file bytes do not apply to it
+        (``raw`` is no file format they know); ``sha256`` is that of the pixel bytes."""
+        a = np.asarray(rgb)
+        if a.dtype != np.uint8 or a.ndim != 3 or a.shape[2] != 3 or 0 in a.shape:
+            raise MediaError(Path(name), f"from_array needs a uint8 (H, W, 3) array, not "
+                                         f"{a.dtype} {a.shape}")
+        a = np.ascontiguousarray(a)
+        a.setflags(write=False)
+        from PIL import Image
+
+        m = cls(path=Path(name), kind="image", format="raw", size_bytes=int(a.nbytes))
+        m.facts.update({"width": int(a.shape[1]), "height": int(a.shape[0]), "mode": "RGB",
+                        "n_frames": 1})
+        m._rgb = a
+        m._pil = Image.fromarray(a)
+        m._sha256 = hashlib.sha256(a.tobytes()).hexdigest()
+        return m
+
     def _probe_av(self):
         """Container and stream facts of audio/video files with PyAV (headers only, no decoding)."""
         try:
@@ -169,7 +190,8 @@ class Media:
                         d["frames"] = st.frames or None
                     streams.append(d)
         except Exception as e:
-            raise MediaError(self.path, f"not a readable {self.format} file ({_short(e)})") from None
+            raise MediaError(self.path, f"not a readable {self.format} file ({_short(e)})"
+                             + _mp4_hint(self.path, self.format)) from None
         if not any(st["type"] in ("audio", "video") for st in streams):
             raise MediaError(self.path, "contains no audio or video stream")
         if self.kind == "video" and not any(st["type"] == "video" for st in streams):
@@ -370,6 +392,22 @@ def to_rgb8(im) -> np.ndarray:
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
         return np.asarray(im.convert("RGBA").convert("RGB"), dtype=np.uint8).copy()
     return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+
+
+def _mp4_hint(path: Path, fmt: str) -> str:
+    """Why an MP4/MOV that FFmpeg refuses is broken, from its box layout ('' when unknown)."""
+    if fmt not in ("mp4", "m4a"):
+        return ""
+    try:
+        from veriscope import mp4
+
+        problems = mp4.read(path).problems
+    except Exception:
+        return ""
+    for p in problems:
+        if "truncated" in p or "no movie header" in p:
+            return f"; {p}"
+    return f"; {problems[0]}" if problems else ""
 
 
 def _short(e: Exception) -> str:

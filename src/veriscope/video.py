@@ -234,6 +234,10 @@ def iter_frames(media: Media, *, max_seconds: float = DEFAULT_MAX_SECONDS,
         if not c.streams.video:
             raise MediaError(media.path, "has no video stream")
         s = c.streams.video[0]
+        w, h = s.codec_context.width or 0, s.codec_context.height or 0
+        if w * h > media.max_pixels:  # every decoded frame would be this big: refuse
+            raise MediaError(media.path, f"video frames are {w}x{h} = {w * h / 1e6:.0f} MP, over "
+                                         f"the limit of {media.max_pixels / 1e6:.0f} MP")
         s.thread_type = "AUTO"
         tb = float(s.time_base) if s.time_base else None
         start = None
