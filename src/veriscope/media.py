@@ -345,7 +345,7 @@ class Media:
             if not c.streams.audio:
                 raise MediaError(self.path, "has no audio track")
             st = c.streams.audio[0]
-            for frame in c.decode(st):
+            for frame in _decode_tolerant(c, st, self):
                 a = frame.to_ndarray()
                 sr = frame.sample_rate
                 if frame.format.is_planar:
@@ -392,6 +392,32 @@ def to_rgb8(im) -> np.ndarray:
     if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
         return np.asarray(im.convert("RGBA").convert("RGB"), dtype=np.uint8).copy()
     return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+
+
+def _decode_tolerant(container, stream, media):
+    """Decoded frames of ``stream``; packets that fail to decode are skipped and counted in
+    ``media.facts['audio_decode_errors']`` (a damaged middle does not lose the rest), and a
+    demuxer that gives up mid-file (truncation) ends the stream with what was decoded."""
+    import av
+
+    errors = 0
+    try:
+        for pkt in container.demux(stream):
+            try:
+                frames = pkt.decode()
+            except av.error.EOFError:
+                break
+            except Exception:
+                errors += 1
+                continue
+            yield from frames
+    except av.error.FFmpegError:
+        errors += 1
+    if errors:
+        media.facts["audio_decode_errors"] = errors
+        msg = f"{errors} damaged audio packet(s) could not be decoded and were skipped"
+        if msg not in media.warnings:
+            media.warnings.append(msg)
 
 
 def _mp4_hint(path: Path, fmt: str) -> str:
