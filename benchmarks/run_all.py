@@ -21,6 +21,7 @@ SCRIPTS = {
     "watermark_fpr": [],
     "audio_splice": [],
     "synthetic_speech": [],
+    "video_speed": [],
 }
 
 wanted = sys.argv[1:] or list(SCRIPTS)

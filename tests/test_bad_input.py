@@ -159,7 +159,7 @@ def test_audio_and_video_are_probed_and_truncated_ones_refused(shared, tmp_path)
     cut.write_bytes(vids[0].read_bytes()[:4000])
     with pytest.raises(MediaError, match="cut.mp4"):
         Media.open(cut)
-    r = run_cli("analyze", vids[0], "--format", "json")
+    r = run_cli("analyze", vids[0], "--format", "json", "--max-video-seconds", "2")
     assert r.returncode == 0, r.stderr
     rep = json.loads(r.stdout)
     assert rep["media"]["kind"] == "video" and rep["verdict"]["summary"]

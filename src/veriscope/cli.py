@@ -57,9 +57,16 @@ def unique_dir(out: Path, name: str, taken: set[str]) -> Path:
               metavar="N", help="Also re-analyse N everyday re-encodings of each image (social "
               "network, JPEG 90/75, resize, screenshot, ...; max 10) and report how often the "
               "verdict flips (evidence 'stability'). N times slower.")
+@click.option("--sample-fps", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="F", help="Video: frames per second of video the frame-level image "
+              "detectors analyse (default 1; shot keyframes are always added).")
+@click.option("--sample-frames", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Video: analyse N frames spread evenly instead (plus shot keyframes).")
+@click.option("--max-video-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="S", help="Video: analyse at most the first S seconds (default 600).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors, no_html, stability,
-            debug):
+            sample_fps, sample_frames, max_video_seconds, debug):
     """Analyse media files with every applicable detector and fuse the evidence."""
     from veriscope import registry
     from veriscope.detectors.base import Context
@@ -79,18 +86,25 @@ def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors
     options = {}
     if trust_anchors is not None:
         options["c2pa"] = {"trust_anchors": str(trust_anchors)}
-    ctx = Context(timeout_s=timeout_s, options=options)
+    if sample_fps is not None and sample_frames is not None:
+        err.print("[red]error:[/red] give --sample-fps or --sample-frames, not both", soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+    video = video_settings(sample_fps, sample_frames, max_video_seconds)
+    ctx = Context(timeout_s=timeout_s, options=options, video=video)
     rows, failures, taken = [], 0, set()
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[done]}"),
                         TimeElapsedColumn(), console=err, transient=True,
-                        disable=len(paths) < 2 or not err.is_terminal)
+                        disable=not err.is_terminal)
     with progress:
-        task = progress.add_task("analysing", total=len(paths))
-        for p in paths:
-            progress.update(task, description=f"analysing {p.name}")
+        task = progress.add_task("analysing", total=len(paths), done=f"0/{len(paths)}",
+                                 visible=len(paths) > 1)
+        for i, p in enumerate(paths):
+            progress.update(task, description=f"analysing {p.name}", done=f"{i}/{len(paths)}")
+            vtask = progress.add_task(p.name, total=None, done="", visible=False)
+            ctx.progress = _video_progress(progress, vtask, p.name)
             try:
                 media = Media.open(p, max_pixels=max_pixels)
                 report = analyze_media(media, classes, ctx)
@@ -118,11 +132,36 @@ def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors
                           soft_wrap=True)
                 if debug:
                     err.print_exception()
+            finally:
+                progress.remove_task(vtask)
             progress.advance(task)
 
     if rows and (out_dir is not None or fmt == "table"):
         _print_table(rows, out_dir is not None)
     sys.exit(EXIT_SOME_FAILED if failures else EXIT_OK)
+
+
+def video_settings(sample_fps=None, sample_frames=None, max_video_seconds=None) -> dict | None:
+    """``Context.video`` from the CLI flags (None when none is given: the defaults apply)."""
+    video = {}
+    if sample_frames is not None:
+        video["frames"] = int(sample_frames)
+    elif sample_fps is not None:
+        video["fps"] = float(sample_fps)
+    if max_video_seconds is not None:
+        video["max_seconds"] = float(max_video_seconds)
+    return video or None
+
+
+def _video_progress(progress, task, name: str):
+    """A ``Context.progress`` callback that moves a rich progress bar over video time."""
+
+    def cb(what: str, done: float, total: float) -> None:
+        if total and total > 0:
+            progress.update(task, description=f"{name}: {what}", completed=min(done, total),
+                            total=total, done=f"{done:.1f}/{total:.1f} s", visible=True)
+
+    return cb
 
 
 def _print_table(rows, with_paths: bool):

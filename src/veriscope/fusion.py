@@ -19,6 +19,16 @@ The rule (also in docs/fusion.md):
    the label is ``inconclusive`` and the summary names the detectors with high
    reliability that found nothing.
 
+8. Time ranges (audio, video): when the winning evidence has segments, the summary names the
+   time range of its strongest segment ("frames 00:03.2-00:04.1" for a detector that looks at
+   pictures, "audio 00:03.2-00:04.1" for one that listens). Video detectors derive their own
+   score from their segments (each says how in its docs); fusion does not re-weight them.
+9. Images (rule version 2): the classic pixel detectors do not enter one by one; they are
+   replaced by one evidence, ``classic_calibrated``, whose score is their calibrated
+   combination (veriscope.calibration, fitted on FIT data only; docs/fusion.md). Provenance
+   detectors and classic ones without a calibration (jpeg_grid, cfa) keep their own scores, so
+   the verdict score is max(provenance, uncalibrated, calibrated).
+
 Bands: score < 0.5 -> "none"; [0.5, 0.65) weak; [0.65, 0.8) moderate;
 [0.8, 0.95) strong; >= 0.95 very strong.
 """
@@ -63,6 +73,50 @@ def band_of(score: float | None) -> str:
     return "none"
 
 
+def clock(t: float) -> str:
+    """Seconds as ``mm:ss.s`` (``00:03.2``), ``h:mm:ss.s`` from one hour on."""
+    t = max(0.0, float(t))
+    tenths = int(round(t * 10))
+    h, rest = divmod(tenths, 36000)
+    m, rest = divmod(rest, 600)
+    sec = f"{rest // 10:02d}.{rest % 10}"
+    return f"{h}:{m:02d}:{sec}" if h else f"{m:02d}:{sec}"
+
+
+def strongest_segment(e: Evidence):
+    """The segment behind ``e``'s score: ``data["strongest_segment"]`` when the detector names
+    it (``{start, end, score}``), else its highest-scoring segment; None without segments."""
+    from veriscope.evidence import Segment
+
+    d = e.data.get("strongest_segment") if isinstance(e.data, dict) else None
+    if isinstance(d, dict) and isinstance(d.get("start"), (int, float)) and \
+            isinstance(d.get("end"), (int, float)):
+        sc = d.get("score")
+        return Segment(float(d["start"]), float(d["end"]),
+                       float(sc) if isinstance(sc, (int, float)) else e.score)
+    segs = [s for s in e.segments if s.score is not None]
+    return max(segs, key=lambda s: (s.score, -s.start)) if segs else None
+
+
+def _where(e: Evidence, kind: str) -> str:
+    """' in frames 00:03.2-00:04.1' for the strongest segment of a time-based input."""
+    if kind not in ("video", "audio"):
+        return ""
+    s = strongest_segment(e)
+    if s is None or s.score < THRESHOLD:
+        return ""
+    word = "audio" if kind == "audio" else "frames"
+    if kind == "video":
+        try:
+            from veriscope import registry
+
+            if "audio" in registry.load(e.name).modalities:
+                word = "audio"
+        except Exception:
+            pass
+    return f" in {word} {clock(s.start)}-{clock(s.end)}"
+
+
 def _sev_rank(sev: str) -> int:
     return SEVERITIES.index(sev)
 
@@ -72,6 +126,10 @@ def fuse(evidence: list[Evidence], kind: str = "image") -> Verdict:
     failed = [e.name for e in applicable if e.error]
     scored = [e for e in applicable if not e.error and e.score is not None]
     checked = [e.name for e in scored]  # detectors that looked for evidence (aids give no score)
+    if kind == "image":  # rule 9: the classic detectors enter as one calibrated score
+        from veriscope.calibration import combine_evidence
+
+        scored = combine_evidence(scored)
 
     if not scored:
         if failed:
@@ -114,7 +172,7 @@ def fuse(evidence: list[Evidence], kind: str = "image") -> Verdict:
         if others:
             also = " Also above threshold: " + ", ".join(
                 f"{e.name} ({e.label}, {e.score:.2f})" for e in others) + "."
-        summary = (f"Likely {what}: {BAND_WORDS[band]}. {cites}.{also}"
+        summary = (f"Likely {what}: {BAND_WORDS[band]}{_where(top, kind)}. {cites}.{also}"
                    f"{_notes_text(notes)} Checked by: {', '.join(checked)}.")
     elif score >= THRESHOLD:
         label = "inconclusive"

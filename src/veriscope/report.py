@@ -85,8 +85,14 @@ class Report:
         for e in self.evidence:
             if e.views and not e.error:
                 (out / "views").mkdir(exist_ok=True)
+                used: set[str] = set()
                 for vname, img in e.views.items():
-                    fname = f"{e.name}__{vname}.png"
+                    stem = f"{e.name}__{_safe_name(vname)}"
+                    fname, i = f"{stem}.png", 1
+                    while fname in used:  # two names that differ only in unsafe characters
+                        i += 1
+                        fname = f"{stem}-{i}.png"
+                    used.add(fname)
                     save_view(img, out / "views" / fname)
                     e.view_paths[vname] = f"views/{fname}"
         jpath = out / "report.json"
@@ -96,6 +102,13 @@ class Report:
 
             (out / "report.html").write_text(render_html(self), encoding="utf-8")
         return jpath
+
+
+def _safe_name(name: str) -> str:
+    """A view name as a portable file name part ([a-z0-9_], as the schema asks of view names)."""
+    import re
+
+    return re.sub(r"[^a-z0-9_]+", "_", str(name).lower()).strip("_") or "view"
 
 
 def map_to_u8(m: np.ndarray, width: int, height: int) -> np.ndarray:
