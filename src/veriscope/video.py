@@ -72,6 +72,13 @@ class SamplingPolicy:
                 "max_seconds": self.max_seconds}
 
 
+def analysed_seconds(media: Media, cap: float) -> float:
+    """Seconds of video a detector will look at under the cap (the total for progress bars):
+    the header duration when known, capped; the cap itself otherwise."""
+    dur = float(media.facts.get("duration") or 0.0)
+    return min(dur, cap) if dur > 0 else cap
+
+
 def policy_from(ctx) -> SamplingPolicy:
     """The sampling policy of a run (``Context.video`` options), defaults otherwise."""
     o = dict(getattr(ctx, "video", None) or {})

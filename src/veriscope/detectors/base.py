@@ -84,6 +84,21 @@ class Detector:
                 "cannot_tell": cls.cannot_tell}
 
 
+class FaceVideoDetector(Detector):
+    """Base of the video detectors that need face landmarks (``veriscope.faces``): they do not
+    apply when the face models cannot be loaded."""
+
+    modalities: ClassVar[tuple[str, ...]] = ("video",)
+
+    def applicable(self, media: Media) -> str | None:
+        why = super().applicable(media)
+        if why:
+            return why
+        from veriscope.faces import available
+
+        return available()
+
+
 def working_rgb(media: Media, max_pixels: int) -> tuple:
     """The decoded RGB image, downscaled (INTER_AREA) if it has more than ``max_pixels``.
 

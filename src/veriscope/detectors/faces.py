@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector, sigmoid
+from veriscope.detectors.base import Context, FaceVideoDetector, sigmoid
 from veriscope.evidence import Box, Evidence, Segment
 from veriscope.media import Media
 
@@ -362,10 +362,9 @@ def analyse_track(tr) -> dict:
 
 
 # ---------------------------------------------------------------- detector
-class FacesDetector(Detector):
+class FacesDetector(FaceVideoDetector):
     name = "faces"
     version = "1.0"
-    modalities = ("video",)
     default = True
     summary = "Face swaps: each tracked face against its surroundings (noise, sharpness, colour, blending edge, flicker)"
     looks_at = ("Each face found in the video (dlib landmarks), compared with what surrounds it: "
@@ -379,25 +378,16 @@ class FacesDetector(Detector):
                    "heavy compression also move these statistics. Fitted on a handful of clips "
                    "and simple synthetic swaps: a weak baseline, not a verdict.")
 
-    def applicable(self, media: Media) -> str | None:
-        why = super().applicable(media)
-        if why:
-            return why
-        from veriscope.faces import available
-
-        return available()
-
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         from veriscope.errors import MediaError
         from veriscope.faces import available, track_faces
-        from veriscope.video import policy_from
+        from veriscope.video import analysed_seconds, policy_from
 
         why = available()
         if why:
             return Evidence.not_applicable(self.name, self.version, why)
         cap = policy_from(ctx).max_seconds
-        dur = float(media.facts.get("duration") or 0.0)
-        total = min(dur, cap) if dur > 0 else cap
+        total = analysed_seconds(media, cap)
         try:
             scan = track_faces(media, max_seconds=cap,
                                progress=lambda t: ctx.tick("faces", t, total))

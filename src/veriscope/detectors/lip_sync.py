@@ -56,7 +56,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector
+from veriscope.detectors.base import Context, FaceVideoDetector
 from veriscope.evidence import Evidence, Segment
 from veriscope.media import Media
 
@@ -587,10 +587,9 @@ def downsample_curve(t: np.ndarray, s: np.ndarray, max_points: int = MAX_CURVE_P
 
 
 # ---------------------------------------------------------------- detector
-class LipSyncDetector(Detector):
+class LipSyncDetector(FaceVideoDetector):
     name = "lip_sync"
     version = "1.0"
-    modalities = ("video",)
     default = True
     localizes = False
     summary = "Audio-visual sync: offset between mouth motion and speech, and stretches where they stop matching"
@@ -605,25 +604,16 @@ class LipSyncDetector(Detector):
                    "lags fit equally (low confidence). Validated only on 5 short talking-head "
                    "clips.")
 
-    def applicable(self, media: Media) -> str | None:
-        why = super().applicable(media)
-        if why:
-            return why
-        from veriscope.faces import available
-
-        return available()
-
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         from veriscope.errors import MediaError
         from veriscope.faces import available
-        from veriscope.video import policy_from
+        from veriscope.video import analysed_seconds, policy_from
 
         why = available()
         if why:
             return Evidence.not_applicable(self.name, self.version, why)
         cap = policy_from(ctx).max_seconds
-        dur = float(media.facts.get("duration") or 0.0)
-        total = min(dur, cap) if dur > 0 else cap
+        total = analysed_seconds(media, cap)
         try:
             res = analyse(media, Params(), max_seconds=cap,
                           progress=lambda t: ctx.tick("lip_sync", t, total))
