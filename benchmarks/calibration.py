@@ -324,7 +324,8 @@ def driver(row: dict) -> str:
     free = {d: s for d, s in row["scores"].items() if d not in m["detectors"] and s is not None}
     c = C.combine({d: s for d, s in row["scores"].items() if d in m["detectors"]}, row["levels"], m)
     if c is None or c.score < 0.5:
-        return max(free, key=free.get) + " (uncalibrated)"
+        top = max(free, key=free.get)
+        return top + (" (own bar)" if top in C.OWN_BAR else " (uncalibrated)")
     return max(c.contributions, key=lambda d: c.contributions[d]["log_odds"])
 
 
