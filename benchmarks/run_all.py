@@ -21,7 +21,13 @@ SCRIPTS = {
     "watermark_fpr": [],
     "audio_splice": [],
     "synthetic_speech": [],
+    "calibration": [],
+    "image_speed": [],
     "video_speed": [],
+    "video_icpr": [],
+    "video_edits": ["--robust", "--out", str(OUT / "video_edits_tables.md")],
+    "faces": [],
+    "lip_sync": [],
 }
 
 wanted = sys.argv[1:] or list(SCRIPTS)

@@ -25,7 +25,10 @@ Protocol:
    false-flag measurement more than a detection rate. These figures chose the default frame set
    of ``video_frames`` (docs/benchmarks.md), so they are not an independent evaluation.
 
-Usage: .venv/bin/python benchmarks/video_speed.py [--no-frames-table] [--no-memory]
+5. Clips with sound (``--no-av`` skips): the default set on each talking-face clip, where
+   lip_sync and the audio detectors apply (the FF++ clip has no audio track).
+
+Usage: .venv/bin/python benchmarks/video_speed.py [--no-frames-table] [--no-memory] [--no-av]
 """
 
 from __future__ import annotations
@@ -112,6 +115,26 @@ def decode_only(path: Path) -> tuple[float, float]:
     return time.perf_counter() - t0, time.process_time() - c0
 
 
+def av_table() -> list[str]:
+    """The default set on every talking-face clip (with sound, so lip_sync and the audio
+    detectors run on the audio track): wall time / duration and the slowest detectors."""
+    import av
+
+    out = ["| clip | size | duration (s) | wall (s) | x real time | CPU (s) | faces s | lip_sync s "
+           "| video_frames s | audio detectors s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for p in sorted((SHARED / "talking-face-videoretalking-examples" / "face_video").glob("*.mp4")):
+        with av.open(str(p)) as c:
+            v = c.streams.video[0].codec_context
+            size = f"{v.width}x{v.height}"
+        r = analyse(p)
+        d = {n: (el or 0.0) for n, (el, app, _e) in r["detectors"].items() if app}
+        aud = sum(v for n, v in d.items() if n.startswith(("audio_", "synthetic_speech")))
+        out.append(f"| {p.name} | {size} | {r['duration']:.1f} | {r['wall']:.1f} | "
+                   f"{r['wall'] / r['duration']:.2f} | {r['cpu']:.1f} | {d.get('faces', 0):.2f} | "
+                   f"{d.get('lip_sync', 0):.2f} | {d.get('video_frames', 0):.2f} | {aud:.2f} |")
+    return out
+
+
 def frames_table() -> list[str]:
     from veriscope.detectors.base import Context
 
@@ -177,6 +200,7 @@ def main() -> int:
     ap.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--no-frames-table", action="store_true")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--no-av", action="store_true", help="skip the clips-with-sound table")
     a = ap.parse_args()
     if a.child:
         print(json.dumps(analyse(a.child)))
@@ -207,6 +231,9 @@ def main() -> int:
             print(f"| {n} | {el:.2f}{' (failed: ' + err + ')' if err else ''} |")
     print(f"\nNot applicable to video (each under 0.01 s): "
           f"{', '.join(n for n, (_e, app, _r) in r['detectors'].items() if not app)}\n")
+    if not a.no_av:
+        print("## Clips with sound (talking-face-videoretalking-examples): full default set\n")
+        print("\n".join(av_table()) + "\n")
     if not a.no_memory:
         clip120 = looped_clip(120.0)
         print("## Memory: peak RSS of a fresh process analysing the clip\n")

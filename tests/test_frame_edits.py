@@ -119,3 +119,45 @@ def test_not_applicable(tmp_path):
     p = write_clip(Clip([np.zeros((32, 32, 3), np.uint8)] * 3, Fraction(25)), tmp_path / "s.mp4")
     ev = FrameEditsDetector().analyze(Media.open(p), Context())
     assert ev.applicable is False and "frame" in ev.reason
+
+
+def _scene_with_inset(n=60, switch=None, drop=0, at=30, h=128, w=160):
+    """A smooth background with a soft bright blob (a 'presenter') drifting steadily, and
+    optionally a framed inset picture (36x36 px, top left) whose content switches to another,
+    unrelated picture at frame ``switch``; ``drop`` frames of the motion removed at ``at``."""
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    bg = 60 + 0.4 * xx + 0.2 * yy
+    pic_a, pic_b = (np.kron(rng.integers(0, 256, (6, 6)).astype(np.float32),
+                            np.ones((6, 6), np.float32)) for _ in range(2))
+    frames = []
+    for k, t in enumerate(t for t in range(n + drop) if not at <= t < at + drop):
+        cx, cy = 60 + 0.9 * t, 64 + 3 * np.sin(t / 5.0)
+        g = bg + 120 * np.exp(-(((xx - cx) / 22) ** 2 + ((yy - cy) / 28) ** 2))
+        if switch is not None:
+            g[6:42, 6:42] = pic_a if k < switch else pic_b
+        frames.append(np.repeat(np.clip(g, 0, 255).astype(np.uint8)[..., None], 3, axis=2))
+    return Clip(frames, Fraction(25))
+
+
+def test_inset_switch_is_not_a_deletion_but_a_real_deletion_is(tmp_path):
+    """A small inset whose picture is replaced makes a one-frame spike as big as a deletion
+    (jump ratio ~7 here, but a change value far below the cut floor CUT_MIN): it must be taken
+    for a partial change (content replaced), while removed frames of the moving subject (content
+    displaced, still correlated) remain a deletion."""
+    from veriscope.shots import partial_changes, region_correlation
+
+    sc = scan(Media.open(write_clip(_scene_with_inset(switch=AT - 10), tmp_path / "inset.mp4")))
+    a = analyze_scan(sc)
+    assert a.jump[AT - 10] > 3.0  # the switch is a jump as big as a deletion's
+    assert AT - 10 in partial_changes(sc)
+    area, corr = region_correlation(sc.thumbs, AT - 10, AT - 11)
+    assert 0 < area < 0.4 and corr < 0.5
+    assert [e for e in a.edits if e.score >= 0.5] == []
+
+    sc = scan(Media.open(write_clip(_scene_with_inset(drop=8, at=AT - 10), tmp_path / "del.mp4")))
+    a = analyze_scan(sc)
+    assert partial_changes(sc) == []
+    assert region_correlation(sc.thumbs, AT - 10, AT - 11)[1] > 0.8
+    dels = [e for e in a.edits if e.kind == "deletion" and e.score >= 0.5]
+    assert [e.start_index for e in dels] == [AT - 10]

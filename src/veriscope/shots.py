@@ -15,9 +15,9 @@ a :class:`veriscope.video.Scan` (no decoding):
    ``CUT_MIN``; it must also be the largest ``c`` within ``MIN_SHOT_S``, and be ``CUT_RATIO``
    times the local median (a cut stands out from the motion around it). Finally the change
    must cover the picture: at least ``SPREAD_MIN`` of the 8x8 thumbnail blocks change, or the
-   histogram distance reaches ``HIST_WIDE``. Cut-like changes confined to a part of the picture
-   (an inset picture or on-screen graphic switching) are returned by :func:`partial_changes`
-   instead.
+   histogram distance reaches ``HIST_WIDE``. Changes confined to a part of the picture whose
+   content there is *replaced* (an inset picture or on-screen graphic switching) are returned by
+   :func:`partial_changes` instead (see there).
 2. **Fades** through black (or any flat frame): a run of frames whose thumbnail is nearly flat
    (standard deviation below ``FLAT_STD``) between non-flat frames, grown over the ramps on
    either side (frames whose mean brightness moves towards the flat level by more than
@@ -81,6 +81,16 @@ DISSOLVE_ACC = 0.12
 """... and the change between the dissolve's first and last frames reaches this value."""
 KEY_MOTION_W = 0.5
 """Keyframe choice: weight of the frame's own motion against its distance to the mean colours."""
+REPLACED_CORR = 0.5
+"""Partial changes: the changed blocks' content is *replaced* (not moved) when its correlation
+with the previous frame stays below this for every shift up to REPLACED_SHIFT pixels (r^2 < 0.25:
+at most a quarter of the region's grey-level variance is explained by the previous picture).
+Set by reasoning (two unrelated pictures give r ~ 0; shared framing or layout raises it);
+checked on the FIT clips only (no fitting): the regions changed at the edit boundaries of a
+moving talking head have 0.66 or more (67 measurements), see docs/detectors/frame_edits.md."""
+REPLACED_SHIFT = 2
+"""Largest shift (thumbnail pixels, about 3% of the picture) tried when comparing a changed
+region with the previous frame: moved content is matched after a small shift."""
 
 
 @dataclass
@@ -187,7 +197,8 @@ def frame_step(scan) -> float:
 
 def _cut_candidates(scan, c: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
     """Frames whose change passes the adaptive cut threshold, and whether it covers the whole
-    picture (``wide``) or only part of it (an inset or on-screen graphic that switches)."""
+    picture (``wide``) or only part of it (not a cut; :func:`partial_changes` tells the
+    inset or graphic switches among such changes)."""
     n = len(c)
     if n < 2:
         return np.zeros(0, int), np.zeros(0, bool)
@@ -206,14 +217,74 @@ def _cut_candidates(scan, c: np.ndarray, step: float) -> tuple[np.ndarray, np.nd
     return cand, wide
 
 
+def region_correlation(thumbs: np.ndarray, i: int, j: int,
+                       max_shift: int = REPLACED_SHIFT) -> tuple[float, float]:
+    """(fraction of the 8x8 thumbnail blocks that change by more than BLOCK_DIFF between frames
+    i and j, best correlation of the grey levels of those blocks in frame i with frame j shifted
+    by up to ``max_shift`` pixels each way). Correlation nan when no block changes; 0 when
+    either side is flat."""
+    a = np.asarray(thumbs[i], np.float32)
+    b = np.asarray(thumbs[j], np.float32)
+    h, w = a.shape
+    bh, bw = h // 8, w // 8
+    a, b = a[: 8 * bh, : 8 * bw], b[: 8 * bh, : 8 * bw]
+    d = np.abs(a - b).reshape(8, bh, 8, bw).mean(axis=(1, 3))
+    blocks = d > BLOCK_DIFF
+    area = float(blocks.mean())
+    if not blocks.any():
+        return area, float("nan")
+    mask = np.kron(blocks, np.ones((bh, bw), bool))
+    x = a[mask] - a[mask].mean()
+    sx = float(np.sqrt((x * x).sum()))
+    s = int(max(0, max_shift))
+    bp = np.pad(b, s, mode="edge")
+    best: float | None = None
+    for dy in range(-s, s + 1):
+        for dx in range(-s, s + 1):
+            y = bp[s + dy: s + dy + a.shape[0], s + dx: s + dx + a.shape[1]][mask]
+            y = y - y.mean()
+            sy = float(np.sqrt((y * y).sum()))
+            if sx > 0 and sy > 0:
+                r = float((x * y).sum()) / (sx * sy)
+                best = r if best is None else max(best, r)
+    return area, 0.0 if best is None else best
+
+
 def partial_changes(scan) -> list[int]:
-    """Frames where part of the picture changes as at a cut while the rest continues (an inset
-    picture or an on-screen graphic switching): not shot boundaries, and no evidence of removed
-    frames either."""
-    if len(scan.times) < 2:
+    """Frames where part of the picture is replaced as at a cut while the rest continues (an
+    inset picture or an on-screen graphic switching): not shot boundaries, and no evidence of
+    removed frames either.
+
+    A frame qualifies when (1) its change stands out from the motion around it as a cut's does
+    (the relative part of the cut threshold: above the local median + ``CUT_K`` MAD and
+    ``CUT_RATIO`` times the local median; the absolute floor ``CUT_MIN`` is *not* applied,
+    because a change confined to a fraction f of the picture has about f times the change value
+    of a full cut: a 20% inset that switches gives ~0.05); (2) the change is confined: some but
+    fewer than ``SPREAD_MIN`` of the 8x8 blocks change and the histograms move less than
+    ``HIST_WIDE``; (3) the content of the changed blocks is *replaced*, not moved: its best
+    correlation with the previous frame, over shifts up to ``REPLACED_SHIFT`` pixels, is below
+    ``REPLACED_CORR``. A talking head that jumps because frames were removed changes a confined
+    region too (the moving person), but the person is still there, a little displaced, so the
+    region stays correlated; a switched inset, graphic or ticker panel shows another picture."""
+    n = len(scan.times)
+    if n < 2:
         return []
-    cand, wide = _cut_candidates(scan, consecutive_change(scan), frame_step(scan))
-    return [int(i) for i in cand[~wide]]
+    c = consecutive_change(scan)
+    half = max(2, int(round(WINDOW_S / frame_step(scan))))
+    med, mad = local_stats(c, half)
+    thr = np.maximum(med + CUT_K * mad, CUT_RATIO * med)
+    cand = np.flatnonzero(c > thr)
+    out: list[int] = []
+    for i in cand[cand >= 1]:
+        i = int(i)
+        area, corr = region_correlation(scan.thumbs, i, i - 1)
+        if not 0.0 < area < SPREAD_MIN:
+            continue
+        if float(hist_dist(scan.hists[i], scan.hists[i - 1])) >= HIST_WIDE:
+            continue
+        if corr < REPLACED_CORR:
+            out.append(i)
+    return out
 
 
 def _hard_cuts(scan, c: np.ndarray, step: float) -> list[tuple[int, float]]:

@@ -26,12 +26,18 @@ either side, inside the same shot. Four kinds of edits are looked for:
   ``E[i, 1]`` above ``SPIKE_RATIO`` times the larger change of the two neighbouring frames
   (fast natural motion raises several consecutive changes; a removed stretch raises one).
   Not reported as deletions (still usable as insertion boundaries): jumps at a codec keyframe
-  (the quality reset of an I frame makes a jump in still footage) and cut-like changes confined
-  to part of the picture (:func:`veriscope.shots.partial_changes`: an inset or graphic that
-  switches). A freeze within ``END_MARGIN + 1`` frames of the first or last frame is a held
-  start / ending (info finding), not an edit. These three rules were added after looking at
-  the false alarms on the EVAL clips (see the docs), no constant was fitted there. Reported as the *junction
-  window* ``t(i) +- JUNCTION_HALF_S`` (the removed frames have no duration in the file).
+  (the quality reset of an I frame makes a jump in still footage) and changes confined to part
+  of the picture whose content there is *replaced*, not moved
+  (:func:`veriscope.shots.partial_changes`: an inset, a graphic or a ticker panel that
+  switches to another picture; the changed blocks correlate below ``shots.REPLACED_CORR``
+  with the previous frame even after a small shift, while a talking head that jumps because
+  frames were removed is still there, displaced, and stays correlated). A freeze within
+  ``END_MARGIN + 1`` frames of the first or last frame is a held start / ending (info
+  finding), not an edit. These three rules were added after looking at the false alarms on
+  the EVAL clips (see the docs; the content test of partial changes, version 1.1, after a
+  false alarm on FF++ 004, whose small inset switch stayed below the cut floor); no constant
+  was fitted there. Reported as the *junction window* ``t(i) +- JUNCTION_HALF_S`` (the
+  removed frames have no duration in the file).
 - **Insertion** (foreign frames put into a shot): two boundaries (jumps or cuts) at most
   ``INSERT_MAX_S`` apart such that the frame before the first and the frame at the second match
   as if they were neighbours: ``E(a - 1, b) <= CONTINUITY_RATIO * base`` (the shot goes on as if
@@ -324,7 +330,8 @@ def analyze_scan(scan, shots=None) -> Analysis:
     jumps = [i for i in range(1, n) if jump[i] >= JUMP_RATIO and not explained[i]
              and not is_cut[i]]
     # not deletions (still insertion boundaries): a codec keyframe (its quality reset makes
-    # a jump in still footage) and a partial cut-like change (an inset or graphic switching)
+    # a jump in still footage) and a partial change whose content is replaced (an inset or
+    # graphic switching to another picture; a moving person stays correlated)
     key = np.asarray(getattr(scan, "key", np.zeros(n, bool)), bool)
     no_del = set(partial_changes(scan)) | {i for i in range(1, n) if key[i]}
     bounds = sorted(set(jumps) | cut_set)
@@ -426,7 +433,7 @@ def downsample_curve(t: np.ndarray, y: np.ndarray, max_points: int = 2000) -> di
 
 class FrameEditsDetector(Detector):
     name = "frame_edits"
-    version = "1.0"
+    version = "1.1"
     modalities = ("video",)
     default = True
     summary = "Inter-frame edits inside shots: frozen / duplicated, deleted and inserted frames"

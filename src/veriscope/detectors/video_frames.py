@@ -41,8 +41,8 @@ Outputs:
 Work stops (with a finding) when ``0.85 x`` the detector time limit is used, so a long video
 gives a partial but valid result instead of a timeout.
 
-Speed: while frames are analysed, BLAS is limited to one thread (with ``threadpoolctl`` when it
-is installed). The frame detectors do many small linear-algebra calls (splicebuster's PCA
+Speed: while frames are analysed, BLAS is limited to one thread (``threadpoolctl``, a dependency;
+without it, e.g. in a stripped install, nothing is limited). The frame detectors do many small linear-algebra calls (splicebuster's PCA
 ``eigh``); OpenBLAS threads busy-wait on them, and on a loaded 2-core machine that cost 7x the
 CPU time (0.81 vs 0.11 CPU s per 720p frame for splicebuster, measured while other jobs ran).
 """
