@@ -98,6 +98,33 @@ class FaceVideoDetector(Detector):
 
         return available()
 
+    def over_video(self, media: Media, ctx: Context, work: Callable, failed: str):
+        """:func:`over_video`, and not applicable when the face models are missing."""
+        from veriscope.faces import available
+
+        why = available()
+        if why:
+            return None, Evidence.not_applicable(self.name, self.version, why)
+        return over_video(self, media, ctx, work, failed)
+
+
+def over_video(det: Detector, media: Media, ctx: Context, work: Callable, failed: str,
+               label: str | None = None):
+    """Run ``work(max_seconds=..., progress=...)`` for ``det`` with the analysed-duration cap of
+    ``ctx`` and a progress callback over video time (shown as ``label``, default the detector's
+    name). Returns ``(result, None)``, or ``(None, not-applicable Evidence)`` when the video
+    cannot be decoded (``failed`` starts that reason)."""
+    from veriscope.errors import MediaError
+    from veriscope.video import analysed_seconds, policy_from
+
+    cap = policy_from(ctx).max_seconds
+    total = analysed_seconds(media, cap)
+    what = label or det.name
+    try:
+        return work(max_seconds=cap, progress=lambda t: ctx.tick(what, t, total)), None
+    except MediaError as e:
+        return None, Evidence.not_applicable(det.name, det.version, f"{failed}: {e.message}")
+
 
 def working_rgb(media: Media, max_pixels: int) -> tuple:
     """The decoded RGB image, downscaled (INTER_AREA) if it has more than ``max_pixels``.

@@ -379,21 +379,12 @@ class FacesDetector(FaceVideoDetector):
                    "and simple synthetic swaps: a weak baseline, not a verdict.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
-        from veriscope.errors import MediaError
-        from veriscope.faces import available, track_faces
-        from veriscope.video import analysed_seconds, policy_from
+        from veriscope.faces import track_faces
 
-        why = available()
-        if why:
-            return Evidence.not_applicable(self.name, self.version, why)
-        cap = policy_from(ctx).max_seconds
-        total = analysed_seconds(media, cap)
-        try:
-            scan = track_faces(media, max_seconds=cap,
-                               progress=lambda t: ctx.tick("faces", t, total))
-        except MediaError as e:
-            return Evidence.not_applicable(self.name, self.version,
-                                           f"the video cannot be decoded: {e.message}")
+        scan, na = self.over_video(media, ctx, lambda **kw: track_faces(media, **kw),
+                                   "the video cannot be decoded")
+        if na is not None:
+            return na
         ev = self.evidence()
         ev.data["method"] = scan.method
         fps = scan.fps or (1.0 / float(np.median(np.diff(scan.times))) if len(scan.times) > 1 else 25.0)

@@ -64,7 +64,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector, sigmoid
+from veriscope.detectors.base import Context, Detector, over_video, sigmoid
 from veriscope.evidence import Evidence, Segment
 from veriscope.media import Media
 
@@ -447,16 +447,13 @@ class FrameEditsDetector(Detector):
                    "jump-cut editing leave the same traces.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
-        from veriscope.errors import MediaError
         from veriscope.video import policy_from, scan
 
         pol = policy_from(ctx)
-        try:
-            sc = scan(media, max_seconds=pol.max_seconds,
-                      progress=lambda t: ctx.tick("frame_edits: scanning", t, pol.max_seconds))
-        except MediaError as e:
-            return Evidence.not_applicable(self.name, self.version,
-                                           f"the video cannot be decoded: {e.message}")
+        sc, na = over_video(self, media, ctx, lambda **kw: scan(media, **kw),
+                            "the video cannot be decoded", label=f"{self.name}: scanning")
+        if na is not None:
+            return na
         n = sc.n
         if n < MIN_FRAMES:
             return Evidence.not_applicable(

@@ -605,21 +605,10 @@ class LipSyncDetector(FaceVideoDetector):
                    "clips.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
-        from veriscope.errors import MediaError
-        from veriscope.faces import available
-        from veriscope.video import analysed_seconds, policy_from
-
-        why = available()
-        if why:
-            return Evidence.not_applicable(self.name, self.version, why)
-        cap = policy_from(ctx).max_seconds
-        total = analysed_seconds(media, cap)
-        try:
-            res = analyse(media, Params(), max_seconds=cap,
-                          progress=lambda t: ctx.tick("lip_sync", t, total))
-        except MediaError as e:
-            return Evidence.not_applicable(self.name, self.version,
-                                           f"the video cannot be analysed: {e.message}")
+        res, na = self.over_video(media, ctx, lambda **kw: analyse(media, Params(), **kw),
+                                  "the video cannot be analysed")
+        if na is not None:
+            return na
         if res["status"] == "no_audio":
             return Evidence.not_applicable(self.name, self.version,
                                            "the video has no audio track: nothing to compare the "

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector
+from veriscope.detectors.base import Context, Detector, over_video
 from veriscope.evidence import Evidence, Segment
 from veriscope.media import Media
 
@@ -57,12 +57,10 @@ class VideoShotsDetector(Detector):
         from veriscope.video import frames_at, policy_from, scan
 
         pol = policy_from(ctx)
-        try:
-            sc = scan(media, max_seconds=pol.max_seconds,
-                      progress=lambda t: ctx.tick("video_shots: scanning", t, pol.max_seconds))
-        except MediaError as e:
-            return Evidence.not_applicable(self.name, self.version,
-                                           f"the video cannot be decoded: {e.message}")
+        sc, na = over_video(self, media, ctx, lambda **kw: scan(media, **kw),
+                            "the video cannot be decoded", label=f"{self.name}: scanning")
+        if na is not None:
+            return na
         shots = detect_shots(sc)
         ev = self.evidence(score=None, label=None)
         for s in shots:
