@@ -205,3 +205,83 @@ def test_frames_over_the_pixel_limit_are_refused_not_decoded(bad):
     assert ev.error is None
     assert "over the limit" in codes(ev)["video.undecodable"].message
     assert "video.processing_tool" in codes(ev)  # the container is still read
+
+
+# ------------------------------------------------------------ found by fuzzing (odd containers)
+def test_cut_matroska_is_reported_short_using_the_track_duration_tags(tmp_path):
+    """Matroska has no per-track duration header, only DURATION tags: with audio beside the
+    video, the cut used to go unreported by the video checks."""
+    full = write_clip(tmp_path / "full.mkv").read_bytes()  # 3 s of video and of audio
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(full[: len(full) // 2])
+    m, ev = container(cut)
+    assert [s["duration"] for s in m.facts["streams"]] == [pytest.approx(3.0, abs=0.1)] * 2
+    d = codes(ev)["video.decoded_short"].data
+    assert d["header_s"] == pytest.approx(3.0, abs=0.1) and d["decoded_s"] < 2.0
+    _, ev = container(tmp_path / "full.mkv")
+    assert "video.decoded_short" not in codes(ev)
+
+
+def test_matroska_starting_late_is_not_called_truncated(tmp_path):
+    """FFmpeg's Matroska writer counts durations from timestamp 0: a clip whose first frame is
+    at 1,000,000 s claimed a 1,000,003 s header and was called truncated and capped."""
+    p = write_clip(tmp_path / "late.mkv", audio=False,
+                   pts_ms=[10**9 + 100 * i for i in range(30)])
+    m, ev = container(p, max_seconds=20)
+    assert m.facts["duration"] == pytest.approx(3.0, abs=0.01)
+    c = codes(ev)
+    assert "video.decoded_short" not in c and "video.duration_capped" not in c
+    assert ev.data["frames_decoded"] == 30
+
+
+def test_cut_avi_is_reported_short_from_its_frame_count(tmp_path):
+    """A cut AVI loses its index; FFmpeg then derives the duration from what is left, but the
+    stream header still counts every frame."""
+    full = write_clip(tmp_path / "full.avi", codec="mjpeg", pix="yuvj420p",
+                      audio=False).read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(full[: len(full) // 2])
+    _, ev = container(cut)
+    d = codes(ev)["video.decoded_short"].data
+    assert d["header_frames"] == 30 and d["header_s"] == pytest.approx(3.0)
+    assert d["decoded_s"] < 2.0
+    _, ev = container(tmp_path / "full.avi")
+    assert "video.decoded_short" not in codes(ev)
+
+
+def test_timestamp_gap_running_past_the_cap_is_reported(tmp_path):
+    pts = [100 * i for i in range(15)] + [60_000 + 100 * i for i in range(15)]
+    p = write_clip(tmp_path / "gap.mp4", audio=False, pts_ms=pts)
+    _, ev = container(p, max_seconds=20)
+    c = codes(ev)
+    assert "video.duration_capped" in c
+    assert c["video.timestamp_gap"].data["gaps"] == [[1.4, 60.0]]
+
+
+def test_tiny_frames_are_not_analysed_for_frame_edits(tmp_path):
+    """A 1x1 clip with pixel noise was called a frame deletion ('manipulated')."""
+    from veriscope.detectors.frame_edits import FrameEditsDetector
+
+    p = write_clip(tmp_path / "dot.mkv", codec="ffv1", pix="yuv444p", w=1, h=1, audio=False)
+    rep = analyze_media(Media.open(p), [FrameEditsDetector], Context(timeout_s=30))
+    ev = rep.evidence[0]
+    assert ev.error is None and ev.applicable is False
+    assert "1x1" in ev.reason and "too small" in ev.reason
+
+
+def test_m4a_brand_holding_video_is_analysed_as_video(tmp_path):
+    b = bytearray(write_clip(tmp_path / "clip.mp4").read_bytes())
+    assert b[4:8] == b"ftyp"
+    b[8:12] = b"M4A "
+    p = tmp_path / "clip.m4a"
+    p.write_bytes(bytes(b))
+    m, ev = container(p)
+    assert (m.kind, m.format) == ("video", "mp4")
+    assert any("holds a video stream" in w for w in m.warnings)
+    assert ev.data["frames_decoded"] == 30
+
+
+def test_animated_gif_says_only_its_first_frame_is_analysed(bad):
+    m = Media.open(bad["gif"])
+    assert m.kind == "image" and m.facts["n_frames"] == 10
+    assert any("10 frames" in w and "only the first frame" in w for w in m.warnings)

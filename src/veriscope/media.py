@@ -9,7 +9,9 @@ cached, so detectors that share a decoded image pay for it once.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +32,7 @@ KINDS = ("image", "video", "audio", "post")
 # (format name, kind, extensions that normally carry it)
 _FORMATS = {
     "jpeg": ("image", {".jpg", ".jpeg", ".jpe", ".jfif"}),
-    "png": ("image", {".png"}),
+    "png": ("image", {".png", ".apng"}),
     "gif": ("image", {".gif"}),
     "bmp": ("image", {".bmp", ".dib"}),
     "tiff": ("image", {".tif", ".tiff", ".dng"}),
@@ -171,14 +173,14 @@ class Media:
         try:
             with av.open(str(self.path), metadata_errors="ignore") as c:
                 facts: dict[str, Any] = {"container": c.format.name}
-                if c.duration is not None:
-                    facts["duration"] = round(float(c.duration) / 1_000_000, 6)
+                if (cd := container_duration(c)) is not None:
+                    facts["duration"] = cd
                 streams = []
                 for st in c.streams:
                     d: dict[str, Any] = {"index": st.index, "type": st.type,
                                          "codec": st.codec_context.name if st.codec_context else None}
-                    if st.duration is not None and st.time_base is not None:
-                        d["duration"] = round(float(st.duration * st.time_base), 6)
+                    if (sd := stream_duration(c, st)) is not None:
+                        d["duration"] = sd
                     if st.type == "audio":
                         d["sample_rate"] = st.codec_context.sample_rate
                         d["channels"] = st.codec_context.channels
@@ -188,15 +190,22 @@ class Media:
                         rate = st.average_rate or st.guessed_rate
                         d["fps"] = round(float(rate), 6) if rate else None
                         d["frames"] = st.frames or None
+                        if _attached_picture(st):
+                            d["attached_pic"] = True  # cover art, not a moving picture
                     streams.append(d)
         except Exception as e:
             raise MediaError(self.path, f"not a readable {self.format} file ({_short(e)})"
                              + _mp4_hint(self.path, self.format)) from None
         if not any(st["type"] in ("audio", "video") for st in streams):
             raise MediaError(self.path, "contains no audio or video stream")
-        if self.kind == "video" and not any(st["type"] == "video" for st in streams):
-            self.kind = "audio"  # e.g. an MP4 holding only sound
+        moving = [st for st in streams if st["type"] == "video" and not st.get("attached_pic")]
+        if self.kind == "video" and not moving:
+            self.kind = "audio"  # e.g. an MP4 holding only sound (and perhaps cover art)
             self.warnings.append("container holds audio only; analysed as audio")
+        elif self.kind == "audio" and self.format == "m4a" and moving:
+            self.kind, self.format = "video", "mp4"  # an 'M4A ' brand on a file with a picture
+            self.warnings.append("file is branded as M4A audio but holds a video stream; "
+                                 "analysed as mp4 video")
         facts["streams"] = streams
         v = next((st for st in streams if st["type"] == "video"), None)
         if v is not None:
@@ -231,6 +240,9 @@ class Media:
                                         f"the limit of {self.max_pixels / 1e6:.0f} MP (possible "
                                         "decompression bomb; raise --max-pixels to analyse it)")
         self.facts.update({"width": w, "height": h, **info})
+        if int(info.get("n_frames") or 1) > 1:  # animated GIF / APNG / WebP, multi-page TIFF
+            self.warnings.append(f"{self.format} holds {info['n_frames']} frames; analysed as an "
+                                 "image: only the first frame is looked at")
 
     # ------------------------------------------------------------------ identity
     @property
@@ -434,6 +446,64 @@ def _mp4_hint(path: Path, fmt: str) -> str:
         if "truncated" in p or "no movie header" in p:
             return f"; {p}"
     return f"; {problems[0]}" if problems else ""
+
+
+def _tag_seconds(metadata) -> float | None:
+    """Seconds from a ``DURATION`` tag ("HH:MM:SS.fffffffff"), or None."""
+    try:
+        v = (metadata or {}).get("DURATION") or (metadata or {}).get("duration")
+        m = re.fullmatch(r"\s*(\d+):([0-5]?\d):(\d+(?:\.\d*)?)\s*", str(v)) if v else None
+        if m is None:
+            return None
+        secs = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
+    except Exception:
+        return None
+    return secs if math.isfinite(secs) and secs > 0 else None
+
+
+def _attached_picture(stream) -> bool:
+    try:
+        return bool(int(stream.disposition) & int(stream.disposition.__class__.attached_pic))
+    except Exception:
+        return False
+
+
+def _is_matroska(container) -> bool:
+    return "matroska" in str(getattr(getattr(container, "format", None), "name", "") or "")
+
+
+def stream_duration(container, stream) -> float | None:
+    """Length in seconds of one PyAV stream from its headers, or None.
+
+    Matroska and WebM store no per-stream duration; FFmpeg's muxer (and mkvmerge) write a
+    ``DURATION`` tag per track instead, which is used here. Without it a cut or damaged track
+    could not be told from the container's duration, that of the longest track. FFmpeg's
+    Matroska writer counts that tag (and the segment duration) from timestamp zero, not from
+    the first frame, so a track whose timestamps start late has its start subtracted."""
+    tb = stream.time_base
+    if stream.duration is not None and tb:
+        return round(float(stream.duration * tb), 6)
+    d = _tag_seconds(stream.metadata)
+    if d is None:
+        return None
+    if _is_matroska(container) and stream.start_time and tb:
+        start = float(stream.start_time * tb)
+        if 0 < start < d:
+            d -= start
+    return round(d, 6)
+
+
+def container_duration(container) -> float | None:
+    """The container's duration in seconds (the longest track), or None; for Matroska, counted
+    from the first timestamp (see :func:`stream_duration`)."""
+    if container.duration is None:
+        return None
+    d = float(container.duration) / 1_000_000
+    if _is_matroska(container) and container.start_time:
+        start = float(container.start_time) / 1_000_000
+        if 0 < start < d:
+            d -= start
+    return round(d, 6)
 
 
 def _short(e: Exception) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from veriscope.errors import MediaError
-from veriscope.media import Media
+from veriscope.media import Media, container_duration, stream_duration
 
 DEFAULT_MAX_SECONDS = 600.0
 """Analysed duration cap for video (seconds). Longer files are analysed up to the cap and the
@@ -171,6 +171,7 @@ class DecodeLog:
     error_times: list[float] = field(default_factory=list)
     capped: bool = False
     last_time: float = 0.0
+    next_time: float | None = None  # when capped: time of the first frame past the cap
 
 
 def stream_info(media: Media) -> StreamInfo:
@@ -185,11 +186,9 @@ def stream_info(media: Media) -> StreamInfo:
                 raise MediaError(media.path, "has no video stream")
             s = c.streams.video[0]
             rate = s.average_rate or s.guessed_rate
-            dur = None
-            if s.duration is not None and s.time_base is not None:
-                dur = float(s.duration * s.time_base)
-            elif c.duration is not None:
-                dur = float(c.duration) / 1e6
+            dur = stream_duration(c, s)  # Matroska / WebM: from the track's DURATION tag
+            if dur is None:
+                dur = container_duration(c)
             start = float(s.start_time * s.time_base) if s.start_time is not None and s.time_base else 0.0
             return StreamInfo(width=s.codec_context.width, height=s.codec_context.height,
                               fps=float(rate) if rate else None, frames=s.frames or None,
@@ -272,6 +271,7 @@ def iter_frames(media: Media, *, max_seconds: float = DEFAULT_MAX_SECONDS,
                     t = max(0.0, t_abs - start)
                     if t > max_seconds:
                         log.capped = True
+                        log.next_time = t
                         return
                     ps = pending_sizes.pop(f.pts, None) if f.pts is not None else None
                     if len(pending_sizes) > 512:

@@ -90,6 +90,10 @@ INSERT_MAX_S = 2.0
 """Two boundaries at most this far apart can enclose an insertion."""
 MIN_FRAMES = 8
 """Fewer analysed frames: not applicable."""
+MIN_SIDE = GRID
+"""Frames narrower or lower than this (pixels) are not analysed: cells of the GRID x GRID
+motion grid would then be upsampled copies of the same few pixels, and pixel noise passes for
+motion jumps (a 1x1 clip was called a frame deletion). Set from that geometry, not fitted."""
 SCORE_SLOPE = 3.0
 """Logistic slope per unit of natural-log ratio beyond a threshold."""
 MAX_FINDINGS = 20
@@ -459,6 +463,11 @@ class FrameEditsDetector(Detector):
             return Evidence.not_applicable(
                 self.name, self.version,
                 f"the video has {n} decodable frame(s); at least {MIN_FRAMES} are needed")
+        if sc.width and sc.height and min(sc.width, sc.height) < MIN_SIDE:
+            return Evidence.not_applicable(
+                self.name, self.version,
+                f"frames are {sc.width}x{sc.height}: too small to compare motion (at least "
+                f"{MIN_SIDE} px per side are needed)")
         r = analyze_scan(sc)
         ev = self.evidence()
         times = sc.times

@@ -178,6 +178,8 @@ def _av_facts(media: Media) -> dict:
     """Tags and stream facts from PyAV (every container format)."""
     import av
 
+    from veriscope.media import container_duration, stream_duration
+
     out: dict = {"tags": {}, "streams": []}
     with av.open(str(media.path), metadata_errors="ignore") as c:
         out["tags"] = {str(k).lower(): str(v)[:4096] for k, v in (c.metadata or {}).items()}
@@ -188,8 +190,8 @@ def _av_facts(media: Media) -> dict:
             tb = float(s.time_base) if s.time_base else None
             if s.start_time is not None and tb:
                 d["start"] = round(s.start_time * tb, 6)
-            if s.duration is not None and tb:
-                d["duration"] = round(s.duration * tb, 6)
+            if (sd := stream_duration(c, s)) is not None:  # Matroska / WebM: from tags
+                d["duration"] = sd
             if s.type == "video":
                 rate = s.average_rate or s.guessed_rate
                 d["fps"] = round(float(rate), 6) if rate else None
@@ -198,8 +200,8 @@ def _av_facts(media: Media) -> dict:
             elif s.type == "audio":
                 d["sample_rate"] = s.codec_context.sample_rate
             out["streams"].append(d)
-        if c.duration is not None:
-            out["duration"] = round(float(c.duration) / 1e6, 6)
+        if (cd := container_duration(c)) is not None:
+            out["duration"] = cd
     return out
 
 
@@ -831,11 +833,18 @@ def _frame_timing(media: Media, ctx: Context, facts, add, ev) -> None:
     vstream = next((st for st in facts.get("streams", []) if st["type"] == "video"), {})
     hdr = vstream.get("duration") or (facts.get("duration") if len(facts.get("streams", [])) == 1
                                      else None)
+    # AVI keeps the frame count of its stream header even when FFmpeg, missing the index of a
+    # cut file, derives the duration from what is left: the count still tells the length.
+    n_hdr, fps_hdr = vstream.get("frames"), vstream.get("fps")
+    by_count = (n_hdr / fps_hdr if media.format == "avi" and n_hdr and fps_hdr and n_hdr > 1
+                else None)
+    if by_count and (not hdr or by_count > hdr):
+        hdr = round(by_count, 3)
     if hdr and not log.capped and sc.n and hdr - sc.duration > 1.0:
         add("low", "decoded_short",
             f"The header says the video lasts {hdr:.2f} s but decodable frames stop at "
             f"{sc.duration:.2f} s: the file is truncated or its end is damaged.",
-            header_s=hdr, decoded_s=round(sc.duration, 3))
+            header_s=hdr, decoded_s=round(sc.duration, 3), header_frames=n_hdr)
     if len(times) < 3:
         ev.data["frame_intervals"] = {"frames": int(len(times))}
         return
@@ -864,10 +873,17 @@ def _frame_timing(media: Media, ctx: Context, facts, add, ev) -> None:
             f"{stats['p1_s'] * 1000:.1f}-{stats['p99_s'] * 1000:.1f} ms). Phones and screen "
             "recorders write variable frame rates; on its own this says nothing.", **stats)
     gaps = np.nonzero(dtv >= max(GAP_FACTOR * med, GAP_MIN_S))[0]
-    if gaps.size:
-        segs = [(float(times[i]), float(times[i + 1])) for i in gaps[:MAX_SEGMENTS]]
+    segs = [(float(times[i]), float(times[i + 1])) for i in gaps[:MAX_SEGMENTS]]
+    n_gaps = int(gaps.size)
+    if log.capped and log.next_time is not None \
+            and log.next_time - float(times[-1]) >= max(GAP_FACTOR * med, GAP_MIN_S):
+        # the gap runs past the cap: the frame after it was read (and stopped the scan)
+        n_gaps += 1
+        if len(segs) < MAX_SEGMENTS:
+            segs.append((float(times[-1]), float(log.next_time)))
+    if segs:
         add("low", "timestamp_gap",
-            f"{gaps.size} gap(s) in the frame timestamps of at least {GAP_MIN_S:g} s and "
+            f"{n_gaps} gap(s) in the frame timestamps of at least {GAP_MIN_S:g} s and "
             f"{GAP_FACTOR:g}x the usual interval: "
             + ", ".join(f"{a:.2f}-{b:.2f} s" for a, b in segs[:5])
             + ". Frames are missing there (cut out without re-timing, or dropped by the "
