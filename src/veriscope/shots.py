@@ -81,6 +81,8 @@ DISSOLVE_ACC = 0.12
 """... and the change between the dissolve's first and last frames reaches this value."""
 KEY_MOTION_W = 0.5
 """Keyframe choice: weight of the frame's own motion against its distance to the mean colours."""
+CHUNK = 256
+"""Frames per block when whole-video arrays are computed (bounds the temporary memory)."""
 REPLACED_CORR = 0.5
 """Partial changes: the changed blocks' content is *replaced* (not moved) when its correlation
 with the previous frame stays below this for every shift up to REPLACED_SHIFT pixels (r^2 < 0.25:
@@ -148,9 +150,9 @@ def consecutive_change(scan) -> np.ndarray:
     """(n,) change between each frame and the previous one (0 for the first frame)."""
     n = len(scan.times)
     c = np.zeros(n, np.float32)
-    if n > 1:
-        idx = np.arange(1, n)
-        c[1:] = change(scan.hists, scan.thumbs, idx, idx - 1)
+    for a in range(1, n, CHUNK):  # in chunks: float copies of every thumbnail at once cost
+        idx = np.arange(a, min(n, a + CHUNK))  # ~40 KB per frame (100+ MB for a long video)
+        c[idx] = change(scan.hists, scan.thumbs, idx, idx - 1)
     return c
 
 
@@ -169,15 +171,18 @@ def local_stats(x: np.ndarray, half: int) -> tuple[np.ndarray, np.ndarray]:
     n = len(x)
     half = max(1, int(half))
     pad = np.concatenate([np.full(half, np.nan), x.astype(np.float64), np.full(half, np.nan)])
-    win = np.lib.stride_tricks.sliding_window_view(pad, 2 * half + 1)[:n].copy()
-    win[:, half] = np.nan
-    with np.errstate(all="ignore"):
-        import warnings
+    view = np.lib.stride_tricks.sliding_window_view(pad, 2 * half + 1)[:n]
+    med = np.empty(n, np.float64)
+    mad = np.empty(n, np.float64)
+    import warnings
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            med = np.nanmedian(win, axis=1)
-            mad = np.nanmedian(np.abs(win - med[:, None]), axis=1) * 1.4826
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for a in range(0, n, CHUNK):  # in row blocks: the windows of a long video are large
+            win = view[a:a + CHUNK].copy()
+            win[:, half] = np.nan
+            med[a:a + CHUNK] = m = np.nanmedian(win, axis=1)
+            mad[a:a + CHUNK] = np.nanmedian(np.abs(win - m[:, None]), axis=1) * 1.4826
     med = np.nan_to_num(med, nan=0.0)
     mad = np.nan_to_num(mad, nan=0.0)
     return med, mad
@@ -299,16 +304,27 @@ def _hard_cuts(scan, c: np.ndarray, step: float) -> list[tuple[int, float]]:
     return sorted(out)
 
 
-def _fades(scan, c: np.ndarray) -> list[tuple[int, float, int, int, int]]:
+def thumb_stats(thumbs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(standard deviation, mean) of every grey thumbnail, float32, computed in blocks of
+    CHUNK frames (a float copy of all thumbnails at once costs ~16 KB per frame)."""
+    n = len(thumbs)
+    std = np.empty(n, np.float32)
+    mean = np.empty(n, np.float32)
+    for a in range(0, n, CHUNK):
+        flat = thumbs[a:a + CHUNK].reshape(-1, thumbs[0].size).astype(np.float32)
+        std[a:a + CHUNK] = flat.std(axis=1)
+        mean[a:a + CHUNK] = flat.mean(axis=1)
+    return std, mean
+
+
+def _fades(scan, c: np.ndarray, stats=None) -> list[tuple[int, float, int, int, int]]:
     """(first frame after a flat run, change across the run, first flat frame, first and last
     frame of the whole fade: the flat run grown over the frames that ramp towards it)."""
     th = scan.thumbs
     n = len(th)
     if n < 3:
         return []
-    flat_th = th.reshape(n, -1).astype(np.float32)
-    std = flat_th.std(axis=1)
-    mean = flat_th.mean(axis=1)
+    std, mean = stats if stats is not None else thumb_stats(scan.thumbs)
     flat = std < FLAT_STD
     out = []
     i = 0
@@ -380,7 +396,7 @@ def _dissolves(scan, c: np.ndarray, cuts: set[int], flat_ranges: list[tuple[int,
     return out
 
 
-def _keyframe(scan, c: np.ndarray, a: int, b: int) -> int:
+def _keyframe(scan, c: np.ndarray, a: int, b: int, std: np.ndarray | None = None) -> int:
     """Index of the most representative frame in [a, b]."""
     if b <= a:
         return a
@@ -395,7 +411,7 @@ def _keyframe(scan, c: np.ndarray, a: int, b: int) -> int:
     motion = c[lo:hi + 1].astype(np.float32).copy()
     if hi + 1 < len(c):
         motion = np.maximum(motion, c[lo + 1:hi + 2])
-    std = scan.thumbs[lo:hi + 1].reshape(hi - lo + 1, -1).astype(np.float32).std(axis=1)
+    std = (thumb_stats(scan.thumbs[lo:hi + 1])[0] if std is None else std[lo:hi + 1])
     flat_pen = (std < FLAT_STD).astype(np.float32)  # never pick a black frame if avoidable
     return int(lo + np.argmin(d + KEY_MOTION_W * motion + flat_pen))
 
@@ -412,7 +428,8 @@ def detect_shots(scan) -> list[Shot]:
     bounds: dict[int, tuple[str, float]] = {}
     for i, s in _hard_cuts(scan, c, step):
         bounds[i] = ("cut", s)
-    fades = _fades(scan, c)
+    stats = thumb_stats(scan.thumbs)
+    fades = _fades(scan, c, stats)
     flat_ranges = [(lo, hi + 1) for _, _, _, lo, hi in fades]
     for after, s, _first, lo, hi in fades:
         # a fade replaces hard cuts inside / at the edges of its ramps and flat run
@@ -430,7 +447,7 @@ def detect_shots(scan) -> list[Shot]:
     for q in range(len(edges) - 1):
         a, b = edges[q], edges[q + 1] - 1
         kind, strength = ("start", 0.0) if q == 0 else bounds[a]
-        k = _keyframe(scan, c, a, b)
+        k = _keyframe(scan, c, a, b, stats[0])
         shots.append(Shot(start=float(times[a]),
                           end=float(times[b + 1]) if b + 1 < n else end_time,
                           start_index=a, end_index=b, key_index=k, key_time=float(times[k]),
