@@ -143,7 +143,7 @@ def test_large_image_is_downscaled_and_says_so(tmp_path):
     big = cv2.resize(forged, (2000, 1500), interpolation=cv2.INTER_CUBIC)
     ev = _analyze(tmp_path, big, name="big.jpg", quality=92)
     assert any(f.code == "analysed_at_reduced_resolution" for f in ev.findings)
-    assert ev.heatmap.shape[0] * ev.heatmap.shape[1] <= 700_000
+    assert ev.heatmap.shape[0] * ev.heatmap.shape[1] <= 1_000_000  # the 1 MP working copy
     assert ev.score >= 0.5
     # boxes are in input pixels
     copy = next(b for b in ev.boxes if b.label in ("copy", "source"))
@@ -165,3 +165,14 @@ def test_noso_real_copy_move(shared_data):
     assert pixel_f1(_full_heat(ev, gt.shape), gt, 0.5) > 0.6
     ev0 = det.analyze(Media.open(root / "01.png"), Context())
     assert ev0.score < 0.5
+
+
+def test_small_copy_in_a_one_megapixel_image_is_analysed_at_full_size(tmp_path):
+    """Inputs up to 1 MP are not reduced: a 60 px disk (0.35 % of a 900x900 JPEG per side)
+    is outlined; at the former 0.6 MP working size (774x774) nothing was found (F1 0.0)."""
+    img = _texture(900, 900, seed=1)
+    out, src, dst = _paste(img, np.random.default_rng(0), size=60)
+    ev = _analyze(tmp_path, out, name="x.jpg", quality=90)
+    assert ev.data["working_size"] == [900, 900]
+    assert not any(f.code == "analysed_at_reduced_resolution" for f in ev.findings)
+    assert pixel_f1(_full_heat(ev, src.shape), src | dst, 0.15) > 0.6

@@ -19,7 +19,7 @@ from veriscope.detectors._cmfd_sift import KeypointMatches, Transform, valid_aff
 
 @dataclass
 class Params:
-    max_pixels: int = 600_000  # keypoints + correlation check run on a copy this size at most
+    max_pixels: int = 1_000_000  # keypoints + correlation check run on a copy this size at most
     dense_max_pixels: int = 500_000  # the dense field runs on a copy this size at most
     sift_min_pixels: int = 400_000  # smaller working copies are upsampled for SIFT only
     max_keypoints: int = 5000
