@@ -141,6 +141,30 @@ def test_cache_is_invalidated_when_version_or_params_change(tmp_path):
     assert Runner(cache, [CountingDetV2], options={"counting_test": {"gain": 2.0}}).run(recs) == 0
 
 
+def test_cache_is_invalidated_when_the_detector_code_changes(tmp_path, monkeypatch):
+    from veriscope import registry
+    from veriscope.bench import runner as R
+
+    # the code files of a detector follow its imports through veriscope, transitively
+    files = {f.name for f in R.code_files(registry.load("copy_move"))}
+    assert {"copy_move.py", "_cmfd_core.py", "_cmfd_dense.py", "_cmfd_verify.py", "base.py",
+            "media.py"} <= files
+    assert "html.py" not in files and "cli.py" not in files  # not imported by it
+    # a relative import inside a function counts too
+    pkg = tmp_path / "veriscope"
+    (pkg / "detectors").mkdir(parents=True)
+    (pkg / "detectors" / "x.py").write_text("def f():\n    from ._h import g\n    return g\n")
+    (pkg / "detectors" / "_h.py").write_text("g = 1\n")
+    assert R._veriscope_imports(pkg / "detectors" / "x.py", pkg) == {pkg / "detectors" / "_h.py"}
+    # same name and version, other code: a new cache entry, not the stale one
+    _, recs = make_set(tmp_path / "data", n=2)
+    cache = tmp_path / "cache"
+    assert Runner(cache, [CountingDet]).run(recs) == 2
+    assert Runner(cache, [CountingDet]).run(recs) == 0
+    monkeypatch.setitem(R._CODE_HASHES, CountingDet.__module__, "edited-code0")
+    assert Runner(cache, [CountingDet]).run(recs) == 2
+
+
 def test_sweep_keeps_unperturbed_metrics_and_masks_follow_crops(tmp_path):
     ds = make_set(tmp_path / "data")
     base = Benchmark(ds, [NoiseMapDet], cache_dir=tmp_path / "c").run()

@@ -14,6 +14,12 @@ from pathlib import Path
 from veriscope import __version__
 
 
+def _code_hash(cls) -> str:
+    from veriscope.bench.runner import code_hash
+
+    return code_hash(cls)
+
+
 def perturb_version() -> str:
     from veriscope.perturb import VERSION
 
@@ -133,7 +139,8 @@ class Benchmark:
             "tool_version": __version__,
             "dataset": {"name": self.dataset_name, "fingerprint": fingerprint(self.records),
                         "n": len(self.records)},
-            "detectors": {c.name: {"version": c.version, "params": self.options.get(c.name, {})}
+            "detectors": {c.name: {"version": c.version, "code": _code_hash(c),
+                                   "params": self.options.get(c.name, {})}
                           for c in self.classes},
             "perturbation": None,
             "metrics": score(self.records, self.runner, fused=self.fused),

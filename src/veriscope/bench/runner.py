@@ -1,8 +1,11 @@
 """Run detectors over dataset records with an on-disk cache, then score them.
 
-Cache layout: ``CACHE/<sha256 of file>/<detector>-<version>-<params hash>.json`` (+ ``.png``
-map, 8-bit at the input size, byte-identical to what ``veriscope analyze --out`` writes).
-Re-scoring with another metric re-reads the cache and runs nothing.
+Cache layout: ``CACHE/<sha256 of file>/<detector>-<version>+<code hash>-<params hash>.json``
+(+ ``.png`` map, 8-bit at the input size, byte-identical to what ``veriscope analyze --out``
+writes). Re-scoring with another metric re-reads the cache and runs nothing. The code hash
+(:func:`code_hash`) covers the detector's module and every veriscope module it imports, directly
+or not, so an edit that changes a detector's output without a version bump cannot reuse stale
+cached results.
 """
 
 from __future__ import annotations
@@ -18,6 +21,83 @@ import numpy as np
 from veriscope.bench.datasets import Record
 
 FUSED = "fused"
+
+
+def _veriscope_imports(path: Path, package_root: Path) -> set[Path]:
+    """Source files of the veriscope modules imported anywhere in ``path`` (function-level
+    imports included), resolved against ``package_root`` (the directory of ``veriscope``)."""
+    import ast
+
+    out: set[Path] = set()
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return out
+    pkg = path.relative_to(package_root.parent).with_suffix("").parts[:-1]
+
+    def find(name: str) -> Path | None:
+        parts = name.split(".")
+        if not parts or parts[0] != "veriscope":
+            return None
+        cand = package_root.parent.joinpath(*parts)
+        for f in (cand.with_suffix(".py"), cand / "__init__.py"):
+            if f.is_file():
+                return f
+        return None
+
+    for node in ast.walk(tree):
+        found: list[Path | None] = []
+        if isinstance(node, ast.Import):
+            found = [find(a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = list(pkg[: len(pkg) - node.level + 1]) if node.level else []
+            mod = ".".join(base + ([node.module] if node.module else []))
+            for a in node.names:  # a submodule when there is one, else the module itself
+                found.append(find(f"{mod}.{a.name}") or find(mod))
+        out.update(f for f in found if f is not None)
+    return out
+
+
+def code_files(cls) -> list[Path]:
+    """Source files of ``cls``'s module and of every veriscope module it imports, directly or
+    through other veriscope modules (imports inside functions included), sorted."""
+    import importlib
+    import inspect
+
+    try:
+        start = Path(inspect.getsourcefile(importlib.import_module(cls.__module__)) or "")
+    except (TypeError, ImportError, OSError, AttributeError):
+        return []
+    if not start.is_file():
+        return []
+    import veriscope
+
+    root = Path(veriscope.__file__).resolve().parent
+    seen: set[Path] = set()
+    todo = [start.resolve()]
+    while todo:
+        f = todo.pop()
+        if f in seen:
+            continue
+        seen.add(f)
+        if root in f.parents:
+            todo.extend(_veriscope_imports(f, root) - seen)
+    return sorted(seen)
+
+
+def code_hash(cls) -> str:
+    """12 hex digits over :func:`code_files` of ``cls`` (computed once per module)."""
+    key = getattr(cls, "__module__", "")
+    if key not in _CODE_HASHES:
+        h = hashlib.sha256()
+        for f in code_files(cls):
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+        _CODE_HASHES[key] = h.hexdigest()[:12]
+    return _CODE_HASHES[key]
+
+
+_CODE_HASHES: dict[str, str] = {}
 
 
 def params_hash(params: dict | None) -> str:
@@ -44,8 +124,8 @@ class Outcome:
         return np.asarray(Image.open(self.map_path), np.float32) / 255.0
 
 
-def _entry(cache: Path, sha: str, name: str, version: str, ph: str) -> Path:
-    return cache / sha / f"{name}-{version}-{ph}.json"
+def _entry(cache: Path, sha: str, cls, ph: str) -> Path:
+    return cache / sha / f"{cls.name}-{cls.version}+{code_hash(cls)}-{ph}.json"
 
 
 def _sha256(path: Path) -> str:
@@ -78,8 +158,7 @@ def _work(args) -> tuple[str, list[str]]:
     todo = []
     for n in det_names:
         cls = _load(n)
-        if not _entry(cache, sha, cls.name, cls.version,
-                      params_hash((options or {}).get(cls.name))).exists():
+        if not _entry(cache, sha, cls, params_hash((options or {}).get(cls.name))).exists():
             todo.append(cls)
     if not todo:
         return sha, []
@@ -89,7 +168,7 @@ def _work(args) -> tuple[str, list[str]]:
         media.decode()
     except Exception as e:  # the record itself is broken: cache that fact for every detector
         for cls in todo:
-            _entry(cache, sha, cls.name, cls.version, params_hash((options or {}).get(cls.name))) \
+            _entry(cache, sha, cls, params_hash((options or {}).get(cls.name))) \
                 .write_text(json.dumps({"applicable": False, "score": None, "label": None,
                                         "error": f"input: {e}", "map": None}))
         return sha, [c.name for c in todo]
@@ -97,7 +176,7 @@ def _work(args) -> tuple[str, list[str]]:
     for cls in todo:
         ev = run_detector(cls(), media, ctx)
         ph = params_hash((options or {}).get(cls.name))
-        entry = _entry(cache, sha, cls.name, cls.version, ph)
+        entry = _entry(cache, sha, cls, ph)
         mp = None
         if ev.heatmap is not None and not ev.error:
             mp = entry.with_suffix(".png")
@@ -146,7 +225,7 @@ class Runner:
         sha = self._sha.get(record.media) or _sha256(record.media)
         self._sha[record.media] = sha
         cls = self._classes[name]
-        e = _entry(self.cache, sha, name, cls.version, params_hash(self.options.get(name)))
+        e = _entry(self.cache, sha, cls, params_hash(self.options.get(name)))
         d = json.loads(e.read_text())
         return Outcome(d["applicable"], d["score"], d["label"], d["error"],
                        e.with_name(d["map"]) if d.get("map") else None, d.get("reliability"))
