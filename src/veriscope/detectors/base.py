@@ -126,6 +126,17 @@ def over_video(det: Detector, media: Media, ctx: Context, work: Callable, failed
         return None, Evidence.not_applicable(det.name, det.version, f"{failed}: {e.message}")
 
 
+def video_scan(det: Detector, media: Media, ctx: Context):
+    """The shared, cached per-frame scan (:func:`veriscope.video.scan`) under ``ctx``'s sampling
+    policy, with progress shown as "<detector>: scanning". Returns ``(scan, policy, None)``, or
+    ``(None, policy, not-applicable Evidence)`` when the video cannot be decoded."""
+    from veriscope.video import policy_from, scan
+
+    sc, na = over_video(det, media, ctx, lambda **kw: scan(media, **kw),
+                        "the video cannot be decoded", label=f"{det.name}: scanning")
+    return sc, policy_from(ctx), na
+
+
 def working_rgb(media: Media, max_pixels: int) -> tuple:
     """The decoded RGB image, downscaled (INTER_AREA) if it has more than ``max_pixels``.
 

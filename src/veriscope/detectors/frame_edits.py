@@ -64,7 +64,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector, over_video, sigmoid
+from veriscope.detectors.base import Context, Detector, sigmoid, video_scan
 from veriscope.evidence import Evidence, Segment
 from veriscope.media import Media
 
@@ -451,11 +451,7 @@ class FrameEditsDetector(Detector):
                    "jump-cut editing leave the same traces.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
-        from veriscope.video import policy_from, scan
-
-        pol = policy_from(ctx)
-        sc, na = over_video(self, media, ctx, lambda **kw: scan(media, **kw),
-                            "the video cannot be decoded", label=f"{self.name}: scanning")
+        sc, pol, na = video_scan(self, media, ctx)
         if na is not None:
             return na
         n = sc.n

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector, over_video
+from veriscope.detectors.base import Context, Detector, video_scan
 from veriscope.evidence import Evidence, Segment
 from veriscope.media import Media
 
@@ -54,11 +54,9 @@ class VideoShotsDetector(Detector):
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         from veriscope.errors import MediaError
         from veriscope.shots import detect_shots
-        from veriscope.video import frames_at, policy_from, scan
+        from veriscope.video import frames_at
 
-        pol = policy_from(ctx)
-        sc, na = over_video(self, media, ctx, lambda **kw: scan(media, **kw),
-                            "the video cannot be decoded", label=f"{self.name}: scanning")
+        sc, pol, na = video_scan(self, media, ctx)
         if na is not None:
             return na
         shots = detect_shots(sc)
