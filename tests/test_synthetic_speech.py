@@ -84,6 +84,22 @@ def test_vad_finds_speech_not_silence():
     assert regs and abs(regs[0][0] - 1.0) < 0.1 and abs(regs[-1][1] - 3.0) < 0.1
 
 
+
+def test_vad_steady_tone_is_not_speech(tmp_path):
+    """A 440 Hz test tone has very low flatness; before the tonal-share rule it counted as
+    speech and synthetic_speech scored a tone-only clip 0.57."""
+    t = np.arange(3 * 16000) / 16000
+    tone = 0.3 * np.sin(2 * np.pi * 440 * t)
+    assert not vad.voiced_frames(tone).any()
+    assert vad.tonal_share(np.abs(np.fft.rfft(tone[:400] * np.hanning(400), 512)[None]) ** 2) > 0.99
+    y = np.r_[tone[:16000], speechlike(2.0, pauses=False)]  # speech after a beep is still found
+    regs = vad.regions(vad.voiced_frames(y))
+    assert regs and abs(regs[0][0] - 1.0) < 0.1
+    p = tmp_path / "tone.wav"
+    sf.write(p, tone.astype(np.float32), 16000)
+    ev = ss.SyntheticSpeechDetector().analyze(Media.open(p), Context())
+    assert not ev.applicable and "no speech" in ev.reason
+
 # ------------------------------------------------------------------ model file
 def test_model_file_loads_and_is_small():
     p = ss.model_path()

@@ -150,29 +150,30 @@ def power_spectrogram(x: np.ndarray, n_fft: int, win: int, hop: int = HOP) -> np
 
 
 def filterbank_energies(x: np.ndarray, rate: int = RATE, block: int = BLOCK_FRAMES) -> dict:
-    """Per-frame linear (LFCC) and constant-Q filterbank energies and spectral flatness of a
-    16 kHz signal, computed block by block (memory bounded by ``block`` frames).
+    """Per-frame linear (LFCC) and constant-Q filterbank energies, spectral flatness and tonal
+    share (:func:`veriscope.vad.tonal_share`) of a 16 kHz signal, computed block by block (memory bounded by ``block`` frames).
 
     The cepstra follow from these energies and a gain g (loudness normalisation) as
     log(g^2 E + EPS) @ DCT: see :func:`cepstra`.
     """
-    from veriscope.vad import spectral_flatness
+    from veriscope.vad import spectral_flatness, tonal_share
 
     fb = _cached(("lin", rate), lambda: linear_filterbank(rate=rate))
     cqfb, _ = _cached(("cq", rate), lambda: constant_q_filterbank(rate=rate))
-    lin, cq, flat = [], [], []
+    lin, cq, flat, tonal = [], [], [], []
     for _, fr in frame_blocks(x, LFCC_WIN, HOP, block):
         p = _power(fr, LFCC_NFFT)
         lin.append(p @ fb.T)
         flat.append(spectral_flatness(p))
+        tonal.append(tonal_share(p))
     for _, fr in frame_blocks(x, CQ_WIN, HOP, block):
         cq.append(_power(fr, CQ_NFFT) @ cqfb.T)
     n = n_frames(np.asarray(x).size)
     if not lin:
         return {"lin": np.zeros((0, fb.shape[0])), "cq": np.zeros((0, cqfb.shape[0])),
-                "flat": np.zeros(0), "frames": 0}
+                "flat": np.zeros(0), "tonal": np.zeros(0), "frames": 0}
     return {"lin": np.concatenate(lin), "cq": np.concatenate(cq), "flat": np.concatenate(flat),
-            "frames": n}
+            "tonal": np.concatenate(tonal), "frames": n}
 
 
 def cepstra(energies: dict, gain: float = 1.0) -> tuple[np.ndarray, np.ndarray]:

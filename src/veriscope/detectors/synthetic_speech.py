@@ -85,7 +85,7 @@ def analyse_signal(y: np.ndarray) -> dict:
 
     y = np.asarray(y, dtype=np.float64)
     en = af.filterbank_energies(y)  # block by block: bounded memory
-    voiced = vad.voiced_frames(y, en["flat"])
+    voiced = vad.voiced_frames(y, en["flat"], en["tonal"])
     out = {"voiced": voiced, "speech_s": float(voiced.sum()) / FRAME_RATE,
            "duration_s": y.size / af.RATE}
     empty = np.zeros(0)
@@ -170,7 +170,7 @@ def file_score(window_probs: np.ndarray) -> float | None:
 # ------------------------------------------------------------------ detector
 class SyntheticSpeechDetector(Detector):
     name = "synthetic_speech"
-    version = "1.0"
+    version = "1.1"
     modalities = ("audio", "video")
     default = True
     summary = "Synthetic (TTS/vocoder) speech: cepstral classifier, per-2 s-segment scores"
