@@ -10,7 +10,10 @@ Protocol (data discipline: constants are fitted on FIT only, everything else is 
    FIT small (``--fit-small``, kodak24 only): 3 copy-moves of SMALL regions (0.2-0.6 % of
    the image per side) per photo, same transforms and formats, plus each photo as JPEG q90;
    prints the share of copies with a verified pair on them, TPR / FPR at 0.5 and pixel F1.
-   ``--param max_keypoints=5000`` (any ``_cmfd_core.Params`` field) applies to both FIT runs,
+   FIT large (``--fit-large``, kodak24 upscaled 1.5x to NoSo's 0.88 MP): the photo as PNG and
+   JPEG q90 plus a small, a medium and a large copy-move per photo; prints found / TPR per
+   size, FPR and pixel F1 at 0.5 and at the set's best threshold.
+   ``--param max_keypoints=5000`` (any ``_cmfd_core.Params`` field) applies to every FIT run,
    to compare constants.
 2. EVAL synthetic (cbsd68 + mcmaster): one copy-move per photo with (rotation, scale) cycling
    through {0, 15, 45} x {0.8, 1.0, 1.2} (veriscope.forgeries.copy_move), saved as PNG and as
@@ -25,7 +28,7 @@ over manipulated images. The detector marks BOTH the source and the copy, so syn
 are scored against source + copy (and, for reference, against the copy alone).
 
 Usage: .venv/bin/python benchmarks/classic_copymove.py [--workers 2] [--skip-fit] [--limit N]
-       .venv/bin/python benchmarks/classic_copymove.py --fit-only --fit-small [--param k=v]
+       .venv/bin/python benchmarks/classic_copymove.py --fit-only --fit-small --fit-large [--param k=v]
 """
 
 from __future__ import annotations
@@ -123,10 +126,11 @@ def _fit_work(job: dict) -> dict:
     img = _load(job["path"])
     res = core.analyze_rgb(img, _params(job.get("params")))
     gt = np.load(job["masks"]["both"]) if job.get("masks") else None
-    out = {"name": job["name"], "label": job["label"], "score": res.score}
+    out = {"name": job["name"], "label": job["label"], "score": res.score, "size": job.get("size")}
     if gt is not None:
         heat = cv2.resize(res.heat, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_LINEAR)
         out["f1"] = [pixel_f1(heat, gt, t) for t in (0.15, 0.5)]
+        out["f1_grid"] = _f1_grid(heat, gt)
         out["hit"] = False
     rows = []
     for f in res.found:
@@ -191,6 +195,22 @@ def _blob_copy_move(img, rng, angle, scale, area):
     return out, full, src
 
 
+def _fit_forgery(img, rng, area, qualities, tmp: Path, stem: str, **extra) -> dict | None:
+    """One FIT copy-move job (random rotation and scale, a random format from ``qualities``,
+    0 = PNG), or None when the region does not fit. The draws keep the FIT sets' order."""
+    a = float(rng.choice([0, 0, 5, 15, 30, 45, 90]))
+    s = float(rng.choice([0.8, 0.9, 1.0, 1.0, 1.1, 1.25]))
+    try:
+        out, cm, src = _blob_copy_move(img, rng, a, s, area)
+    except ValueError:
+        return None
+    q = int(rng.choice(qualities))
+    p = _save(out, tmp / f"{stem}.{'jpg' if q else 'png'}", q or None)
+    mp = tmp / f"{stem}_both.npy"
+    np.save(mp, cm | src)
+    return {"path": str(p), "name": p.name, "label": 1, "masks": {"both": str(mp)}, **extra}
+
+
 def fit_jobs(tmp: Path, seed: int = 1) -> list[dict]:
     rng = np.random.default_rng(seed)
     jobs = []
@@ -200,18 +220,10 @@ def fit_jobs(tmp: Path, seed: int = 1) -> list[dict]:
             p = _save(img, tmp / f"fit_{n}_q{q}.{'jpg' if q else 'png'}", q)
             jobs.append({"path": str(p), "name": p.name, "label": 0})
         for k in range(4):
-            a = float(rng.choice([0, 0, 5, 15, 30, 45, 90]))
-            s = float(rng.choice([0.8, 0.9, 1.0, 1.0, 1.1, 1.25]))
             area = (0.004, 0.015) if k % 2 == 0 else (0.015, 0.06)
-            try:
-                out, cm, src = _blob_copy_move(img, rng, a, s, area)
-            except ValueError:
-                continue
-            q = int(rng.choice([0, 90, 80, 70]))
-            p = _save(out, tmp / f"fit_{n}_cm{k}.{'jpg' if q else 'png'}", q or None)
-            mp = tmp / f"fit_{n}_cm{k}_both.npy"
-            np.save(mp, cm | src)
-            jobs.append({"path": str(p), "name": p.name, "label": 1, "masks": {"both": str(mp)}})
+            job = _fit_forgery(img, rng, area, [0, 90, 80, 70], tmp, f"fit_{n}_cm{k}")
+            if job:
+                jobs.append(job)
     return jobs
 
 
@@ -224,18 +236,48 @@ def fit_small_jobs(tmp: Path, seed: int = 11) -> list[dict]:
         p = _save(img, tmp / f"fs_{n}_q90.jpg", 90)
         jobs.append({"path": str(p), "name": p.name, "label": 0})
         for k in range(3):
-            a = float(rng.choice([0, 0, 5, 15, 30, 45, 90]))
-            s = float(rng.choice([0.8, 0.9, 1.0, 1.0, 1.1, 1.25]))
-            try:
-                out, cm, src = _blob_copy_move(img, rng, a, s, (0.002, 0.006))
-            except ValueError:
-                continue
-            q = int(rng.choice([0, 90, 80]))
-            p = _save(out, tmp / f"fs_{n}_cm{k}.{'jpg' if q else 'png'}", q or None)
-            mp = tmp / f"fs_{n}_cm{k}_both.npy"
-            np.save(mp, cm | src)
-            jobs.append({"path": str(p), "name": p.name, "label": 1, "masks": {"both": str(mp)}})
+            job = _fit_forgery(img, rng, (0.002, 0.006), [0, 90, 80], tmp, f"fs_{n}_cm{k}")
+            if job:
+                jobs.append(job)
     return jobs
+
+
+def fit_large_jobs(tmp: Path, seed: int = 21) -> list[dict]:
+    """FIT large: kodak24 upscaled 1.5x (1152 x 768, 0.88 MP: the size of most camera photos
+    in NoSo, which is never used to choose anything), the photo as PNG and JPEG q90, and 3
+    copy-moves per photo of a small (0.2-0.6 %), medium (0.6-2 %) and large (2-5 %) region."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    jobs = []
+    for f in sorted(glob.glob(str(PRISTINE / "kodak24" / "*.png"))):
+        img, n = _load(f), Path(f).stem
+        img = cv2.resize(img, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_LANCZOS4)
+        for q in (None, 90):
+            p = _save(img, tmp / f"fl_{n}_q{q}.{'jpg' if q else 'png'}", q)
+            jobs.append({"path": str(p), "name": p.name, "label": 0})
+        for k, area in enumerate(((0.002, 0.006), (0.006, 0.02), (0.02, 0.05))):
+            job = _fit_forgery(img, rng, area, [0, 90, 80], tmp, f"fl_{n}_cm{k}", size=k)
+            if job:
+                jobs.append(job)
+    return jobs
+
+
+def fit_large_report(res: list[dict]) -> None:
+    pos = [r for r in res if r["label"] == 1]
+    neg = [r for r in res if r["label"] == 0]
+    G = np.array([r["f1_grid"] for r in pos])
+    b = int(G.mean(0).argmax())
+    print(f"\n### FIT large (kodak24 upscaled 1.5x, 0.88 MP): {len(pos)} forgeries, "
+          f"{len(neg)} pristine\n")
+    for k, lab in enumerate(("small 0.2-0.6 %", "medium 0.6-2 %", "large 2-5 %")):
+        sub = [r for r in pos if r["size"] == k]
+        print(f"- {lab}: verified pair on {_pct(np.mean([r['hit'] for r in sub]))}, TPR@0.5 "
+              f"{_pct(np.mean([r['score'] >= 0.5 for r in sub]))}, pixel F1@0.5 "
+              f"{np.mean([r['f1'][1] for r in sub]):.3f}")
+    print(f"- all: TPR@0.5 {_pct(np.mean([r['score'] >= 0.5 for r in pos]))}, FPR@0.5 "
+          f"{_pct(np.mean([r['score'] >= 0.5 for r in neg]))}; pixel F1 (source + copy) @0.5 "
+          f"{G[:, 9].mean():.3f}, at the set's best t={GRID[b]:.2f} {G[:, b].mean():.3f}")
 
 
 def fit_small_report(res: list[dict]) -> None:
@@ -415,6 +457,8 @@ def main(argv=None) -> int:
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--fit-only", action="store_true", help="only the FIT split report")
     ap.add_argument("--fit-small", action="store_true", help="also the FIT small-copy report")
+    ap.add_argument("--fit-large", action="store_true",
+                    help="also the FIT large report (kodak24 upscaled to NoSo's size)")
     ap.add_argument("--param", action="append", default=[],
                     help="k=v: a _cmfd_core.Params field for the FIT runs (to compare constants)")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N items per set")
@@ -434,6 +478,8 @@ def main(argv=None) -> int:
             fit_report(_run(_fit_work, with_params(fit_jobs(tmp)), a.workers))
         if a.fit_small:
             fit_small_report(_run(_fit_work, with_params(fit_small_jobs(tmp)), a.workers))
+        if a.fit_large:
+            fit_large_report(_run(_fit_work, with_params(fit_large_jobs(tmp)), a.workers))
         if a.fit_only:
             return 0
         ev = _run(_work, lim(eval_jobs(tmp)), a.workers)

@@ -176,3 +176,49 @@ def test_small_copy_in_a_one_megapixel_image_is_analysed_at_full_size(tmp_path):
     assert ev.data["working_size"] == [900, 900]
     assert not any(f.code == "analysed_at_reduced_resolution" for f in ev.findings)
     assert pixel_f1(_full_heat(ev, src.shape), src | dst, 0.15) > 0.6
+
+
+def test_spread_select_keeps_every_cell_and_the_budget():
+    from veriscope.detectors._cmfd_sift import spread_select
+
+    rng = np.random.default_rng(0)
+    # 900 strong keypoints crowd the left half, 100 weak ones lie on the right half
+    pts = np.r_[rng.uniform([0, 0], [200, 400], (900, 2)), rng.uniform([200, 0], [400, 400], (100, 2))]
+    resp = np.r_[rng.uniform(0.5, 1.0, 900), rng.uniform(0.0, 0.1, 100)].astype(np.float32)
+    plain = spread_select(pts, resp, 300, cell=100.0, share=0.0)
+    assert sorted(plain) == sorted(np.argsort(-resp)[:300])  # share 0: the strongest only
+    assert (plain >= 900).sum() == 0
+    spread = spread_select(pts, resp, 300, cell=100.0, share=1.0)
+    assert len(spread) == len(set(spread)) == 300
+    cells = {(int(x // 100), int(y // 100)) for x, y in pts[spread]}
+    assert len(cells) == 16  # every cell of the 4 x 4 grid keeps keypoints
+    assert 100 <= (spread >= 900).sum() <= 160  # the calm half keeps about its share of area
+    assert list(spread_select(pts[:50], resp[:50], 300, cell=100.0, share=1.0)) == list(range(50))
+
+
+def test_copy_in_a_calm_area_next_to_busy_texture_keeps_its_keypoints(tmp_path):
+    """Spread keypoints: a copy inside the calm half of an image whose other half is busy
+    texture. With the plain response cap (kp_spread 0) the busy half takes the keypoints."""
+    import cv2
+
+    busy = _texture(900, 1000, seed=3)
+    calm = (128 + (_texture(900, 1000, seed=4).astype(np.float32) - 128) * 0.35).astype(np.uint8)
+    img = np.concatenate([busy[:, :500], calm[:, 500:]], axis=1)
+    h, w = img.shape[:2]
+    src = np.zeros((h, w), np.uint8)
+    cv2.circle(src, (700, 250), 60, 255, -1)
+    M = np.float32([[1, 0, 150], [0, 1, 380]])
+    moved = cv2.warpAffine(img, M, (w, h), flags=cv2.INTER_LINEAR)
+    dst = cv2.warpAffine(src, M, (w, h), flags=cv2.INTER_NEAREST) > 127
+    out = img.copy()
+    out[dst] = moved[dst]
+    p = tmp_path / "x.jpg"
+    Image.fromarray(out).save(p, quality=92)
+    both = (src > 127) | dst
+    det = CopyMoveDetector()
+    ev = det.analyze(Media.open(p), Context())
+    ev0 = det.analyze(Media.open(p), Context(options={"copy_move": {"kp_spread": 0.0}}))
+    f1 = pixel_f1(_full_heat(ev, both.shape), both, 0.5)
+    f1_0 = pixel_f1(_full_heat(ev0, both.shape), both, 0.5)
+    assert ev.score >= 0.5 and f1 > 0.6, (ev.score, f1)
+    assert ev0.score < 0.5 and f1_0 < 0.3, (ev0.score, f1_0)  # 0.0 / 0.0 when written

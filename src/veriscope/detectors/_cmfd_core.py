@@ -24,6 +24,8 @@ class Params:
     sift_min_pixels: int = 400_000  # smaller working copies are upsampled for SIFT only
     max_keypoints: int = 5000
     sift_contrast: float = 0.01
+    kp_spread: float = 1.0  # share of the keypoint budget spread over a grid (_cmfd_sift)
+    kp_cell: float = 48.0  # px of the SIFT image, grid cell of that spread
     g2nn_ratio: float = 0.6
     min_shift: float = 12.0  # px (working copy): shorter displacements are not copy-moves
     reproj: float = 3.0  # RANSAC tolerance, px
@@ -46,7 +48,7 @@ class Params:
     roi_margin: float = 1.0  # a region is searched within its inliers' box grown by this x size
     roi_min_margin: int = 48  # px, and by at least this
     # image score = logistic((evidence - EVIDENCE_AT_HALF) / EVIDENCE_WIDTH), see the doc
-    evidence_at_half: float = 2.7  # fitted on FIT, see EVIDENCE_WEIGHTS and the doc
+    evidence_at_half: float = 2.6  # fitted on FIT, see EVIDENCE_WEIGHTS and the doc
     evidence_width: float = 0.5
     seed: int = 0
 
@@ -188,7 +190,7 @@ def propose(gray8: np.ndarray, p: Params, tm: dict | None = None) -> Proposals:
         g = cv2.resize(gray8, (int(round(W * f)), int(round(H * f))),
                        interpolation=cv2.INTER_CUBIC)
     k = W / g.shape[1]  # SIFT px -> working px
-    pts, desc = _cmfd_sift.detect(g, p.max_keypoints, p.sift_contrast)
+    pts, desc = _cmfd_sift.detect(g, p.max_keypoints, p.sift_contrast, p.kp_spread, p.kp_cell)
     pts = pts * k
     matches = _cmfd_sift.g2nn_matches(pts, desc, ratio=p.g2nn_ratio, min_dist=p.min_shift)
     transforms = _cmfd_sift.find_transforms(

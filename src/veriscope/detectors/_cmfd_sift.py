@@ -70,12 +70,60 @@ def root_sift(desc: np.ndarray) -> np.ndarray:
     return np.sqrt(d)
 
 
-def detect(gray: np.ndarray, max_keypoints: int, contrast: float = 0.02):
-    """SIFT keypoints and RootSIFT descriptors of a uint8 gray image."""
+def spread_select(pts: np.ndarray, response: np.ndarray, n: int, cell: float,
+                  share: float) -> np.ndarray:
+    """Indices of at most ``n`` keypoints, a ``share`` of them spread over the image.
+
+    The spread part goes round the cells of a ``cell``-pixel grid: the strongest keypoint
+    of every cell first, then the second strongest of every cell, and so on; the rest of
+    the budget goes to the strongest keypoints left anywhere. A plain cap on the response
+    keeps the keypoints of busy texture and drops those of calmer areas, where a copy
+    then has too few keypoints left to match its source.
+    """
+    m = len(pts)
+    if m <= n:
+        return np.arange(m)
+    n_spread = int(round(n * min(max(share, 0.0), 1.0)))
+    chosen = np.zeros(m, bool)
+    if n_spread > 0:
+        cx = np.floor(pts[:, 0] / cell).astype(np.int64)
+        cy = np.floor(pts[:, 1] / cell).astype(np.int64)
+        cid = cy * (int(cx.max()) + 1) + cx
+        order = np.lexsort((-response, cid))  # by cell, strongest first within a cell
+        sc = cid[order]
+        start = np.r_[0, np.nonzero(np.diff(sc))[0] + 1]
+        first = np.repeat(start, np.diff(np.r_[start, m]))
+        rank = np.empty(m, np.int64)
+        rank[order] = np.arange(m) - first
+        rr = np.lexsort((-response, rank))  # all rank-0 keypoints, then rank 1, ...
+        chosen[rr[:n_spread]] = True
+    rest = np.nonzero(~chosen)[0]
+    rest = rest[np.argsort(-response[rest], kind="stable")][: n - int(chosen.sum())]
+    chosen[rest] = True
+    return np.nonzero(chosen)[0]
+
+
+def detect(gray: np.ndarray, max_keypoints: int, contrast: float = 0.02,
+           spread_share: float = 0.0, spread_cell: float = 48.0):
+    """SIFT keypoints and RootSIFT descriptors of a uint8 gray image.
+
+    With ``spread_share`` > 0 every keypoint is detected first and at most
+    ``max_keypoints`` are kept by ``spread_select`` before the descriptors are computed.
+    """
     import cv2
 
-    sift = cv2.SIFT_create(nfeatures=int(max_keypoints), contrastThreshold=float(contrast))
-    kps, desc = sift.detectAndCompute(gray, None)
+    if spread_share <= 0:
+        sift = cv2.SIFT_create(nfeatures=int(max_keypoints), contrastThreshold=float(contrast))
+        kps, desc = sift.detectAndCompute(gray, None)
+    else:
+        sift = cv2.SIFT_create(nfeatures=0, contrastThreshold=float(contrast))
+        kps = sift.detect(gray, None)
+        if len(kps) > max_keypoints:
+            xy = np.array([k.pt for k in kps], np.float32)
+            resp = np.array([k.response for k in kps], np.float32)
+            keep = spread_select(xy, resp, int(max_keypoints), spread_cell, spread_share)
+            kps = [kps[i] for i in keep]
+        kps, desc = sift.compute(gray, kps)
     if desc is None or len(kps) < 4:
         return np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32)
     pts = np.array([k.pt for k in kps], np.float32)
