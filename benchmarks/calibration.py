@@ -209,6 +209,19 @@ def v2_score(row: dict) -> float | None:
     return fuse(evs, kind="image").score
 
 
+def v2_verdict(row: dict) -> str:
+    """The verdict label of veriscope.fusion.fuse over the classic evidence of this row: a
+    score >= 0.5 whose supporting detectors all report low reliability is ``inconclusive``."""
+    from veriscope.evidence import Evidence
+    from veriscope.fusion import fuse
+
+    evs = [Evidence(d, "bench", applicable=s is not None, score=s,
+                    label=None if s is None else "manipulated" if s >= 0.5 else "no_evidence",
+                    data={"reliability": {"level": row["levels"][d]}})
+           for d, s in row["scores"].items()]
+    return fuse(evs, kind="image").label
+
+
 def metrics_row(rows, fn) -> dict:
     from veriscope.metrics import auc, rates_at
 
@@ -296,6 +309,22 @@ def main(argv=None) -> int:
             rows = [r for r in sets["synth-eval"] if r["kind"] == k]
             m1, m2 = metrics_row(rows, v1_score), metrics_row(rows, v2_score)
             lines.append(f"| {k} | {len(rows)} | {fmt(m1, 'tpr')} | {fmt(m2, 'tpr')} |")
+    lines += ["", "### What a user reads: v2 verdict labels", "",
+              "| set | negatives: score >= 0.5 | `manipulated` | `inconclusive` | "
+              "positives: `manipulated` | `inconclusive` |", "|---|---:|---:|---:|---:|---:|"]
+    for name, rows in sets.items():
+        neg = [r for r in rows if not r["label"]]
+        pos = [r for r in rows if r["label"]]
+        lab_n = [v2_verdict(r) for r in neg]
+        lab_p = [v2_verdict(r) for r in pos]
+        hi = sum((v2_score(r) or 0) >= 0.5 for r in neg)
+
+        def cnt(labels, want, n):
+            return f"{labels.count(want)}/{n}" if n else ""
+        lines.append(f"| {name} | {hi}/{len(neg)} | {cnt(lab_n, 'manipulated', len(neg))} | "
+                     f"{cnt(lab_n, 'inconclusive', len(neg))} | "
+                     f"{cnt(lab_p, 'manipulated', len(pos))} | "
+                     f"{cnt(lab_p, 'inconclusive', len(pos))} |")
     lines += ["", "### What drives the v2 false alarms (negatives with v2 score >= 0.5)", "",
               "| set | false alarms | driven by (largest log-odds, or an uncalibrated detector) |",
               "|---|---:|---|"]

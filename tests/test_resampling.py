@@ -144,3 +144,17 @@ def test_real_data_resample_forgeries_and_camera_jpegs(shared_data, tmp_path):
             if p.stat().st_size < 1_500_000][:10]
     scores = [det.analyze(Media.open(p), Context()).score for p in cams]
     assert np.mean(np.asarray(scores) >= 0.5) <= 0.1
+
+
+@pytest.mark.parametrize("quality,level", [(90, "low"), (97, "low"), (99, "medium")])
+def test_reliability_follows_the_jpeg_quality(tmp_path, quality, level):
+    """Resampling traces do not survive JPEG at quality <= 97 (FIT: q95 detects none), so a
+    positive on such a file is weak evidence; PNG keeps high reliability."""
+    img = texture(256, 320, seed=2)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "JPEG", quality=quality)
+    ev = run(tmp_path, data=buf.getvalue(), name=f"q{quality}.jpg")
+    assert ev.data["reliability"]["level"] == level
+    if level == "low":
+        assert f"quality about {quality}" in ev.data["reliability"]["why"]
+    assert run(tmp_path, img, name="x.png").data["reliability"]["level"] == "high"
