@@ -141,7 +141,7 @@ def _fit_work(job: dict) -> dict:
                            interpolation=cv2.INTER_NEAREST) > 0
             true = bool((reg & g).sum() > 0.5 * reg.sum())
             out["hit"] |= true
-        rows.append((np.log10(1 + f.support), np.log10(1 + 1000 * f.area / res.heat.size),
+        rows.append((np.log10(1 + f.support), np.log10(1 + 1000 * f.scored_area / res.heat.size),
                      f.periodic, true, f.evidence))
     out["rows"] = rows
     return out

@@ -222,3 +222,39 @@ def test_copy_in_a_calm_area_next_to_busy_texture_keeps_its_keypoints(tmp_path):
     f1_0 = pixel_f1(_full_heat(ev0, both.shape), both, 0.5)
     assert ev.score >= 0.5 and f1 > 0.6, (ev.score, f1)
     assert ev0.score < 0.5 and f1_0 < 0.3, (ev0.score, f1_0)  # 0.0 / 0.0 when written
+
+
+def test_growth_by_agreement_adds_equal_pixels_only_near_the_region():
+    from veriscope.detectors._cmfd_verify import grow_by_agreement
+
+    rng = np.random.default_rng(0)
+    g = rng.integers(0, 255, (200, 300)).astype(np.uint8)
+    g[40:100, 40:100] = 90  # a flat source patch ...
+    g[40:100, 180:240] = 90  # ... copied 140 px to the right
+    T = np.array([[1.0, 0, -140], [0, 1.0, 0]])  # copy side: x -> its source at x - 140
+    core = np.zeros_like(g, bool)
+    core[60:80, 200:220] = True  # what the correlation check kept (the calm rest is missed)
+    grown = grow_by_agreement(g, T, core, max_diff=4.0, ring=16)
+    assert grown[60:80, 200:220].all()
+    assert grown[60:80, 185:235].all() and grown[45:95, 200:220].all()  # equal, within 16 px
+    assert not grown[:, :170].any() and not grown[:, 250:].any()  # noise does not agree
+    assert not grown[41, 181] and not grown[98, 238]  # corners beyond the 16 px ring
+    assert grow_by_agreement(g, T, core, max_diff=4.0, ring=0) is core
+
+
+def test_calm_part_of_a_copy_is_marked(tmp_path):
+    """A copy whose middle is calm: the correlation core has a hole there (low contrast),
+    growth by agreement fills it in the map."""
+    img = _texture(360, 480, seed=2)
+    img[100:140, 100:140] = 128 + (img[100:140, 100:140].astype(np.int16) - 128) // 12
+    out, src, dst = _paste(img, np.random.default_rng(0), size=110)
+    p = tmp_path / "calm.png"
+    Image.fromarray(out).save(p)
+    both = src | dst
+    det = CopyMoveDetector()
+    ev = det.analyze(Media.open(p), Context())
+    ev0 = det.analyze(Media.open(p), Context(options={"copy_move": {"grow_ring": 0}}))
+    assert ev.score == ev0.score >= 0.5  # the score counts the correlated core only
+    f1 = pixel_f1(_full_heat(ev, both.shape), both, 0.5)
+    f1_0 = pixel_f1(_full_heat(ev0, both.shape), both, 0.5)
+    assert f1 > 0.85 and f1 > f1_0 + 0.03, (f1, f1_0)

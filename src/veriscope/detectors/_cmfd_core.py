@@ -47,6 +47,8 @@ class Params:
     min_region_area: int = 64  # px of the working copy, per side
     roi_margin: float = 1.0  # a region is searched within its inliers' box grown by this x size
     roi_min_margin: int = 48  # px, and by at least this
+    grow_ring: int = 16  # px: verified regions grow this far into pixels equal under the map
+    grow_diff: float = 4.0  # gray levels (3x3 mean of |g(x) - g(T x)|) counted as equal
     # image score = logistic((evidence - EVIDENCE_AT_HALF) / EVIDENCE_WIDTH), see the doc
     evidence_at_half: float = 2.6  # fitted on FIT, see EVIDENCE_WEIGHTS and the doc
     evidence_width: float = 0.5
@@ -66,10 +68,15 @@ class Found:
     periodic: float = 0.0  # share of the source region that also matches under T applied twice
     evidence: float = 0.0
     score: float = 0.0
+    core_area: int = -1  # source + copy area of the correlated core (what the score counts)
 
     @property
     def area(self) -> int:
         return int(self.src_mask.sum() + self.dst_mask.sum())
+
+    @property
+    def scored_area(self) -> int:
+        return self.core_area if self.core_area >= 0 else self.area
 
 
 @dataclass
@@ -151,11 +158,11 @@ def evidence_of(f: Found, n_pixels: int) -> float:
     """log10(1 + matches) + 2 log10(1 + area in 1/1000 of the image) - 7 periodicity.
 
     matches: keypoint matches consistent with the transform; area: the verified source +
-    copy area; periodicity: see :func:`periodicity` (a facade or a fence repeats, a copy
-    does not).
+    copy area of the correlated core (before ``grow_by_agreement``); periodicity: see
+    :func:`periodicity` (a facade or a fence repeats, a copy does not).
     """
     wm, wa, wp = EVIDENCE_WEIGHTS
-    area_permille = 1000.0 * f.area / max(n_pixels, 1)
+    area_permille = 1000.0 * f.scored_area / max(n_pixels, 1)
     return float(wm * np.log10(1.0 + f.support) + wa * np.log10(1.0 + area_permille)
                  - wp * f.periodic)
 
@@ -312,6 +319,13 @@ def verify(gray8: np.ndarray, props: Proposals, p: Params, tm: dict | None = Non
                 fi.periodic = per
                 fi.evidence = evidence_of(fi, H * W)
                 fi.score = logistic((fi.evidence - p.evidence_at_half) / p.evidence_width)
+    if p.grow_ring > 0:  # localisation only: evidence and scores above use the correlated core
+        for f in found:
+            f.core_area = f.area
+            f.src_mask = _cmfd_verify.grow_by_agreement(gray8, f.T.M, f.src_mask,
+                                                        max_diff=p.grow_diff, ring=p.grow_ring)
+            f.dst_mask = _cmfd_verify.grow_by_agreement(gray8, _inverse(f.T.M), f.dst_mask,
+                                                        max_diff=p.grow_diff, ring=p.grow_ring)
     found.sort(key=lambda f: -f.score)
     tm["verify"] = time.perf_counter() - t
     return found

@@ -162,3 +162,42 @@ def region_from_corr(r: np.ndarray, seeds: np.ndarray | None, *, thr: float,
         hit[lab[sy, sx]] = True
         keep &= hit
     return fill_holes(keep[lab])
+
+
+def grow_by_agreement(gray: np.ndarray, T: np.ndarray, mask: np.ndarray, *, max_diff: float,
+                      ring: int) -> np.ndarray:
+    """``mask`` grown into neighbouring pixels x where the image equals itself under T.
+
+    The correlation check leaves out pixels with too little local contrast (a flat patch
+    inside a copied region correlates with nothing), so copies with calm parts come out
+    with holes and bays. A copied pixel also equals its source: |g(x) - g(T x)| (gray
+    levels, after a 3 x 3 mean) <= ``max_diff``. Such pixels are added when they connect
+    to the region and lie at most ``ring`` px from it.
+    """
+    import cv2
+
+    if ring <= 0 or not mask.any():
+        return mask
+    H, W = gray.shape
+    ys, xs = np.nonzero(mask)
+    x0, y0 = max(0, int(xs.min()) - ring - 1), max(0, int(ys.min()) - ring - 1)
+    x1, y1 = min(W, int(xs.max()) + ring + 2), min(H, int(ys.max()) + ring + 2)
+    gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    sx = (T[0, 0] * gx + T[0, 1] * gy + T[0, 2]).astype(np.float32)
+    sy = (T[1, 0] * gx + T[1, 1] * gy + T[1, 2]).astype(np.float32)
+    g = np.ascontiguousarray(gray[y0:y1, x0:x1], np.float32)
+    warped = cv2.remap(np.ascontiguousarray(gray, np.float32), sx, sy, cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_CONSTANT, borderValue=-1e4)
+    inside = (sx >= 0) & (sx <= W - 1) & (sy >= 0) & (sy <= H - 1)
+    d = cv2.blur(np.abs(g - warped), (3, 3))
+    m = mask[y0:y1, x0:x1].astype(np.uint8)
+    near = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring + 1,) * 2)) > 0
+    cand = ((d <= max_diff) & inside & near) | (m > 0)
+    n, lab = cv2.connectedComponents(cand.astype(np.uint8), connectivity=8)
+    keep = np.zeros(n, bool)
+    keep[np.unique(lab[m > 0])] = True
+    keep[0] = False
+    out = mask.copy()
+    out[y0:y1, x0:x1] = fill_holes(keep[lab]) | (m > 0)
+    return out
+
