@@ -198,20 +198,9 @@ def v1_score(row: dict) -> float | None:
     return max(s) if s else None
 
 
-def v2_score(row: dict) -> float | None:
-    """The verdict score of veriscope.fusion.fuse over the classic evidence of this row."""
-    from veriscope.evidence import Evidence
-    from veriscope.fusion import fuse
-
-    evs = [Evidence(d, "bench", applicable=s is not None, score=s,
-                    data={"reliability": {"level": row["levels"][d]}})
-           for d, s in row["scores"].items()]
-    return fuse(evs, kind="image").score
-
-
-def v2_verdict(row: dict) -> str:
-    """The verdict label of veriscope.fusion.fuse over the classic evidence of this row: a
-    score >= 0.5 whose supporting detectors all report low reliability is ``inconclusive``."""
+def _fused(row: dict):
+    """veriscope.fusion.fuse over the classic evidence of this row (scores, labels and
+    reliability levels as the detectors reported them)."""
     from veriscope.evidence import Evidence
     from veriscope.fusion import fuse
 
@@ -219,7 +208,18 @@ def v2_verdict(row: dict) -> str:
                     label=None if s is None else "manipulated" if s >= 0.5 else "no_evidence",
                     data={"reliability": {"level": row["levels"][d]}})
            for d, s in row["scores"].items()]
-    return fuse(evs, kind="image").label
+    return fuse(evs, kind="image")
+
+
+def v2_score(row: dict) -> float | None:
+    """The verdict score of the fusion over the classic evidence of this row."""
+    return _fused(row).score
+
+
+def v2_verdict(row: dict) -> str:
+    """The verdict label of the fusion over the classic evidence of this row: a score >= 0.5
+    whose supporting detectors all report low reliability is ``inconclusive``."""
+    return _fused(row).label
 
 
 def metrics_row(rows, fn) -> dict:

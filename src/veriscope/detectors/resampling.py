@@ -330,7 +330,7 @@ class ResamplingDetector(Detector):
         # reliability
         g = luminance(rgb) if rgb.ndim == 3 else rgb
         sat = float(((g <= 3) | (g >= 252)).mean())
-        q = jpeg_quality(media) if media.format == "jpeg" else None
+        q = jpeg_quality(media)  # None unless a JPEG with a readable table
         if q is not None and q <= LOW_RELIABILITY_MAX_QUALITY:
             rel = ("low", f"the file is a JPEG of quality about {q}: regions resampled before "
                           f"such a compression are not seen (measured: none at quality 95, "
