@@ -17,7 +17,7 @@ SCRIPTS = {
     "classic_jpeg": ["--split", "eval"],
     "classic_grid": [],
     "classic_noise": [],
-    "classic_copymove": [],
+    "classic_copymove": ["--fit-small", "--fit-large"],
     "watermark_fpr": [],
     "audio_splice": [],
     "synthetic_speech": [],
