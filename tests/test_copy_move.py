@@ -198,7 +198,8 @@ def test_spread_select_keeps_every_cell_and_the_budget():
 
 def test_copy_in_a_calm_area_next_to_busy_texture_keeps_its_keypoints(tmp_path):
     """Spread keypoints: a copy inside the calm half of an image whose other half is busy
-    texture. With the plain response cap (kp_spread 0) the busy half takes the keypoints."""
+    texture. With the plain response cap (kp_spread 0) the busy half takes the keypoints
+    (and without them no keypoint seeds the dense field either, as before version 1.4)."""
     import cv2
 
     busy = _texture(900, 1000, seed=3)
@@ -217,7 +218,8 @@ def test_copy_in_a_calm_area_next_to_busy_texture_keeps_its_keypoints(tmp_path):
     both = (src > 127) | dst
     det = CopyMoveDetector()
     ev = det.analyze(Media.open(p), Context())
-    ev0 = det.analyze(Media.open(p), Context(options={"copy_move": {"kp_spread": 0.0}}))
+    ev0 = det.analyze(Media.open(p), Context(options={"copy_move": {"kp_spread": 0.0,
+                                                                      "dense_seeds": 0}}))
     f1 = pixel_f1(_full_heat(ev, both.shape), both, 0.5)
     f1_0 = pixel_f1(_full_heat(ev0, both.shape), both, 0.5)
     assert ev.score >= 0.5 and f1 > 0.6, (ev.score, f1)
@@ -258,3 +260,63 @@ def test_calm_part_of_a_copy_is_marked(tmp_path):
     f1 = pixel_f1(_full_heat(ev, both.shape), both, 0.5)
     f1_0 = pixel_f1(_full_heat(ev0, both.shape), both, 0.5)
     assert f1 > 0.85 and f1 > f1_0 + 0.03, (f1, f1_0)
+
+
+def test_keypoint_seeds_lead_patchmatch_to_a_small_copy():
+    """A 30 px copy in a 400 x 500 texture: random PatchMatch starts almost never land on it,
+    a seed pair (a keypoint and its nearest look-alike) does, and propagation fills the patch."""
+    import cv2
+
+    from veriscope.detectors import _cmfd_dense as D
+
+    rng = np.random.default_rng(0)
+    g = cv2.GaussianBlur(rng.normal(128, 40, (400, 500)).astype(np.float32), (0, 0), 1.5)
+    g[300:330, 400:430] = g[50:80, 60:90]  # offset (+250, +340)
+    F = D.zernike_features(g, 8)
+
+    def share(nnf):  # grid points (stride 2) inside the source patch pointing at the copy
+        oy, ox = nnf.oy[25:40, 30:45], nnf.ox[25:40, 30:45]
+        return float(((abs(oy - 250) <= 1) & (abs(ox - 340) <= 1)).mean())
+
+    seeds = (np.float32([[75, 65]]), np.float32([[415, 315]]))  # (x, y) pairs
+    assert share(D.patchmatch(F, min_shift=12, stride=2, seed=0)) < 0.1  # 0.0 when written
+    assert share(D.patchmatch(F, min_shift=12, stride=2, seed=0, seeds=seeds)) > 0.4  # 0.54
+
+
+def test_g2nn_returns_nearest_neighbours_the_ratio_test_rejects():
+    from veriscope.detectors._cmfd_sift import g2nn_matches
+
+    rng = np.random.default_rng(0)
+    d = rng.normal(size=(40, 128)).astype(np.float32)
+    d[1] = d[0] + 0.01 * rng.normal(size=128)  # a clear pair: 0 <-> 1
+    d[3] = d[2] + 0.05 * rng.normal(size=128)  # an ambiguous triple: 2 ~ 3 ~ 4
+    d[4] = d[2] + 0.05 * rng.normal(size=128)
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    pts = np.arange(40, dtype=np.float32)[:, None] * np.float32([[20, 0]])
+    m = g2nn_matches(pts, d, ratio=0.6, min_dist=12, near=1)
+    def ids(src, dst):  # keypoint k sits at x = 20 k
+        return {tuple(sorted((int(a[0]) // 20, int(b[0]) // 20)))
+                for a, b in zip(src, dst, strict=True)}
+
+    pairs, near = ids(m.src, m.dst), ids(m.near_src, m.near_dst)
+    assert (0, 1) in pairs and (2, 3) not in pairs and (2, 4) not in pairs
+    assert (0, 1) in near and ((2, 3) in near or (2, 4) in near)
+    assert len(m.near_src) == 40  # one nearest neighbour per keypoint
+    assert g2nn_matches(pts, d, ratio=0.6, min_dist=12).near_src is None
+
+
+def test_small_copy_found_through_keypoint_seeded_dense_field(tmp_path):
+    """A 58 px disk (0.27 % of a 1000 x 800 JPEG per side): version 1.3's dense field (no
+    seeds, 6 regions, 8 transforms) found nothing (F1 0.0); 1.4 outlines it, faintly."""
+    img = _texture(800, 1000, seed=0)
+    out, src, dst = _paste(img, np.random.default_rng(0), size=58)
+    p = tmp_path / "small.jpg"
+    Image.fromarray(out).save(p, quality=90)
+    both = src | dst
+    det = CopyMoveDetector()
+    ev = det.analyze(Media.open(p), Context())
+    old = {"dense_seeds": 0, "dense_max_regions": 6, "max_transforms": 8}
+    ev0 = det.analyze(Media.open(p), Context(options={"copy_move": old}))
+    f1 = pixel_f1(_full_heat(ev, both.shape), both, 0.1)
+    f1_0 = pixel_f1(_full_heat(ev0, both.shape), both, 0.1)
+    assert f1 > 0.6 and f1_0 < 0.2, (f1, f1_0)  # 0.92 / 0.0 when written

@@ -31,7 +31,7 @@ class Params:
     reproj: float = 3.0  # RANSAC tolerance, px
     min_inliers: int = 3
     cluster_frac: float = 0.08  # single-linkage cut, fraction of the diagonal
-    max_transforms: int = 8
+    max_transforms: int = 24  # candidate transforms checked (1.3: 8)
     dense: bool = True
     zernike_radius: int = 8
     dense_stride: int = 2
@@ -39,6 +39,9 @@ class Params:
     dlf_max: float = 0.5  # grid units^2
     dense_min_std: float = 3.0
     dense_min_points: int = 25
+    dense_seeds: int = 2  # nearest keypoint neighbours per keypoint offered to PatchMatch
+    dense_seed_radius: int = 4  # grid steps around a seeded keypoint
+    dense_max_regions: int = 20  # largest coherent regions of the field made transforms (1.3: 6)
     corr_sigma: float = 2.0
     corr_highpass: float = 2.0  # correlate g - Gaussian(g, this sigma): ramps cancel out
     corr_min_std: float = 1.0
@@ -199,7 +202,8 @@ def propose(gray8: np.ndarray, p: Params, tm: dict | None = None) -> Proposals:
     k = W / g.shape[1]  # SIFT px -> working px
     pts, desc = _cmfd_sift.detect(g, p.max_keypoints, p.sift_contrast, p.kp_spread, p.kp_cell)
     pts = pts * k
-    matches = _cmfd_sift.g2nn_matches(pts, desc, ratio=p.g2nn_ratio, min_dist=p.min_shift)
+    matches = _cmfd_sift.g2nn_matches(pts, desc, ratio=p.g2nn_ratio, min_dist=p.min_shift,
+                                      near=p.dense_seeds if p.dense else 0)
     transforms = _cmfd_sift.find_transforms(
         matches, reproj=p.reproj, min_inliers=p.min_inliers, min_shift=p.min_shift,
         cluster_cut=p.cluster_frac * diag, max_models=p.max_transforms, seed=p.seed)
@@ -210,10 +214,14 @@ def propose(gray8: np.ndarray, p: Params, tm: dict | None = None) -> Proposals:
         t = time.perf_counter()
         dwork, dscale = _resize_to(gray8, p.dense_max_pixels)
         k = gray8.shape[1] / dwork.shape[1]  # dense px -> working px
+        seeds = None
+        if matches.near_src is not None:
+            seeds = (matches.near_src / k, matches.near_dst / k)
         dts, dinfo = _cmfd_dense.dense_transforms(
             dwork.astype(np.float32), radius=p.zernike_radius, min_shift=p.min_shift / k,
             stride=p.dense_stride, dlf_radius=p.dlf_radius, dlf_max=p.dlf_max,
-            min_std=p.dense_min_std, min_points=p.dense_min_points, seed=p.seed)
+            min_std=p.dense_min_std, min_points=p.dense_min_points, seed=p.seed, seeds=seeds,
+            seed_radius=p.dense_seed_radius, max_regions=p.dense_max_regions)
         n_dense = dinfo.get("dense_points", 0)
         for d in dts:
             M = d.M.copy()

@@ -103,8 +103,35 @@ def _cost(FR: np.ndarray, FsR: np.ndarray, shape: tuple[int, int], oy: np.ndarra
     return c
 
 
+def _seed_fields(seeds, oy, ox, stride: int, radius: int, rounds: int, rng):
+    """Candidate offset fields from point pairs: around each seed's first point (within
+    ``radius`` grid steps) the offset to its second point; elsewhere the current offset.
+    Overlapping windows overwrite each other, so the seeds are laid down ``rounds`` times
+    in random orders."""
+    src, dst = seeds
+    gh, gw = oy.shape
+    sy = np.clip(np.round(src[:, 1] / stride).astype(np.int64), 0, gh - 1)
+    sx = np.clip(np.round(src[:, 0] / stride).astype(np.int64), 0, gw - 1)
+    ody = np.round(dst[:, 1] - src[:, 1]).astype(np.int32)
+    odx = np.round(dst[:, 0] - src[:, 0]).astype(np.int32)
+    d = np.arange(-radius, radius + 1)
+    wy, wx = np.meshgrid(d, d, indexing="ij")
+    wy, wx = wy.ravel(), wx.ravel()
+    for _ in range(rounds):
+        order = rng.permutation(len(sy))
+        yy = np.clip(sy[order, None] + wy[None], 0, gh - 1).ravel()
+        xx = np.clip(sx[order, None] + wx[None], 0, gw - 1).ravel()
+        cy, cx = oy.copy(), ox.copy()
+        # the seed pair's own offset for the whole window (rotation and scale ignored: the
+        # propagation and the random search refine it)
+        cy[yy, xx] = np.repeat(ody[order], len(wy))
+        cx[yy, xx] = np.repeat(odx[order], len(wx))
+        yield cy, cx
+
+
 def patchmatch(F: np.ndarray, *, min_shift: float, stride: int = 2, iters: int = 3,
-               seed: int = 0) -> DenseField:
+               seed: int = 0, seeds=None, seed_radius: int = 4,
+               seed_rounds: int = 3) -> DenseField:
     """Vectorised PatchMatch NNF from the points of a stride grid of F (D, H, W) to any pixel.
 
     Propagation copies a grid neighbour's offset (neighbours at 8, 4, 2, 1 grid steps in
@@ -135,6 +162,9 @@ def patchmatch(F: np.ndarray, *, min_shift: float, stride: int = 2, iters: int =
         cost = np.where(b, c, cost)
 
     try_(*rand_field())
+    if seeds is not None and len(seeds[0]):
+        for cy, cx in _seed_fields(seeds, oy, ox, stride, seed_radius, seed_rounds, rng):
+            try_(cy, cx)
     for it in range(iters):
         steps = (8, 4, 2, 1) if it == 0 else (1,)
         for s in steps:
@@ -175,13 +205,15 @@ def dlf_error(oy: np.ndarray, ox: np.ndarray, radius: int) -> np.ndarray:
 
 def dense_transforms(gray: np.ndarray, *, radius: int, min_shift: float, stride: int,
                      dlf_radius: int, dlf_max: float, min_std: float, min_points: int,
-                     seed: int = 0, max_regions: int = 6) -> tuple[list[Transform], dict]:
+                     seed: int = 0, max_regions: int = 6, seeds=None,
+                     seed_radius: int = 4) -> tuple[list[Transform], dict]:
     """Transforms of the coherent regions of the NNF of a float32 gray image."""
     import cv2
 
     H, W = gray.shape
     F = zernike_features(gray, radius)
-    nnf = patchmatch(F, min_shift=min_shift, stride=stride, seed=seed)
+    nnf = patchmatch(F, min_shift=min_shift, stride=stride, seed=seed, seeds=seeds,
+                     seed_radius=seed_radius)
     oy = cv2.medianBlur(nnf.oy.astype(np.float32), 5)
     ox = cv2.medianBlur(nnf.ox.astype(np.float32), 5)
     err = dlf_error(oy, ox, dlf_radius) / float(stride * stride)  # in grid units^2

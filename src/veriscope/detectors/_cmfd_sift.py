@@ -20,6 +20,9 @@ class KeypointMatches:
     src: np.ndarray  # (N, 2) float32 x, y of one end of each match
     dst: np.ndarray  # (N, 2) float32 x, y of the other end
     n_keypoints: int = 0
+    # nearest neighbours of every keypoint (no ratio test): offset hints for the dense field
+    near_src: np.ndarray | None = None
+    near_dst: np.ndarray | None = None
 
 
 @dataclass
@@ -131,13 +134,15 @@ def detect(gray: np.ndarray, max_keypoints: int, contrast: float = 0.02,
 
 
 def g2nn_matches(pts: np.ndarray, desc: np.ndarray, *, ratio: float, min_dist: float,
-                 k: int = 6, chunk: int = 2048) -> KeypointMatches:
+                 k: int = 6, chunk: int = 2048, near: int = 0) -> KeypointMatches:
     """Same-image matches accepted by the generalised 2NN test.
 
     For every keypoint the ``k`` nearest descriptors (other than itself and other than
     keypoints closer than ``min_dist`` pixels) are sorted by distance d1 <= d2 <= ...;
     neighbour i is kept while d_i / d_{i+1} < ratio (Amerini et al. 2011, section III-A).
     RootSIFT descriptors have unit L2 norm, so d^2 = 2 - 2 <a, b>.
+    With ``near`` > 0, the ``near`` nearest neighbours of every keypoint (before the ratio
+    test) are also returned as ``near_src`` / ``near_dst``.
     """
     n = len(pts)
     if n < 3:
@@ -173,8 +178,14 @@ def g2nn_matches(pts: np.ndarray, desc: np.ndarray, *, ratio: float, min_dist: f
     a, b = ii, idx[ii, jj]
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     pairs = np.unique(np.stack([lo, hi], 1), axis=0) if len(lo) else np.zeros((0, 2), np.int64)
-    return KeypointMatches(pts[pairs[:, 0]].astype(np.float32), pts[pairs[:, 1]].astype(np.float32),
-                           n)
+    out = KeypointMatches(pts[pairs[:, 0]].astype(np.float32),
+                          pts[pairs[:, 1]].astype(np.float32), n)
+    if near > 0:
+        fin = np.isfinite(dist[:, :near])
+        ii, jj = np.nonzero(fin)
+        out.near_src = pts[ii].astype(np.float32)
+        out.near_dst = pts[idx[ii, jj]].astype(np.float32)
+    return out
 
 
 def _single_link_groups(points: np.ndarray, cut: float) -> np.ndarray:

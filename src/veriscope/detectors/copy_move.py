@@ -53,7 +53,7 @@ def _how(T) -> str:
 
 class CopyMoveDetector(Detector):
     name = "copy_move"
-    version = "1.3"
+    version = "1.4"
     modalities = ("image",)
     localizes = True
     summary = "Finds regions duplicated inside the image (copy-move), also rotated or rescaled"
