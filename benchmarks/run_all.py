@@ -18,6 +18,7 @@ SCRIPTS = {
     "classic_grid": [],
     "classic_noise": [],
     "classic_copymove": ["--fit-small", "--fit-large"],
+    "classic_xsplice": [],
     "watermark_fpr": [],
     "audio_splice": [],
     "synthetic_speech": [],
