@@ -8,8 +8,9 @@ detection" (IEEE TIFS 10(11)):
    correlations with the Zernike basis (Ryu et al. 2013 use the same features on blocks);
 2. an approximate nearest-neighbour field (NNF) excluding offsets shorter than a minimum
    shift is computed with a vectorised PatchMatch (Barnes et al. 2009): random
-   initialisation, propagation from neighbours at distances 8, 4, 2, 1 (jump flooding,
-   evaluated for all pixels at once rather than in scan order) and random search;
+   initialisation, offsets hinted by keypoint look-alikes (version 1.4: a small copy is
+   rarely hit by random starts), propagation from neighbours at distances 8, 4, 2, 1 (jump
+   flooding, evaluated for all pixels at once rather than in scan order) and random search;
 3. the field is median-filtered and each pixel gets the dense linear fitting (DLF) error:
    the residual of a least-squares affine model of the offsets in a small window; copied
    regions have a smooth (affine) field, the rest a chaotic one;
@@ -136,7 +137,10 @@ def patchmatch(F: np.ndarray, *, min_shift: float, stride: int = 2, iters: int =
 
     Propagation copies a grid neighbour's offset (neighbours at 8, 4, 2, 1 grid steps in
     the first iteration, then 1): every grid point is updated at once, so one iteration
-    spreads a good offset over the whole copied region in a few steps.
+    spreads a good offset over the whole copied region in a few steps. ``seeds`` = (src,
+    dst) arrays of (x, y) point pairs (keypoints and their nearest look-alikes): before
+    propagating, the grid points within ``seed_radius`` steps of each src also try the pair's
+    offset, kept only where it lowers their cost.
     """
     D, H, W = F.shape
     rng = np.random.default_rng(seed)
