@@ -23,6 +23,11 @@ Protocol (deterministic from ``--seed``):
   TIFFs); the negatives are the same prepared hosts saved in the same way;
 - ground truth: the pasted region only (as in CASIA).
 
+``--split fit`` builds the same protocol from the FIT split only (kodak24, one scanner): the
+two "sources" are the 24 photos saved once as JPEG (q85/90/95, standing in for camera JPEGs)
+and the same photos as PNG; host and donor are always two different photos from the two
+sources. It exists to choose fusion constants without touching the EVAL sources.
+
 Metrics: as `benchmarks/classic.py` (veriscope.bench/1): pixel F1 at 0.5 and at the one
 threshold best for the whole set (an ORACLE), pixel AUC, image AUC, TPR / FPR at 0.5; then the
 fused map by save format and by host preparation.
@@ -48,8 +53,22 @@ QUALITIES = (75, 85, 90, 95, None)  # None = PNG
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def sources() -> dict[str, list[Path]]:
+def sources(split: str = "eval", work: Path | None = None) -> dict[str, list[Path]]:
     from veriscope.bench import datasets
+
+    if split == "fit":
+        from PIL import Image
+
+        kodak = [r.media for r in datasets.load(
+            f"pristine:{SHARED / 'pristine-kodak24-cbsd68-mcmaster'}")[1] if r.split == "fit"]
+        (work / "src").mkdir(parents=True, exist_ok=True)
+        jpegs = []
+        for i, p in enumerate(sorted(kodak)):
+            q = (85, 90, 95)[i % 3]
+            out = work / "src" / f"{p.stem}_q{q}.jpg"
+            Image.open(p).convert("RGB").save(out, quality=q)
+            jpegs.append(out)
+        return {"kodak-jpeg": jpegs, "kodak-png": sorted(kodak)}
 
     cam = [r.media for r in datasets.load(f"exif-samples:{SHARED / 'exif-samples-camera-jpegs'}")[1]]
     micc = [r.media for r in datasets.load(f"micc-f220:{SHARED / 'micc-f220'}")[1] if r.label == 0]
@@ -113,18 +132,18 @@ def make_one(host: np.ndarray, donor: np.ndarray, rng, feather: bool):
     return np.clip(np.round(out), 0, 255).astype(np.uint8), mask
 
 
-def build(out_dir: Path, n: int, seed: int):
+def build(out_dir: Path, n: int, seed: int, split: str = "eval"):
     """Write the set (reused when already built with the same settings); the records."""
     from PIL import Image
 
     from veriscope.bench.datasets import Record
 
-    settings = {"version": VERSION, "n": n, "seed": seed, "sizes": SIZES,
+    settings = {"version": VERSION, "split": split, "n": n, "seed": seed, "sizes": SIZES,
                 "qualities": [q or 0 for q in QUALITIES]}
     man = out_dir / "manifest.json"
     if not (man.exists() and json.loads(man.read_text()).get("settings") == settings):
         out_dir.mkdir(parents=True, exist_ok=True)
-        src = sources()
+        src = sources(split, out_dir)
         names = sorted(src)
         rng = np.random.default_rng(seed)
         rows, made, tries = [], 0, 0
@@ -136,6 +155,8 @@ def build(out_dir: Path, n: int, seed: int):
                 continue
             hp = src[hs][int(rng.integers(0, len(src[hs])))]
             dp = src[ds][int(rng.integers(0, len(src[ds])))]
+            if hp.stem.split("_")[0] == dp.stem.split("_")[0]:
+                continue  # the same photo in two formats
             host = _load(hp)
             long_side = SIZES[made % len(SIZES)]
             prep = "whole"
@@ -179,21 +200,29 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--n", type=int, default=80, help="forgeries (and as many negatives)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--split", choices=("eval", "fit"), default="eval")
+    ap.add_argument("--map-rule", default=None,
+                    help="override veriscope.fusion.MAP_RULE (to compare rules on --split fit)")
     ap.add_argument("--out", default=str(REPO / "bench-out" / "xsplice"))
     a = ap.parse_args(argv)
+    if a.map_rule:
+        from veriscope import fusion
+
+        fusion.MAP_RULE = a.map_rule
     if not SHARED.is_dir():
         print(f"{SHARED} not found", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    recs = build(cache_root() / "xsplice", a.n, a.seed)
+    recs = build(cache_root() / f"xsplice-{a.split}", a.n, a.seed, a.split)
     dets = available(CLASSIC)
-    lines = [f"# Cross-source splices ({VERSION}, seed {a.seed})", "",
+    lines = [f"# Cross-source splices ({VERSION}, {a.split.upper()} split, seed {a.seed}"
+             f"{', map rule ' + a.map_rule if a.map_rule else ''})", "",
              f"Detectors: {', '.join(d + ' ' + registry.load(d).version for d in dets)}; "
              "fused = veriscope.fusion over them.", ""]
-    b = Benchmark(("xsplice", recs), dets, workers=a.workers)
+    b = Benchmark((f"xsplice-{a.split}", recs), dets, workers=a.workers)
     res = b.run()
     Benchmark.write(res, Path(a.out) / "all")
-    lines += table("xsplice", res)
+    lines += table(f"xsplice-{a.split}", res)
     lines += ["### fused by save format and by host preparation", "",
               "| group | forged / negatives | pixel_f1@0.5 | pixel_auc | image_auc | tpr@0.5 | fpr@0.5 |",
               "|---|---|---:|---:|---:|---:|---:|"]
