@@ -87,6 +87,29 @@ def test_votes_match_brute_force():
                 assert v[yy, xx] == (by % 8) * 8 + bx % 8
 
 
+def test_strips_give_the_same_votes_histograms_and_counts(monkeypatch):
+    """votes_from_counts, cell_histogram and global_grid work in strips of STRIP_ROWS rows;
+    with strips of 16 rows (several per picture, edges not on multiples of 8) they must give
+    what one pass over the whole picture gives."""
+    y = jg.luminance(decode(jpeg(texture(70, 53, seed=5), 80)))
+    z, const = jg.zero_counts(y)
+    whole = jg.votes_from_counts(z, const)
+    ref_hist = jg.cell_histogram(whole)
+    ref_counts = np.bincount(whole[whole >= 0].astype(np.int64), minlength=64)
+    h, w = whole.shape
+    ref_cells = np.zeros_like(ref_hist)
+    for cy in range(ref_hist.shape[0]):
+        for cx in range(ref_hist.shape[1]):
+            blk = whole[cy * 8:cy * 8 + 8, cx * 8:cx * 8 + 8]
+            ref_cells[cy, cx] = np.bincount(blk[blk >= 0].astype(np.int64), minlength=64)
+    assert np.array_equal(ref_hist, ref_cells)
+    monkeypatch.setattr(jg, "STRIP_ROWS", 16)
+    strips = jg.votes_from_counts(z, const)
+    assert np.array_equal(strips, whole) and (whole >= 0).sum() > 1000
+    assert np.array_equal(jg.cell_histogram(strips), ref_hist)
+    assert np.array_equal(jg.global_grid(strips)[1], ref_counts)
+
+
 def test_log_nfa_tail():
     from scipy.stats import binom
 

@@ -161,23 +161,29 @@ def votes_from_counts(z: np.ndarray, const: np.ndarray) -> np.ndarray:
 
     The 64 blocks containing a pixel are the block positions in the 8x8 window ending at
     it; they have 64 distinct grid phases, so a sliding maximum of (zeros, phase) keys gives
-    the winner, and a second maximum with the phase order reversed reveals ties.
+    the winner, and a second maximum with the phase order reversed reveals ties. Computed
+    in strips of STRIP_ROWS rows (each strip reads the 7 rows above it), so the temporary
+    arrays stay small and the cost per pixel does not grow with the picture.
     """
     import cv2
 
     h, w = z.shape
-    phase = ((np.arange(h) % 8).astype(np.uint16)[:, None] * 8
-             + (np.arange(w) % 8).astype(np.uint16)[None, :])
-    z16 = z.astype(np.uint16)
+    v = np.empty((h, w), np.int8)
     kern = np.ones((8, 8), np.uint8)
     a = (7, 7)  # window [y-7, y] x [x-7, x]
-    hi = cv2.dilate(z16 * 128 + const.astype(np.uint16) * 64 + phase, kern, anchor=a,
-                    borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    lo = cv2.dilate(z16 * 64 + (63 - phase), kern, anchor=a,
-                    borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    v = (hi & 63).astype(np.int8)
-    bad = ((hi & 63) != 63 - (lo & 63)) | ((hi & 64) > 0) | ((hi >> 7) == 0)
-    v[bad] = -1
+    col_phase = (np.arange(w) % 8).astype(np.uint16)[None, :]
+    for r0 in range(0, h, STRIP_ROWS):
+        r1 = min(h, r0 + STRIP_ROWS)
+        s0 = max(0, r0 - 7)  # rows above the strip that its windows reach
+        phase = (np.arange(s0, r1) % 8).astype(np.uint16)[:, None] * 8 + col_phase
+        z16 = z[s0:r1].astype(np.uint16)
+        hi = cv2.dilate(z16 * 128 + const[s0:r1].astype(np.uint16) * 64 + phase, kern,
+                        anchor=a, borderType=cv2.BORDER_CONSTANT, borderValue=0)[r0 - s0:]
+        lo = cv2.dilate(z16 * 64 + (63 - phase), kern, anchor=a,
+                        borderType=cv2.BORDER_CONSTANT, borderValue=0)[r0 - s0:]
+        vs = (hi & 63).astype(np.int8)
+        vs[((hi & 63) != 63 - (lo & 63)) | ((hi & 64) > 0) | ((hi >> 7) == 0)] = -1
+        v[r0:r1] = vs
     # only pixels covered by 64 blocks lying fully inside the image vote (ZERO's border rule)
     v[:7, :] = -1
     v[:, :7] = -1
@@ -221,7 +227,9 @@ def log_nt(h: int, w: int) -> float:
 def global_grid(votes: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     """(main grid or -1, votes per grid (64,), log10 NFA per grid (64,))."""
     h, w = votes.shape
-    counts = np.bincount(votes[votes >= 0].astype(np.int64), minlength=64)[:64]
+    v8 = votes.view(np.uint8)  # -1 (no vote) reads 255; counted in strips (small temporaries)
+    counts = sum((np.bincount(v8[r:r + STRIP_ROWS].ravel(), minlength=256)
+                  for r in range(0, h, STRIP_ROWS)), np.zeros(256, np.int64))[:64]
     lt = log_nt(h, w)
     n = h * w // 64
     lnfa = np.array([log_nfa(n, int(c) // 64, 1 / 64, lt) for c in counts])
@@ -232,15 +240,26 @@ def global_grid(votes: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
 
 
 def cell_histogram(votes: np.ndarray, cell: int = CELL) -> np.ndarray:
-    """Votes per grid in every cell x cell cell: uint8 (ceil(H/cell), ceil(W/cell), 64)."""
+    """Votes per grid in every cell x cell cell: uint8 (ceil(H/cell), ceil(W/cell), 64).
+
+    Counted in bands of cell rows (about STRIP_ROWS pixel rows each) so the temporary
+    arrays stay small and the cost per pixel does not grow with the picture.
+    """
     h, w = votes.shape
     hc, wc = -(-h // cell), -(-w // cell)
-    pad = np.full((hc * cell, wc * cell), -1, np.int8)
-    pad[:h, :w] = votes
-    c = pad.reshape(hc, cell, wc, cell).transpose(0, 2, 1, 3).reshape(hc * wc, cell * cell)
-    idx = (np.arange(hc * wc, dtype=np.int64) * 65)[:, None] + (c.astype(np.int64) + 1)
-    hist = np.bincount(idx.ravel(), minlength=hc * wc * 65).reshape(hc, wc, 65)[..., 1:]
-    return hist.astype(np.uint8)
+    hist = np.empty((hc, wc, 64), np.uint8)
+    band = max(1, STRIP_ROWS // cell)  # cell rows per band
+    base = (np.arange(band * wc, dtype=np.int64) * 65)[:, None]
+    for c0 in range(0, hc, band):
+        c1 = min(hc, c0 + band)
+        pad = np.full(((c1 - c0) * cell, wc * cell), -1, np.int8)
+        rows = votes[c0 * cell:min(h, c1 * cell)]
+        pad[:rows.shape[0], :w] = rows
+        c = pad.reshape(c1 - c0, cell, wc, cell).transpose(0, 2, 1, 3).reshape(-1, cell * cell)
+        idx = base[:len(c)] + (c.astype(np.int64) + 1)
+        cnt = np.bincount(idx.ravel(), minlength=len(c) * 65).reshape(c1 - c0, wc, 65)
+        hist[c0:c1] = cnt[..., 1:]
+    return hist
 
 
 def grid_regions(hist: np.ndarray, grids, shape, lt: float, cell: int = CELL,
