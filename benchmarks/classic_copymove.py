@@ -10,7 +10,8 @@ Protocol (data discipline: constants are fitted on FIT only, everything else is 
    FIT small (``--fit-small``, kodak24 only): 3 copy-moves of SMALL regions (0.2-0.6 % of
    the image per side) per photo, same transforms and formats, plus each photo as JPEG q90;
    prints the share of copies with a verified pair on them, TPR / FPR at 0.5 and pixel F1.
-   FIT large (``--fit-large``, kodak24 upscaled 1.5x to NoSo's 0.88 MP): the photo as PNG and
+   FIT large (``--fit-large``, kodak24, whose copies here are 500 x 500 crops, upscaled 1.5x to
+   750 x 750, 0.56 MP; NoSo's photos are mostly 1024 x 768, 0.79 MP): the photo as PNG and
    JPEG q90 plus a small, a medium and a large copy-move per photo; prints found / TPR per
    size, FPR and pixel F1 at 0.5 and at the set's best threshold.
    ``--param max_keypoints=5000`` (any ``_cmfd_core.Params`` field) applies to every FIT run,
@@ -243,8 +244,9 @@ def fit_small_jobs(tmp: Path, seed: int = 11) -> list[dict]:
 
 
 def fit_large_jobs(tmp: Path, seed: int = 21) -> list[dict]:
-    """FIT large: kodak24 upscaled 1.5x (1152 x 768, 0.88 MP: the size of most camera photos
-    in NoSo, which is never used to choose anything), the photo as PNG and JPEG q90, and 3
+    """FIT large: kodak24 (500 x 500 crops in ../shared) upscaled 1.5x to 750 x 750, 0.56 MP,
+    closer to the size of NoSo's camera photos (mostly 1024 x 768; NoSo is never used to
+    choose anything), so the working copy is not reduced and SIFT is not upsampled; the photo as PNG and JPEG q90, and 3
     copy-moves per photo of a small (0.2-0.6 %), medium (0.6-2 %) and large (2-5 %) region."""
     import cv2
 
@@ -268,7 +270,7 @@ def fit_large_report(res: list[dict]) -> None:
     neg = [r for r in res if r["label"] == 0]
     G = np.array([r["f1_grid"] for r in pos])
     b = int(G.mean(0).argmax())
-    print(f"\n### FIT large (kodak24 upscaled 1.5x, 0.88 MP): {len(pos)} forgeries, "
+    print(f"\n### FIT large (kodak24 upscaled 1.5x, 750 x 750): {len(pos)} forgeries, "
           f"{len(neg)} pristine\n")
     for k, lab in enumerate(("small 0.2-0.6 %", "medium 0.6-2 %", "large 2-5 %")):
         sub = [r for r in pos if r["size"] == k]
