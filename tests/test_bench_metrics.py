@@ -502,3 +502,46 @@ def test_benchmark_items_and_objects_reproduce_score_py(tmp_path):
         assert v == pytest.approx(res["metrics"][f"{det}/{k}"], abs=1e-6), k
     md = R.markdown([res])
     assert f"| {det} | {ours['image_auc']:.3f} |" in md
+
+
+def test_bootstrap_intervals():
+    rng = np.random.default_rng(3)
+    v = rng.uniform(0, 1, 18)
+    lo, hi = M.bootstrap_mean_ci(v)
+    assert lo < v.mean() < hi and (lo, hi) == M.bootstrap_mean_ci(v)  # reproducible
+    # by hand: the same resamples, then the 2.5 / 97.5 % quantiles of their means
+    idx = np.random.default_rng(M.BOOTSTRAP_SEED).integers(0, 18, (M.BOOTSTRAP_RESAMPLES, 18))
+    assert (lo, hi) == pytest.approx(tuple(np.quantile(v[idx].mean(axis=1), [0.025, 0.975])))
+    lo4, hi4 = M.bootstrap_mean_ci(np.tile(v, 4))  # 4x the items: about half the width
+    assert 0.35 < (hi4 - lo4) / (hi - lo) < 0.65
+    assert M.bootstrap_mean_ci([np.nan, 0.2, 0.2]) == (0.2, 0.2)  # NaN items are left out
+    assert all(x != x for x in M.bootstrap_mean_ci([np.nan]))
+    s = np.r_[rng.normal(1, 1, 60), rng.normal(0, 1, 80)]
+    y = np.r_[np.ones(60, bool), np.zeros(80, bool)]
+    alo, ahi = M.bootstrap_auc_ci(s, y)
+    assert alo < M.auc(s, y) < ahi and 0.05 < ahi - alo < 0.3
+    assert M.bootstrap_auc_ci([0.9, 0.8, 0.1], [1, 1, 0]) == (1.0, 1.0)
+    assert M.bootstrap_auc_ci([0.5, 0.5], [1, 0]) == (0.5, 0.5)  # ties count half
+    assert all(x != x for x in M.bootstrap_auc_ci([0.3, 0.4], [1, 1]))
+
+
+def test_score_writes_intervals_around_the_point_values(tmp_path):
+    from veriscope.bench import Benchmark
+    from veriscope.bench.datasets import Record
+
+    recs = []
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        img = smooth_image(64, 64, seed=i)
+        mask = np.zeros((64, 64), bool)
+        mask[10:30, 10:40] = True
+        if i % 2:
+            img = img.copy()
+            img[mask] = rng.integers(0, 255, (int(mask.sum()), 3))
+        p = save(img, tmp_path / f"im{i}.png")
+        mp = save((mask * 255).astype(np.uint8), tmp_path / f"im{i}_mask.png")
+        recs.append(Record(p, i % 2, mp if i % 2 else None))
+    res = Benchmark(("t", recs), ["noise"], cache_dir=tmp_path / "cache").run()
+    m = res["metrics"]
+    for k in ("image_auc", "pixel_f1@0.5"):
+        assert m[f"noise/{k}_ci95_lo"] <= m[f"noise/{k}"] <= m[f"noise/{k}_ci95_hi"], k

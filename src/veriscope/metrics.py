@@ -46,10 +46,14 @@ def pixel_f1(heatmap, mask, threshold: float = 0.5) -> float:
     return f1_counts(tp, float(np.count_nonzero(p & ~m)), float(np.count_nonzero(~p & m)))
 
 
-def mean_f1_at(maps, masks, threshold: float) -> float:
-    vals = [pixel_f1(h, m, threshold) for h, m in zip(maps, masks, strict=True)]
-    vals = [v for v in vals if v == v]
+def mean_of_defined(values) -> float:
+    """Mean of the values that are not NaN; NaN when none is."""
+    vals = [v for v in values if v == v]
     return float(np.mean(vals)) if vals else float("nan")
+
+
+def mean_f1_at(maps, masks, threshold: float) -> float:
+    return mean_of_defined(pixel_f1(h, m, threshold) for h, m in zip(maps, masks, strict=True))
 
 
 def dataset_best_threshold(maps, masks, grid=None) -> tuple[float, float]:
@@ -130,3 +134,45 @@ def balanced_accuracy(scores, labels, threshold: float = 0.5) -> float:
     if tpr != tpr or fpr != fpr:
         return float("nan")
     return float((tpr + (1 - fpr)) / 2)
+
+
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+
+
+def bootstrap_mean_ci(values, level: float = 0.95, n_boot: int = BOOTSTRAP_RESAMPLES,
+                      seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of per-item values (NaN items left out):
+    items resampled with replacement ``n_boot`` times from a fixed seed, so it is
+    reproducible. (nan, nan) without items."""
+    v = np.asarray(values, np.float64).ravel()
+    v = v[v == v]
+    if v.size == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, v.size, (n_boot, v.size))].mean(axis=1)
+    a = (1.0 - level) / 2.0
+    lo, hi = np.quantile(means, [a, 1.0 - a])
+    return float(lo), float(hi)
+
+
+def bootstrap_auc_ci(scores, labels, level: float = 0.95, n_boot: int = BOOTSTRAP_RESAMPLES,
+                     seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """Percentile bootstrap interval of :func:`auc`, positives and negatives resampled
+    separately (each resample keeps both class sizes). (nan, nan) unless both classes."""
+    from scipy.stats import rankdata
+
+    s = np.asarray(scores, np.float64).ravel()
+    y = np.asarray(labels, bool).ravel()
+    pos, neg = s[y], s[~y]
+    if pos.size == 0 or neg.size == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    p = pos[rng.integers(0, pos.size, (n_boot, pos.size))]
+    n = neg[rng.integers(0, neg.size, (n_boot, neg.size))]
+    r = rankdata(np.concatenate([p, n], axis=1), axis=1)  # ties share their mean rank
+    n1, n0 = pos.size, neg.size
+    aucs = (r[:, :n1].sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
+    a = (1.0 - level) / 2.0
+    lo, hi = np.quantile(aucs, [a, 1.0 - a])
+    return float(lo), float(hi)

@@ -29,6 +29,9 @@ def protocol(detectors: list[str], fused: bool) -> dict:
         "pixel_f1@dataset_best": "one threshold per detector and dataset maximising mean F1 over a "
                                  "grid 0.05..0.95 step 0.05: an oracle, not a deployable number",
         "pixel_auc": "ROC AUC per image, regular-grid subsampling above 1 MP, then averaged",
+        "uncertainty": "95 % percentile bootstrap intervals (1000 resamples, seed 0) of image_auc "
+                       "(positives and negatives resampled separately) and of pixel_f1@0.5 (images "
+                       "resampled): <metric>_ci95_lo / <metric>_ci95_hi",
         "border_exclusion_px": 0,
         "fused_rule": "the fusion of veriscope.fusion over the listed detectors (fuse() for the score, "
                  "fuse_map_arrays() for the map), exactly as in `veriscope analyze`",
@@ -101,6 +104,7 @@ def score(records: list[Record], runner: Runner, fused: bool = True,
         s, y = np.asarray(img[n][0], float), np.asarray(img[n][1], bool)
         if s.size and y.any() and (~y).any():
             out[f"{n}/image_auc"] = M.auc(s, y)
+            out[f"{n}/image_auc_ci95_lo"], out[f"{n}/image_auc_ci95_hi"] = M.bootstrap_auc_ci(s, y)
             out[f"{n}/image_ap"] = M.average_precision(s, y)
             out[f"{n}/eer"] = M.eer(s, y)
             out[f"{n}/balanced_accuracy@0.5"] = M.balanced_accuracy(s, y, 0.5)
@@ -112,7 +116,10 @@ def score(records: list[Record], runner: Runner, fused: bool = True,
                 out[f"{n}/fpr@0.5"] = fpr
         maps, masks = pix[n]
         if maps:
-            out[f"{n}/pixel_f1@0.5"] = M.mean_f1_at(maps, masks, 0.5)
+            f05 = [M.pixel_f1(h, m, 0.5) for h, m in zip(maps, masks, strict=True)]
+            out[f"{n}/pixel_f1@0.5"] = M.mean_of_defined(f05)
+            out[f"{n}/pixel_f1@0.5_ci95_lo"], out[f"{n}/pixel_f1@0.5_ci95_hi"] = \
+                M.bootstrap_mean_ci(f05)
             t, f = M.dataset_best_threshold(maps, masks)
             out[f"{n}/pixel_f1@dataset_best"] = f
             out[f"{n}/pixel_best_threshold"] = t
