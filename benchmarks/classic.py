@@ -50,6 +50,11 @@ def table(name, res) -> list[str]:
     for d in dets:
         cells = [f"{m[f'{d}/{c}']:.3f}" if f"{d}/{c}" in m else "" for c in cols]
         out.append(f"| {d} | " + " | ".join(cells) + f" | {m.get(f'{d}/coverage', 0):.2f} |")
+    ci = [f"{lab} {m[f'fused/{k}_ci95_lo']:.3f}-{m[f'fused/{k}_ci95_hi']:.3f}"
+          for k, lab in (("pixel_f1@0.5", "pixel F1@0.5"), ("image_auc", "image AUC"))
+          if f"fused/{k}_ci95_lo" in m]
+    if ci:
+        out += ["", "95 % bootstrap intervals of the fused row: " + ", ".join(ci) + "."]
     return out + [""]
 
 
