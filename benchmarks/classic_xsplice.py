@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -75,6 +76,11 @@ def sources(split: str = "eval", work: Path | None = None) -> dict[str, list[Pat
     scans = [r.media for r in datasets.load(f"pristine:{SHARED / 'pristine-kodak24-cbsd68-mcmaster'}")[1]
              if r.split == "eval"]
     return {"camera": sorted(cam), "micc": sorted(micc), "scans": sorted(scans)}
+
+
+def _photo(p: Path) -> str:
+    """The photo a file shows: FIT's JPEG copies are named <stem>_q<quality>.jpg."""
+    return re.sub(r"_q\d+$", "", p.stem)
 
 
 def _load(p: Path) -> np.ndarray:
@@ -155,8 +161,8 @@ def build(out_dir: Path, n: int, seed: int, split: str = "eval"):
                 continue
             hp = src[hs][int(rng.integers(0, len(src[hs])))]
             dp = src[ds][int(rng.integers(0, len(src[ds])))]
-            if hp.stem.split("_")[0] == dp.stem.split("_")[0]:
-                continue  # the same photo in two formats
+            if _photo(hp) == _photo(dp):
+                continue  # the same photo in two formats (FIT split)
             host = _load(hp)
             long_side = SIZES[made % len(SIZES)]
             prep = "whole"

@@ -36,3 +36,8 @@ def test_pasted_region_is_the_mask_and_comes_from_the_donor():
     assert (mask2 == mask).all()
     edge = (img2[..., 0] > 40) & (img2[..., 0] < 200)  # feathered: blended values at the edge
     assert edge.any() and (img2[~mask & ~edge] == 40).all()
+
+
+def test_fit_jpeg_copies_count_as_the_same_photo():
+    assert xs._photo(Path("src/kodim05_q90.jpg")) == xs._photo(Path("kodak24/kodim05.png"))
+    assert xs._photo(Path("CRW_4853.JPG")) != xs._photo(Path("CRW_4854.jpg"))
