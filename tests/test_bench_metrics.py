@@ -525,6 +525,18 @@ def test_bootstrap_intervals():
     assert all(x != x for x in M.bootstrap_auc_ci([0.3, 0.4], [1, 1]))
 
 
+def test_bootstrap_of_large_sets_runs_in_blocks(monkeypatch):
+    rng = np.random.default_rng(5)
+    s, y = rng.normal(size=3000), rng.random(3000) < 0.4
+    whole = M.bootstrap_auc_ci(s, y), M.bootstrap_mean_ci(s)
+    monkeypatch.setattr(M, "_BOOTSTRAP_BLOCK", 50_000)  # 16 resamples of 3000 per block
+    assert M._blocks(1000, 3000) == [16] * 62 + [8]
+    blocked = M.bootstrap_auc_ci(s, y), M.bootstrap_mean_ci(s)
+    # other draws, the same distribution: the intervals agree to sampling noise
+    for (a, b), (c, d) in zip(whole, blocked, strict=True):
+        assert abs(a - c) < 0.01 and abs(b - d) < 0.01
+
+
 def test_score_writes_intervals_around_the_point_values(tmp_path):
     from veriscope.bench import Benchmark
     from veriscope.bench.datasets import Record

@@ -138,6 +138,13 @@ def balanced_accuracy(scores, labels, threshold: float = 0.5) -> float:
 
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
+_BOOTSTRAP_BLOCK = 4_000_000  # resampled values held at once (larger sets go in row blocks)
+
+
+def _blocks(n_boot: int, size: int) -> list[int]:
+    """Rows (resamples) per block so that a block holds at most _BOOTSTRAP_BLOCK values."""
+    per = max(1, _BOOTSTRAP_BLOCK // max(1, size))
+    return [min(per, n_boot - i) for i in range(0, n_boot, per)]
 
 
 def bootstrap_mean_ci(values, level: float = 0.95, n_boot: int = BOOTSTRAP_RESAMPLES,
@@ -150,7 +157,8 @@ def bootstrap_mean_ci(values, level: float = 0.95, n_boot: int = BOOTSTRAP_RESAM
     if v.size == 0:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
-    means = v[rng.integers(0, v.size, (n_boot, v.size))].mean(axis=1)
+    means = np.concatenate([v[rng.integers(0, v.size, (b, v.size))].mean(axis=1)
+                            for b in _blocks(n_boot, v.size)])
     a = (1.0 - level) / 2.0
     lo, hi = np.quantile(means, [a, 1.0 - a])
     return float(lo), float(hi)
@@ -168,11 +176,14 @@ def bootstrap_auc_ci(scores, labels, level: float = 0.95, n_boot: int = BOOTSTRA
     if pos.size == 0 or neg.size == 0:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
-    p = pos[rng.integers(0, pos.size, (n_boot, pos.size))]
-    n = neg[rng.integers(0, neg.size, (n_boot, neg.size))]
-    r = rankdata(np.concatenate([p, n], axis=1), axis=1)  # ties share their mean rank
     n1, n0 = pos.size, neg.size
-    aucs = (r[:, :n1].sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
+    aucs = []
+    for b in _blocks(n_boot, n1 + n0):
+        p = pos[rng.integers(0, n1, (b, n1))]
+        n = neg[rng.integers(0, n0, (b, n0))]
+        r = rankdata(np.concatenate([p, n], axis=1), axis=1)  # ties share their mean rank
+        aucs.append((r[:, :n1].sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0))
+    aucs = np.concatenate(aucs)
     a = (1.0 - level) / 2.0
     lo, hi = np.quantile(aucs, [a, 1.0 - a])
     return float(lo), float(hi)
