@@ -229,12 +229,6 @@ def main(argv=None) -> int:
     res = b.run()
     Benchmark.write(res, Path(a.out) / "all")
     lines += table(f"xsplice-{a.split}", res)
-    m = res["metrics"]
-    if "fused/pixel_f1@0.5_ci95_lo" in m:
-        lines += [f"95 % bootstrap intervals of the fused map: pixel F1@0.5 "
-                  f"{m['fused/pixel_f1@0.5_ci95_lo']:.3f}-{m['fused/pixel_f1@0.5_ci95_hi']:.3f}, "
-                  f"image AUC {m['fused/image_auc_ci95_lo']:.3f}-{m['fused/image_auc_ci95_hi']:.3f}",
-                  ""]
     lines += ["### fused by save format and by host preparation", "",
               "| group | forged / negatives | pixel_f1@0.5 | pixel_auc | image_auc | tpr@0.5 | fpr@0.5 |",
               "|---|---|---:|---:|---:|---:|---:|"]
