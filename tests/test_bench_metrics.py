@@ -557,3 +557,8 @@ def test_score_writes_intervals_around_the_point_values(tmp_path):
     m = res["metrics"]
     for k in ("image_auc", "pixel_f1@0.5"):
         assert m[f"noise/{k}_ci95_lo"] <= m[f"noise/{k}"] <= m[f"noise/{k}_ci95_hi"], k
+    md = R.markdown([res])  # the leaderboard shows them as columns
+    head = next(line for line in md.splitlines() if line.startswith("| detector |"))
+    assert head.endswith("| image_auc 95% CI | pixel_f1@0.5 95% CI |")
+    lo, hi = m["noise/image_auc_ci95_lo"], m["noise/image_auc_ci95_hi"]
+    assert f"| {lo:.3f}-{hi:.3f} |" in md

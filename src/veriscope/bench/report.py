@@ -31,6 +31,8 @@ MAIN_METRICS = ("image_auc", "image_ap", "eer", "balanced_accuracy@0.5", "tpr@0.
 LOWER_IS_BETTER = {"eer", "fpr@0.5", "ece", "brier"}
 #: Metrics drawn against perturbation strength, when present.
 ROBUSTNESS_METRICS = ("image_auc", "pixel_f1@0.5")
+#: Metrics whose 95 % bootstrap interval (results.json ``<metric>_ci95_lo/_hi``) gets a column.
+INTERVAL_METRICS = ("image_auc", "pixel_f1@0.5")
 DOC = "docs/bench.md"
 
 
@@ -146,7 +148,7 @@ def _num(v) -> float | None:
     return float(v)
 
 
-def leaderboard(runs: list[dict]) -> tuple[list[str], list[tuple[str, dict[str, float | None]]]]:
+def leaderboard(runs: list[dict]) -> tuple[list[str], list[tuple[str, dict]]]:
     """(columns, rows) of one dataset's table; clean runs only when there are any."""
     clean = [r for r in runs if perturbation(r) is None] or runs
     def label(r: dict, d: str) -> str:
@@ -161,8 +163,13 @@ def leaderboard(runs: list[dict]) -> tuple[list[str], list[tuple[str, dict[str, 
         m = r.get("metrics") or {}
         for d in detectors(r):
             lab = label(r, d) + (f" (run {i + 1})" if times[label(r, d)] > 1 else "")
-            rows.append((lab, {c: _num(m.get(f"{d}/{c}")) for c in MAIN_METRICS}))
-    cols = [c for c in MAIN_METRICS if any(v[c] is not None for _, v in rows)]
+            vals: dict = {c: _num(m.get(f"{d}/{c}")) for c in MAIN_METRICS}
+            for c in INTERVAL_METRICS:
+                lo, hi = _num(m.get(f"{d}/{c}_ci95_lo")), _num(m.get(f"{d}/{c}_ci95_hi"))
+                vals[f"{c} 95% CI"] = None if lo is None or hi is None else (lo, hi)
+            rows.append((lab, vals))
+    cols = [c for c in (*MAIN_METRICS, *(f"{c} 95% CI" for c in INTERVAL_METRICS))
+            if any(v[c] is not None for _, v in rows)]
     key = next((c for c in cols if c != "coverage"), None)
     if key:
         sign = 1 if key in LOWER_IS_BETTER else -1
@@ -219,7 +226,9 @@ def _clean_value(runs: list[dict], detector: str, metric: str) -> float | None:
     return None
 
 
-def _fmt(v: float | None) -> str:
+def _fmt(v: float | tuple | None) -> str:
+    if isinstance(v, tuple):  # an interval
+        return f"{v[0]:.3f}-{v[1]:.3f}"
     return "—" if v is None else f"{v:.3f}"
 
 
