@@ -14,12 +14,17 @@ Protocol (data discipline: constants are fitted on FIT only, everything else is 
    750 x 750, 0.56 MP; NoSo's photos are mostly 1024 x 768, 0.79 MP): the photo as PNG and
    JPEG q90 plus a small, a medium and a large copy-move per photo; prints found / TPR per
    size, FPR and pixel F1 at 0.5 and at the set's best threshold.
+   FIT shift (``--fit-shift``, kodak24 upscaled as FIT large): a small and a medium copy
+   moved by a plain shift (a clone, a pasted layer), PNG or JPEG q90; negatives as PNG,
+   JPEG q90 and JPEG q50 re-saved as PNG; prints found / TPR / pixel F1 per size and
+   format (``--param exact=false`` gives the figures without the exact stage).
    ``--param max_keypoints=5000`` (any ``_cmfd_core.Params`` field) applies to every FIT run,
    to compare constants.
 2. EVAL synthetic (cbsd68 + mcmaster): one copy-move per photo with (rotation, scale) cycling
    through {0, 15, 45} x {0.8, 1.0, 1.2} (veriscope.forgeries.copy_move), saved as PNG and as
    JPEG q90; the pristine photos (PNG + JPEG q90) are the negatives.
-3. MICC-F220 (image labels only) and MICC-F8multi; NoSo (pixel masks of source + copy);
+3. MICC-F220 (image labels only) and MICC-F8multi; NoSo (pixel masks of source + copy),
+   also re-saved as JPEG q90 (no identical pixels left, so no exact stage);
    false alarms on exif-samples-camera-jpegs.
 4. Seconds per image at 1, 4 and 12 MP (one core, decode excluded).
 
@@ -112,7 +117,10 @@ def _params(over: dict):
 
     p = core.Params()
     for k, v in (over or {}).items():
-        setattr(p, k, type(getattr(p, k))(v))
+        cur = getattr(p, k)
+        if isinstance(cur, bool):
+            v = str(v).strip().lower() in ("1", "true", "yes", "on")
+        setattr(p, k, type(cur)(v))
     return p
 
 
@@ -125,7 +133,8 @@ def _fit_work(job: dict) -> dict:
     from veriscope.metrics import pixel_f1
 
     img = _load(job["path"])
-    res = core.analyze_rgb(img, _params(job.get("params")))
+    lossless = not str(job["path"]).lower().endswith((".jpg", ".jpeg"))
+    res = core.analyze_rgb(img, _params(job.get("params")), native=img if lossless else None)
     gt = np.load(job["masks"]["both"]) if job.get("masks") else None
     out = {"name": job["name"], "label": job["label"], "score": res.score, "size": job.get("size")}
     if gt is not None:
@@ -265,6 +274,64 @@ def fit_large_jobs(tmp: Path, seed: int = 21) -> list[dict]:
     return jobs
 
 
+def fit_shift_jobs(tmp: Path, seed: int = 31) -> list[dict]:
+    """FIT shift: kodak24 upscaled 1.5x as in FIT large, one small (0.2-0.6 %) and one medium
+    (0.6-2 %) copy moved by a plain shift (no rotation, no scaling: a clone or a pasted layer),
+    saved as PNG (2 in 3) or JPEG q90; negatives: each photo as PNG, as JPEG q90, and as a
+    JPEG q50 decoded and saved as PNG (identical 8x8 blocks on its grid)."""
+    import io
+
+    import cv2
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    jobs = []
+    for f in sorted(glob.glob(str(PRISTINE / "kodak24" / "*.png"))):
+        img, n = _load(f), Path(f).stem
+        img = cv2.resize(img, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_LANCZOS4)
+        for q in (None, 90):
+            p = _save(img, tmp / f"fsh_{n}_q{q}.{'jpg' if q else 'png'}", q)
+            jobs.append({"path": str(p), "name": p.name, "label": 0})
+        buf = io.BytesIO()
+        Image.fromarray(img).save(buf, "JPEG", quality=50)
+        p = _save(np.asarray(Image.open(buf).convert("RGB")), tmp / f"fsh_{n}_q50png.png", None)
+        jobs.append({"path": str(p), "name": p.name, "label": 0})
+        for k, area in enumerate(((0.002, 0.006), (0.006, 0.02))):
+            try:
+                out, cm, src = _blob_copy_move(img, rng, 0, 1.0, area)
+            except ValueError:
+                continue
+            q = int(rng.choice([0, 0, 90]))
+            p = _save(out, tmp / f"fsh_{n}_cm{k}.{'jpg' if q else 'png'}", q or None)
+            mp = tmp / f"fsh_{n}_cm{k}_both.npy"
+            np.save(mp, cm | src)
+            jobs.append({"path": str(p), "name": p.name, "label": 1, "masks": {"both": str(mp)},
+                         "size": k})
+    return jobs
+
+
+def fit_shift_report(res: list[dict]) -> None:
+    pos = [r for r in res if r["label"] == 1]
+    neg = [r for r in res if r["label"] == 0]
+    print(f"\n### FIT shift (kodak24 upscaled 1.5x, copies moved by a plain shift): "
+          f"{len(pos)} forgeries, {len(neg)} pristine\n")
+    print("| copy | saved as | n | verified pair | TPR@0.5 | pixel F1@0.5 |")
+    print("|---|---|---:|---:|---:|---:|")
+    for k, lab in enumerate(("small 0.2-0.6 %", "medium 0.6-2 %")):
+        for ext in (".png", ".jpg"):
+            sub = [r for r in pos if r["size"] == k and r["name"].endswith(ext)]
+            if sub:
+                print(f"| {lab} | {ext[1:].upper()} | {len(sub)} | "
+                      f"{_pct(np.mean([r['hit'] for r in sub]))} | "
+                      f"{_pct(np.mean([r['score'] >= 0.5 for r in sub]))} | "
+                      f"{np.mean([r['f1'][1] for r in sub]):.3f} |")
+    for lab, sub in (("PNG", [r for r in neg if r["name"].endswith("None.png")]),
+                     ("JPEG q90", [r for r in neg if r["name"].endswith(".jpg")]),
+                     ("JPEG q50 saved as PNG", [r for r in neg if r["name"].endswith("q50png.png")])):
+        print(f"- pristine {lab}: FPR@0.5 {_pct(np.mean([r['score'] >= 0.5 for r in sub]))} "
+              f"({sum(r['score'] >= 0.5 for r in sub)}/{len(sub)})")
+
+
 def fit_large_report(res: list[dict]) -> float:
     """Prints the FIT large report; returns the set's best threshold (a FIT choice)."""
     pos = [r for r in res if r["label"] == 1]
@@ -353,6 +420,19 @@ def noso_jobs() -> list[dict]:
                          "masks": {"gt": str(p.with_name(p.stem + "_gt.png"))}})
         else:
             jobs.append({"path": str(p), "name": p.name, "label": 0})
+    return jobs
+
+
+def noso_jpeg_jobs(tmp: Path) -> list[dict]:
+    """NoSo re-saved as JPEG q90 (as after sharing): identical pixels are gone, so this is
+    NoSo without the exact stage."""
+    from PIL import Image
+
+    jobs = []
+    for j in noso_jobs():
+        p = tmp / (Path(j["path"]).stem + "_q90.jpg")
+        Image.open(j["path"]).convert("RGB").save(p, quality=90)
+        jobs.append(dict(j, path=str(p), name=p.name))
     return jobs
 
 
@@ -452,23 +532,27 @@ def speed_report() -> None:
     src = SHARED / "exif-samples-camera-jpegs" / "hdr" / "iphone_hdr_NO.jpg"
     base = _load(src)
     print("\n### Speed (one process, cv2 single thread; decode excluded)\n")
-    print("| image | wall s (median of 3) | CPU s (median of 3) |\n|---|---|---|")
+    print("| image | wall s (median of 3) | CPU s (median of 3) | of which the exact stage, s |")
+    print("|---|---|---|---|")
     with tempfile.TemporaryDirectory() as td:
-        for mp in (1, 4, 12):
-            s = (mp * 1e6 / (base.shape[0] * base.shape[1])) ** 0.5
-            img = cv2.resize(base, (int(base.shape[1] * s), int(base.shape[0] * s)),
-                             interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
-            p = _save(img, Path(td) / f"speed_{mp}.jpg", 90)
-            walls, cpus = [], []
-            for _ in range(3):
-                m = Media.open(p)
-                m.rgb()
-                w0, c0 = time.perf_counter(), time.process_time()
-                CopyMoveDetector().analyze(m, Context())
-                walls.append(time.perf_counter() - w0)
-                cpus.append(time.process_time() - c0)
-            print(f"| {img.shape[1]}x{img.shape[0]} ({mp} MP JPEG) | {np.median(walls):.2f} | "
-                  f"{np.median(cpus):.2f} |")
+        for ext, q in (("jpg", 90), ("png", None)):
+            for mp in (1, 4, 12):
+                s = (mp * 1e6 / (base.shape[0] * base.shape[1])) ** 0.5
+                img = cv2.resize(base, (int(base.shape[1] * s), int(base.shape[0] * s)),
+                                 interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC)
+                p = _save(img, Path(td) / f"speed_{mp}.{ext}", q)
+                walls, cpus, exact = [], [], []
+                for _ in range(3):
+                    m = Media.open(p)
+                    m.rgb()
+                    w0, c0 = time.perf_counter(), time.process_time()
+                    ev = CopyMoveDetector().analyze(m, Context())
+                    walls.append(time.perf_counter() - w0)
+                    cpus.append(time.process_time() - c0)
+                    exact.append(ev.data["timings_s"].get("exact", 0.0))
+                print(f"| {img.shape[1]}x{img.shape[0]} ({mp} MP {ext.upper()}) | "
+                      f"{np.median(walls):.2f} | {np.median(cpus):.2f} | "
+                      f"{np.median(exact):.2f} |")
 
 
 def main(argv=None) -> int:
@@ -480,6 +564,8 @@ def main(argv=None) -> int:
     ap.add_argument("--fit-small", action="store_true", help="also the FIT small-copy report")
     ap.add_argument("--fit-large", action="store_true",
                     help="also the FIT large report (kodak24 upscaled to NoSo's size)")
+    ap.add_argument("--fit-shift", action="store_true",
+                    help="also the FIT shift report (plain-shift copies, PNG and JPEG)")
     ap.add_argument("--param", action="append", default=[],
                     help="k=v: a _cmfd_core.Params field for the FIT runs (to compare constants)")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N items per set")
@@ -500,11 +586,14 @@ def main(argv=None) -> int:
             fit_report(_run(_fit_work, with_params(fit_jobs(tmp)), a.workers))
         if a.fit_small:
             fit_small_report(_run(_fit_work, with_params(fit_small_jobs(tmp)), a.workers))
+        if a.fit_shift:
+            fit_shift_report(_run(_fit_work, with_params(fit_shift_jobs(tmp)), a.workers))
         if a.fit_large:
             fit_t = fit_large_report(_run(_fit_work, with_params(fit_large_jobs(tmp)), a.workers))
         if a.fit_only:
             return 0
         ev = _run(_work, lim(eval_jobs(tmp)), a.workers)
+        nosoj = _run(_work, lim(noso_jpeg_jobs(tmp)), a.workers)
     micc = _run(_work, lim(micc_jobs()), a.workers)
     noso = _run(_work, lim(noso_jobs()), a.workers)
     exif = _run(_work, lim(exif_jobs()), a.workers)
@@ -514,6 +603,7 @@ def main(argv=None) -> int:
     print("|---|---|---|---|---|---|")
     image_table("MICC-F220", [r for r in micc if r["group"] == "F220"])
     image_table("NoSo (18 forged / 13 originals)", noso)
+    image_table("NoSo re-saved as JPEG q90", nosoj)
     image_table("EVAL synthetic, PNG", [r for r in ev if r["name"].endswith(".png")])
     image_table("EVAL synthetic, JPEG q90", [r for r in ev if r["name"].endswith(".jpg")])
     f8 = [r for r in micc if r["group"] == "F8multi"]
@@ -534,6 +624,7 @@ def main(argv=None) -> int:
     print("| set | images | F1@0.5 | F1 at dataset-best t (ORACLE) | pixel AUC |")
     print("|---|---|---|---|---|")
     pixel_table("NoSo (mask = source + copy)", noso, "gt")
+    pixel_table("NoSo re-saved as JPEG q90", nosoj, "gt")
     for q, ext in (("PNG", ".png"), ("JPEG q90", ".jpg")):
         sub = [r for r in ev if r["name"].endswith(ext)]
         pixel_table(f"EVAL synthetic {q}, mask = source + copy", sub, "both")

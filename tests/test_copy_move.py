@@ -320,3 +320,72 @@ def test_small_copy_found_through_keypoint_seeded_dense_field(tmp_path):
     f1 = pixel_f1(_full_heat(ev, both.shape), both, 0.1)
     f1_0 = pixel_f1(_full_heat(ev0, both.shape), both, 0.1)
     assert f1 > 0.6 and f1_0 < 0.2, (f1, f1_0)  # 0.92 / 0.0 when written
+
+
+def _kodak(shared_data, k: int) -> np.ndarray:
+    path = shared_data / "pristine-kodak24-cbsd68-mcmaster" / "kodak24" / f"kodim{k:02d}.png"
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+@pytest.mark.parametrize("k", [13, 23])
+def test_small_shifted_copy_in_a_png_is_found_by_the_exact_stage(shared_data, tmp_path, k):
+    """A 30 px disk (0.28 % of a 500 x 500 Kodak photo per side) moved by a plain shift and
+    saved as PNG: identical pixel for pixel, so the exact stage outlines it; without that
+    stage (version 1.4) nothing was found (F1 0.0 on both photos when written). Saved as
+    JPEG the stage does not run (lossy storage keeps no identical pixels)."""
+    out, src, dst = _paste(_kodak(shared_data, k), None, size=30)
+    both = src | dst
+    p = tmp_path / "shift.png"
+    Image.fromarray(out).save(p)
+    det = CopyMoveDetector()
+    ev = det.analyze(Media.open(p), Context())
+    ev0 = det.analyze(Media.open(p), Context(options={"copy_move": {"exact": False}}))
+    assert ev.score >= 0.5 and ev.data["exact_stage"] == "searched"
+    top = ev.data["regions"][0]
+    assert top["found_by"] == "exact" and top["identical_blocks"] >= 64
+    assert any("identical pixel for pixel" in f.message for f in ev.findings)
+    assert pixel_f1(_full_heat(ev, both.shape), both, 0.5) > 0.9
+    assert pixel_f1(_full_heat(ev0, both.shape), both, 0.5) < 0.2
+    evj = _analyze(tmp_path, out, name="shift.jpg", quality=95)
+    assert evj.data["exact_stage"] == "not_lossless"
+    assert all(r["found_by"] != "exact" for r in evj.data["regions"])
+
+
+def test_exact_stage_ignores_identical_blocks_on_a_decoded_jpeg_grid(shared_data):
+    """A JPEG decoded and saved losslessly repeats 8x8 blocks that quantized alike, at shifts
+    that are multiples of 8: without the grid rule Kodak 07 at q50 gives a shift of 64+
+    identical textured blocks (a false copy); with it, none."""
+    import cv2
+
+    from veriscope.detectors._cmfd_exact import exact_transforms
+
+    buf = io.BytesIO()
+    Image.fromarray(_kodak(shared_data, 7)).save(buf, "JPEG", quality=50)
+    g = cv2.cvtColor(np.asarray(Image.open(buf).convert("RGB")), cv2.COLOR_RGB2GRAY)
+    kw = dict(min_shift=12, min_blocks=64, min_texture=1.0, max_group=4)
+    raw, _ = exact_transforms(g, skip_grid_shifts=False, **kw)
+    assert raw and all(t.M[0, 2] % 8 == 0 and t.M[1, 2] % 8 == 0 for t in raw)
+    assert exact_transforms(g, **kw)[0] == []
+
+
+def test_block_hashes_are_equal_exactly_for_equal_blocks():
+    from veriscope.detectors._cmfd_exact import block_hashes
+
+    g = np.random.default_rng(3).integers(0, 256, (40, 50), dtype=np.uint8)
+    g[20:28, 30:38] = g[2:10, 5:13]
+    h = block_hashes(g)
+    assert h.shape == (33, 43)
+    assert h[20, 30] == h[2, 5]
+    # one block per value: no other pair collides in a random image
+    assert len(np.unique(h)) == h.size - 1
+    g[27, 37] ^= 1  # one pixel differs by one gray level
+    assert block_hashes(g)[20, 30] != h[2, 5]
+
+
+def test_exact_stage_over_its_size_limit_says_so(shared_data, tmp_path):
+    p = tmp_path / "big.png"
+    Image.fromarray(_kodak(shared_data, 13)).save(p)
+    ev = CopyMoveDetector().analyze(
+        Media.open(p), Context(options={"copy_move": {"exact_max_pixels": 100_000}}))
+    assert ev.data["exact_stage"] == "too_large"
+    assert any(f.code == "exact_search_skipped" for f in ev.findings)

@@ -55,6 +55,11 @@ class Params:
     # image score = logistic((evidence - EVIDENCE_AT_HALF) / EVIDENCE_WIDTH), see the doc
     evidence_at_half: float = 2.6  # fitted on FIT, see EVIDENCE_WEIGHTS and the doc
     evidence_width: float = 0.5
+    exact: bool = True  # exact-duplicate stage (_cmfd_exact) on the native pixels, when given
+    exact_min_blocks: int = 64  # identical textured 8x8 block pairs sharing one shift
+    exact_min_texture: float = 1.0  # gray levels, mean |Laplacian| of a block taking part
+    exact_max_group: int = 4  # more identical blocks than this = a repeated pattern
+    exact_max_pixels: int = 16_000_000  # larger images skip the exact stage (cost)
     seed: int = 0
 
 
@@ -72,6 +77,7 @@ class Found:
     evidence: float = 0.0
     score: float = 0.0
     core_area: int = -1  # source + copy area of the correlated core (what the score counts)
+    exact_blocks: int = 0  # identical 8x8 block pairs under T in the native pixels (0: none)
 
     @property
     def area(self) -> int:
@@ -174,6 +180,25 @@ def logistic(x: float) -> float:
     return float(1.0 / (1.0 + np.exp(-x)))
 
 
+EXACT_MIN_SCORE = 0.8
+"""Score floor of a verified shift that repeats at least ``Params.exact_min_blocks`` textured
+8x8 blocks pixel for pixel (rule, see the doc): natural scenes and cameras do not repeat a
+textured area exactly; none of the FIT photos, as PNG or as JPEG q30-95 decoded and saved
+losslessly, has such a shift (at most 24 identical pairs at any shift off the 8x8 grid)."""
+EXACT_MAX_PERIODIC = 0.25
+"""... unless the pair also matches under its own shift repeated (a repeated pattern)."""
+
+
+def score_found(f: Found, n_pixels: int, p: Params) -> None:
+    """Set ``f.evidence`` (:func:`evidence_of`) and ``f.score``, with the exact-copy floor."""
+    f.evidence = evidence_of(f, n_pixels)
+    if f.exact_blocks >= p.exact_min_blocks and f.periodic <= EXACT_MAX_PERIODIC:
+        floor = p.evidence_at_half + p.evidence_width * float(
+            np.log(EXACT_MIN_SCORE / (1.0 - EXACT_MIN_SCORE)))
+        f.evidence = max(f.evidence, floor)
+    f.score = logistic((f.evidence - p.evidence_at_half) / p.evidence_width)
+
+
 @dataclass
 class Proposals:
     transforms: list[Transform]
@@ -184,11 +209,31 @@ class Proposals:
     desc: np.ndarray | None = None  # RootSIFT descriptors (N, 128)
 
 
-def propose(gray8: np.ndarray, p: Params, tm: dict | None = None) -> Proposals:
-    """Candidate transforms from keypoints and from the dense field, duplicates merged."""
-    from veriscope.detectors import _cmfd_dense, _cmfd_sift
+def propose(gray8: np.ndarray, p: Params, tm: dict | None = None,
+            native: np.ndarray | None = None) -> Proposals:
+    """Candidate transforms from exact duplicates in ``native`` (the full-resolution gray
+    image, when given), keypoints and the dense field, duplicates merged."""
+    from veriscope.detectors import _cmfd_dense, _cmfd_exact, _cmfd_sift
+
+    import cv2
 
     tm = {} if tm is None else tm
+    exact: list[Transform] = []
+    if p.exact and native is not None and native.size <= p.exact_max_pixels:
+        t = time.perf_counter()
+        k = gray8.shape[1] / native.shape[1]  # native px -> working px
+        ets, _ = _cmfd_exact.exact_transforms(
+            native, min_shift=p.min_shift / k, min_blocks=p.exact_min_blocks,
+            min_texture=p.exact_min_texture, max_group=p.exact_max_group)
+        for e in ets:
+            M = e.M.copy()
+            M[:, 2] *= k
+            if k != 1.0:  # the identical blocks, outlined on the working copy
+                for key in ("src_mask", "dst_mask"):
+                    e.extra[key] = cv2.resize(e.extra[key].astype(np.uint8), gray8.shape[::-1],
+                                              interpolation=cv2.INTER_AREA) > 0
+            exact.append(Transform(M, e.src * k, e.dst * k, origin="exact", extra=e.extra))
+        tm["exact"] = time.perf_counter() - t
     H, W = gray8.shape
     diag = float(np.hypot(H, W))
     t = time.perf_counter()
@@ -229,9 +274,10 @@ def propose(gray8: np.ndarray, p: Params, tm: dict | None = None) -> Proposals:
             transforms.append(Transform(M, d.src * k, d.dst * k, origin="dense", extra=d.extra))
         tm["dense"] = time.perf_counter() - t
 
-    # merge duplicates: keep the first (keypoint transforms come first, ordered by support)
+    # merge duplicates: keep the first (exact shifts first, then keypoint transforms ordered
+    # by support, then the dense ones)
     uniq: list[Transform] = []
-    for tr in transforms:
+    for tr in exact + transforms:
         dup = next((u for u in uniq if same_transform(tr, u, 2.0 * p.reproj)), None)
         if dup is None:
             uniq.append(tr)
@@ -302,16 +348,20 @@ def verify(gray8: np.ndarray, props: Proposals, p: Params, tm: dict | None = Non
         md, cd, _ = _cmfd_verify.grow_region(
             grayf, Minv, tr.dst, thr=p.corr_thr, min_area=p.min_region_area,
             margin_frac=p.roi_margin, min_margin=p.roi_min_margin, **kw)
+        if tr.origin == "exact":  # identical pixels: the blocks themselves are the proof
+            ms, md = ms | tr.extra["src_mask"], md | tr.extra["dst_mask"]
         if ms.sum() < p.min_region_area or md.sum() < p.min_region_area:
             continue
-        if tensor is not None and _cmfd_verify.aperture_ratio(tensor, tr.M, ms) < p.min_aperture:
+        if tr.origin != "exact" and tensor is not None and \
+                _cmfd_verify.aperture_ratio(tensor, tr.M, ms) < p.min_aperture:
             continue  # an edge or a line matching itself along its own direction
         sup = len(consistent_matches(tr.M, props.matches, p.reproj))
         per = periodicity(grayf, tr.M, Minv, ms, md, p, **kw)
         f = Found(tr, ms, md, support=sup, dense_points=int(tr.extra.get("points", 0)),
-                  corr=float(np.concatenate([cs, cd]).mean()), periodic=per)
-        f.evidence = evidence_of(f, H * W)
-        f.score = logistic((f.evidence - p.evidence_at_half) / p.evidence_width)
+                  corr=float(cc.mean()) if len(cc := np.concatenate([cs, cd])) else 1.0,
+                  periodic=per,
+                  exact_blocks=int(tr.extra.get("exact_blocks", 0)))
+        score_found(f, H * W, p)
         found.append(f)
     # a region that matches under three or more other transforms is a repeating pattern
     # (a lattice of repeats); one or two others can be legitimate multiple clones
@@ -325,8 +375,7 @@ def verify(gray8: np.ndarray, props: Proposals, p: Params, tm: dict | None = Non
             per = shares[LATTICE_MIN_OTHERS - 1]
             if per > fi.periodic:
                 fi.periodic = per
-                fi.evidence = evidence_of(fi, H * W)
-                fi.score = logistic((fi.evidence - p.evidence_at_half) / p.evidence_width)
+                score_found(fi, H * W, p)
     if p.grow_ring > 0:  # localisation only: evidence and scores above use the correlated core
         for f in found:
             f.core_area = f.area
@@ -339,7 +388,12 @@ def verify(gray8: np.ndarray, props: Proposals, p: Params, tm: dict | None = Non
     return found
 
 
-def analyze_rgb(rgb: np.ndarray, p: Params | None = None) -> Result:
+def analyze_rgb(rgb: np.ndarray, p: Params | None = None, *,
+                native: np.ndarray | None = None) -> Result:
+    """Copy-move analysis of ``rgb`` (reduced to ``p.max_pixels`` inside). ``native``: the
+    picture's own full-resolution RGB when it was stored losslessly (the exact-duplicate
+    stage looks for identical pixels, which lossy compression does not keep); None skips
+    that stage."""
     import cv2
 
     p = p or Params()
@@ -348,7 +402,15 @@ def analyze_rgb(rgb: np.ndarray, p: Params | None = None) -> Result:
     work, scale = _resize_to(np.ascontiguousarray(rgb), p.max_pixels)
     gray8 = cv2.cvtColor(work, cv2.COLOR_RGB2GRAY)
     H, W = gray8.shape
-    props = propose(gray8, p, tm)
+    ngray = None
+    if native is not None and p.exact:
+        if native is rgb and scale == 1.0:
+            ngray = gray8
+        elif native.ndim == 2:
+            ngray = np.ascontiguousarray(native, dtype=np.uint8)
+        else:
+            ngray = cv2.cvtColor(np.ascontiguousarray(native[..., :3]), cv2.COLOR_RGB2GRAY)
+    props = propose(gray8, p, tm, native=ngray)
     found = verify(gray8, props, p, tm)
     heat = np.zeros((H, W), np.float32)
     for f in found:

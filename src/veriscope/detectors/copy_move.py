@@ -53,7 +53,7 @@ def _how(T) -> str:
 
 class CopyMoveDetector(Detector):
     name = "copy_move"
-    version = "1.4"
+    version = "1.5"
     modalities = ("image",)
     localizes = True
     summary = "Finds regions duplicated inside the image (copy-move), also rotated or rescaled"
@@ -95,7 +95,9 @@ class CopyMoveDetector(Detector):
                 ev_note = f"ignored option {k}={v!r}"
                 opts_ignored.append(ev_note)
         rgb, scale = working_rgb(media, p.max_pixels)
-        res = core.analyze_rgb(rgb, p)
+        # exact duplicates survive only lossless storage; a JPEG file is not searched for them
+        lossless = media.format != "jpeg"
+        res = core.analyze_rgb(rgb, p, native=rgb_full if lossless else None)
         inv = W / rgb.shape[1]
         hw = (H, W)
 
@@ -116,6 +118,7 @@ class CopyMoveDetector(Detector):
                 "matched_keypoints": f.support, "dense_points": f.dense_points,
                 "area_px": int(round(f.area * inv * inv)), "correlation": round(f.corr, 3),
                 "periodicity": round(f.periodic, 3),
+                "identical_blocks": f.exact_blocks,
                 "found_by": f.T.origin,
             })
             if f.score >= 0.5:
@@ -125,10 +128,11 @@ class CopyMoveDetector(Detector):
                 ev.add(sev, "copy_move_region",
                        f"The region at x={cb[0]}, y={cb[1]} ({cb[2]}x{cb[3]} px) is a copy of the "
                        f"region at x={sb[0]}, y={sb[1]} ({sb[2]}x{sb[3]} px), or the other way "
-                       f"round{_how(f.T)}.",
+                       f"round{_how(f.T)}"
+                       + (", identical pixel for pixel." if f.exact_blocks else "."),
                        source_box=list(sb), copy_box=list(cb), score=round(f.score, 4),
                        rotation_deg=round(f.T.angle_deg(), 1), scale=round(f.T.scale(), 3),
-                       matched_keypoints=f.support)
+                       matched_keypoints=f.support, identical_blocks=f.exact_blocks)
 
         strong = [r for r in regions if r["score"] >= 0.5]
         if strong:
@@ -143,6 +147,19 @@ class CopyMoveDetector(Detector):
         else:
             ev.add("info", "copy_move_summary",
                    "No region of the image was found to be a copy of another region.")
+        if not p.exact:
+            exact_stage = "off"
+        elif not lossless:
+            exact_stage = "not_lossless"
+        elif H * W > p.exact_max_pixels:
+            exact_stage = "too_large"
+            ev.add("info", "exact_search_skipped",
+                   f"The search for pixel-identical copies was skipped: the picture has "
+                   f"{H * W / 1e6:.1f} MP, more than the {p.exact_max_pixels / 1e6:g} MP it is "
+                   "run on; copies that were rotated, rescaled or are large are still looked for.",
+                   max_pixels=int(p.exact_max_pixels))
+        else:
+            exact_stage = "searched"
         if scale < 1.0:
             ev.add("info", "analysed_at_reduced_resolution",
                    f"Analysed at reduced resolution ({rgb.shape[1]}x{rgb.shape[0]} instead of "
@@ -169,6 +186,7 @@ class CopyMoveDetector(Detector):
             "dense_points": res.n_dense_points,
             "working_scale": round(scale, 4),
             "working_size": [int(rgb.shape[1]), int(rgb.shape[0])],
+            "exact_stage": exact_stage,
             "timings_s": {k: round(v, 4) for k, v in res.timings.items()},
         }
         if opts_ignored:
