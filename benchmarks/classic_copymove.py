@@ -252,21 +252,28 @@ def fit_small_jobs(tmp: Path, seed: int = 11) -> list[dict]:
     return jobs
 
 
+def _large_photos(tmp: Path, prefix: str, jobs: list[dict]):
+    """Yield (image, stem) for every kodak24 photo upscaled 1.5x (Lanczos), after appending
+    the photo as PNG and as JPEG q90 (negatives) to ``jobs``."""
+    import cv2
+
+    for f in sorted(glob.glob(str(PRISTINE / "kodak24" / "*.png"))):
+        img, n = _load(f), Path(f).stem
+        img = cv2.resize(img, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_LANCZOS4)
+        for q in (None, 90):
+            p = _save(img, tmp / f"{prefix}_{n}_q{q}.{'jpg' if q else 'png'}", q)
+            jobs.append({"path": str(p), "name": p.name, "label": 0})
+        yield img, n
+
+
 def fit_large_jobs(tmp: Path, seed: int = 21) -> list[dict]:
     """FIT large: kodak24 (500 x 500 crops in ../shared) upscaled 1.5x to 750 x 750, 0.56 MP,
     closer to the size of NoSo's camera photos (mostly 1024 x 768; NoSo is never used to
     choose anything), so the working copy is not reduced and SIFT is not upsampled; the photo as PNG and JPEG q90, and 3
     copy-moves per photo of a small (0.2-0.6 %), medium (0.6-2 %) and large (2-5 %) region."""
-    import cv2
-
     rng = np.random.default_rng(seed)
-    jobs = []
-    for f in sorted(glob.glob(str(PRISTINE / "kodak24" / "*.png"))):
-        img, n = _load(f), Path(f).stem
-        img = cv2.resize(img, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_LANCZOS4)
-        for q in (None, 90):
-            p = _save(img, tmp / f"fl_{n}_q{q}.{'jpg' if q else 'png'}", q)
-            jobs.append({"path": str(p), "name": p.name, "label": 0})
+    jobs: list[dict] = []
+    for img, n in _large_photos(tmp, "fl", jobs):
         for k, area in enumerate(((0.002, 0.006), (0.006, 0.02), (0.02, 0.05))):
             job = _fit_forgery(img, rng, area, [0, 90, 80], tmp, f"fl_{n}_cm{k}", size=k)
             if job:
@@ -281,17 +288,11 @@ def fit_shift_jobs(tmp: Path, seed: int = 31) -> list[dict]:
     JPEG q50 decoded and saved as PNG (identical 8x8 blocks on its grid)."""
     import io
 
-    import cv2
     from PIL import Image
 
     rng = np.random.default_rng(seed)
-    jobs = []
-    for f in sorted(glob.glob(str(PRISTINE / "kodak24" / "*.png"))):
-        img, n = _load(f), Path(f).stem
-        img = cv2.resize(img, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_LANCZOS4)
-        for q in (None, 90):
-            p = _save(img, tmp / f"fsh_{n}_q{q}.{'jpg' if q else 'png'}", q)
-            jobs.append({"path": str(p), "name": p.name, "label": 0})
+    jobs: list[dict] = []
+    for img, n in _large_photos(tmp, "fsh", jobs):
         buf = io.BytesIO()
         Image.fromarray(img).save(buf, "JPEG", quality=50)
         p = _save(np.asarray(Image.open(buf).convert("RGB")), tmp / f"fsh_{n}_q50png.png", None)

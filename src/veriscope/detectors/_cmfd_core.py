@@ -213,9 +213,9 @@ def propose(gray8: np.ndarray, p: Params, tm: dict | None = None,
             native: np.ndarray | None = None) -> Proposals:
     """Candidate transforms from exact duplicates in ``native`` (the full-resolution gray
     image, when given), keypoints and the dense field, duplicates merged."""
-    from veriscope.detectors import _cmfd_dense, _cmfd_exact, _cmfd_sift
-
     import cv2
+
+    from veriscope.detectors import _cmfd_dense, _cmfd_exact, _cmfd_sift
 
     tm = {} if tm is None else tm
     exact: list[Transform] = []
