@@ -95,6 +95,12 @@ STRIP_ROWS = 256
 
 # ---------------------------------------------------------------- core maths
 
+ZERO_ABS = 0.4999
+"""A DCT coefficient counts as zero when |c| <= ZERO_ABS (ZERO: |c| < 0.5)."""
+ZERO_SCALE = 0.5 / ZERO_ABS
+"""|c| * ZERO_SCALE rounds to 0 exactly when |c| <= ZERO_ABS (rounding half to even)."""
+
+
 def _dct_basis() -> np.ndarray:
     k = np.arange(8)
     return np.array([math.sqrt((1 if u == 0 else 2) / 8.0) * np.cos((2 * k + 1) * u * np.pi / 16)
@@ -139,7 +145,7 @@ def zero_counts(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                  == cv2.erode(s, k_col, anchor=o, borderType=b)).astype(np.uint8)
         cst = (cv2.erode(row_c, k_col, anchor=o, borderType=b) > 0) | \
               (cv2.erode(col_c, k_row, anchor=o, borderType=b) > 0)
-        cnt = np.zeros(s.shape, np.uint8)
+        nonzero = np.zeros(s.shape, np.uint8)
         for u in range(8):
             ru = cv2.sepFilter2D(s, cv2.CV_32F, d[u], one, anchor=o,
                                  borderType=cv2.BORDER_CONSTANT)
@@ -147,9 +153,12 @@ def zero_counts(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
                 if u == 0 and v == 0:
                     continue  # the DC coefficient is not counted
                 c = cv2.filter2D(ru, -1, d[v][:, None], anchor=o, borderType=cv2.BORDER_CONSTANT)
-                # inRange gives 255 where |c| < 0.5; uint8 arithmetic wraps, so -255 == +1
-                np.subtract(cnt, cv2.inRange(c, -0.4999, 0.4999), out=cnt)
-        z[r0:r1] = cnt[: r1 - r0]
+                # round(|c| * ZERO_SCALE) is 0 exactly where |c| <= ZERO_ABS (one fast pass to
+                # uint8; a float inRange took about 40 % longer over the whole count)
+                a = cv2.convertScaleAbs(c, alpha=ZERO_SCALE)
+                cv2.min(a, 1, dst=a)
+                cv2.add(nonzero, a, dst=nonzero)
+        z[r0:r1] = (63 - nonzero)[: r1 - r0]
         const[r0:r1] = cst[: r1 - r0]
     z[:, w - 7:] = 0
     z[h - 7:, :] = 0
@@ -342,9 +351,10 @@ def background_map(hist: np.ndarray, main: int, shape, cell: int = CELL,
         f = f[..., main:main + 1]
     elif main >= 0:
         f[..., main] = 0
-    # box filter each grid channel over 5x5 cells (OpenCV takes at most 512 channels)
-    sm = np.stack([cv2.blur(np.ascontiguousarray(f[..., g]), (5, 5),
-                            borderType=cv2.BORDER_REFLECT) for g in range(f.shape[-1])], axis=-1)
+    # box filter every grid channel over 5x5 cells at once (OpenCV takes up to 512 channels)
+    sm = cv2.blur(np.ascontiguousarray(f), (5, 5), borderType=cv2.BORDER_REFLECT)
+    if sm.ndim == 2:  # a single channel comes back without its channel axis
+        sm = sm[..., None]
     share = sm.max(axis=-1) / float(cell * cell)
     share = np.clip(share / 0.6, 0.0, 1.0)  # 60 % of the pixels voting one foreign grid = full
     full = np.repeat(np.repeat(share, cell, axis=0), cell, axis=1)
