@@ -353,19 +353,51 @@ def test_small_shifted_copy_in_a_png_is_found_by_the_exact_stage(shared_data, tm
 
 def test_exact_stage_ignores_identical_blocks_on_a_decoded_jpeg_grid(shared_data):
     """A JPEG decoded and saved losslessly repeats 8x8 blocks that quantized alike, at shifts
-    that are multiples of 8: without the grid rule Kodak 07 at q50 gives a shift of 64+
-    identical textured blocks (a false copy); with it, none."""
+    that are multiples of 8: without the grid rule (and without the flatness limit) Kodak 07
+    at q30 gives shifts with a solid piece of 64+ identical textured blocks (false copies);
+    with it, none."""
     import cv2
 
     from veriscope.detectors._cmfd_exact import exact_transforms
 
     buf = io.BytesIO()
-    Image.fromarray(_kodak(shared_data, 7)).save(buf, "JPEG", quality=50)
+    Image.fromarray(_kodak(shared_data, 7)).save(buf, "JPEG", quality=30)
     g = cv2.cvtColor(np.asarray(Image.open(buf).convert("RGB")), cv2.COLOR_RGB2GRAY)
     kw = dict(min_shift=12, min_blocks=64, min_texture=1.0, max_group=4)
     raw, _ = exact_transforms(g, skip_grid_shifts=False, **kw)
     assert raw and all(t.M[0, 2] % 8 == 0 and t.M[1, 2] % 8 == 0 for t in raw)
     assert exact_transforms(g, **kw)[0] == []
+
+
+def _screenshot(shared_data) -> np.ndarray:
+    """A rendered feed: three posts with the same photo avatar, the same words and icons."""
+    from PIL import ImageDraw, ImageFont
+
+    im = Image.new("RGB", (1080, 1600), "white")
+    dr = ImageDraw.Draw(im)
+    font = ImageFont.load_default(size=28)
+    avatar = Image.fromarray(_kodak(shared_data, 15)).resize((96, 96))
+    for k, y in enumerate((40, 560, 1080)):
+        im.paste(avatar, (30, y))
+        dr.text((150, y + 10), f"User name {k}   @handle{k}", fill=(20, 20, 20), font=font)
+        dr.text((150, y + 60), "This is a post about something, reply and share",
+                fill=(40, 40, 40), font=font)
+        for i, lab in enumerate(("Reply", "Repost", "Like", "Share")):
+            dr.ellipse((150 + 220 * i, y + 400, 180 + 220 * i, y + 430), outline=(90, 90, 90),
+                       width=3)
+            dr.text((190 + 220 * i, y + 400), lab, fill=(90, 90, 90), font=font)
+    return np.asarray(im)
+
+
+def test_repeated_text_and_icons_of_a_screenshot_are_not_exact_copies(shared_data, tmp_path):
+    """Letters and icons repeat pixel for pixel in a screenshot. Without the flatness rules
+    the exact stage scored a repeated glyph pair 0.8 (written against the first form of 1.5);
+    now the screenshot scores as without the stage, under 0.5."""
+    ev = _analyze(tmp_path, _screenshot(shared_data), name="feed.png")
+    assert ev.data["exact_stage"] == "searched"
+    assert ev.score < 0.5
+    exact = [r for r in ev.data["regions"] if r["found_by"] == "exact"]
+    assert all(r["score"] < 0.5 for r in exact)
 
 
 def test_block_hashes_are_equal_exactly_for_equal_blocks():

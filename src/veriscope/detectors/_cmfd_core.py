@@ -59,6 +59,7 @@ class Params:
     exact_min_blocks: int = 64  # identical textured 8x8 block pairs sharing one shift
     exact_min_texture: float = 1.0  # gray levels, mean |Laplacian| of a block taking part
     exact_max_group: int = 4  # more identical blocks than this = a repeated pattern
+    exact_max_flat: float = 0.5  # blocks with more equal neighbour pairs are graphics
     exact_max_pixels: int = 16_000_000  # larger images skip the exact stage (cost)
     seed: int = 0
 
@@ -78,6 +79,7 @@ class Found:
     score: float = 0.0
     core_area: int = -1  # source + copy area of the correlated core (what the score counts)
     exact_blocks: int = 0  # identical 8x8 block pairs under T in the native pixels (0: none)
+    flat_around: float = 0.0  # share of flat pixels (3x3 constant) around an exact pair
 
     @property
     def area(self) -> int:
@@ -186,13 +188,21 @@ EXACT_MIN_SCORE = 0.8
 textured area exactly; none of the FIT photos, as PNG or as JPEG q30-95 decoded and saved
 losslessly, has such a shift (at most 24 identical pairs at any shift off the 8x8 grid)."""
 EXACT_MAX_PERIODIC = 0.25
-"""... unless the pair also matches under its own shift repeated (a repeated pattern)."""
+"""... unless the pair also matches under its own shift repeated (a repeated pattern) ..."""
+EXACT_MAX_FLAT_AROUND = 0.5
+"""... or most pixels around the pair are flat (constant over 3x3): text, icons and other
+graphics of a screenshot repeat exactly by nature. Innocent FIT photos have at most 16 % of
+flat pixels over the whole picture (43 % once re-saved from JPEG q50); a rendered
+screenshot 95 %."""
+EXACT_RING = 16
+"""px (working copy) around an exact pair in which ``flat_around`` is measured."""
 
 
 def score_found(f: Found, n_pixels: int, p: Params) -> None:
     """Set ``f.evidence`` (:func:`evidence_of`) and ``f.score``, with the exact-copy floor."""
     f.evidence = evidence_of(f, n_pixels)
-    if f.exact_blocks >= p.exact_min_blocks and f.periodic <= EXACT_MAX_PERIODIC:
+    if (f.exact_blocks >= p.exact_min_blocks and f.periodic <= EXACT_MAX_PERIODIC
+            and f.flat_around <= EXACT_MAX_FLAT_AROUND):
         floor = p.evidence_at_half + p.evidence_width * float(
             np.log(EXACT_MIN_SCORE / (1.0 - EXACT_MIN_SCORE)))
         f.evidence = max(f.evidence, floor)
@@ -224,7 +234,8 @@ def propose(gray8: np.ndarray, p: Params, tm: dict | None = None,
         k = gray8.shape[1] / native.shape[1]  # native px -> working px
         ets, _ = _cmfd_exact.exact_transforms(
             native, min_shift=p.min_shift / k, min_blocks=p.exact_min_blocks,
-            min_texture=p.exact_min_texture, max_group=p.exact_max_group)
+            min_texture=p.exact_min_texture, max_group=p.exact_max_group,
+            max_flat=p.exact_max_flat)
         for e in ets:
             M = e.M.copy()
             M[:, 2] *= k
@@ -338,6 +349,10 @@ def verify(gray8: np.ndarray, props: Proposals, p: Params, tm: dict | None = Non
     tensor = _cmfd_verify.structure_tensor(grayf, 3.0) if p.min_aperture > 0 else None
     found: list[Found] = []
     kw = dict(sigma=p.corr_sigma, min_std=p.corr_min_std, min_shift=p.min_shift)
+    flat = None  # pixels whose 3x3 neighbourhood is constant, for exact pairs only
+    if any(tr.origin == "exact" for tr in props.transforms):
+        k3 = np.ones((3, 3), np.uint8)
+        flat = cv2.dilate(gray8, k3) == cv2.erode(gray8, k3)
     for tr in props.transforms:
         if not valid_affine(tr.M):
             continue
@@ -361,6 +376,10 @@ def verify(gray8: np.ndarray, props: Proposals, p: Params, tm: dict | None = Non
                   corr=float(cc.mean()) if len(cc := np.concatenate([cs, cd])) else 1.0,
                   periodic=per,
                   exact_blocks=int(tr.extra.get("exact_blocks", 0)))
+        if tr.origin == "exact" and flat is not None:
+            ring = cv2.dilate((ms | md).astype(np.uint8), np.ones((2 * EXACT_RING + 1,) * 2,
+                                                                  np.uint8)) > 0
+            f.flat_around = float(flat[ring].mean())
         score_found(f, H * W, p)
         found.append(f)
     # a region that matches under three or more other transforms is a repeating pattern

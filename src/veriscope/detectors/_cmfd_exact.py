@@ -13,10 +13,13 @@ copies; this stage looks at the image's own pixels and only for identity.
    step 3. Equal hashes are found by sorting them.
 2. Only *textured* blocks take part: the mean absolute 4-neighbour Laplacian over the block
    is at least ``min_texture`` gray levels (flat, clipped or smooth-gradient blocks repeat in
-   natural pictures). Groups of more than ``max_group`` equal blocks are a repeated pattern,
-   not a copy, and are skipped.
-3. Pairs of equal blocks vote for their shift; a shift with at least ``min_blocks`` votes is
-   an exact copy. Shifts that are multiples of 8 on both axes are ignored: a JPEG picture
+   natural pictures) and at most ``max_flat`` of its adjacent pixel pairs are equal (text,
+   icons and other flat graphics repeat in screenshots; camera noise leaves few equal
+   neighbours). Groups of more than ``max_group`` equal blocks are a repeated pattern, not a
+   copy, and are skipped.
+3. Pairs of equal blocks vote for their shift; a shift is an exact copy when at least
+   ``min_blocks`` of its blocks form one 8-connected piece (repeated letters or icons give
+   many small pieces; a copied area gives one solid piece, or a few). Shifts that are multiples of 8 on both axes are ignored: a JPEG picture
    decoded and saved losslessly carries identical 8x8 blocks on its own grid wherever two
    blocks quantized to the same coefficients (measured on the FIT split, see
    docs/detectors/copy_move.md).
@@ -41,6 +44,28 @@ STRIP_ROWS = 128
 """Block rows hashed at once (memory: about 24 bytes x STRIP_ROWS x width)."""
 MAX_SHIFTS = 8
 """At most this many shifts (the most voted) are returned."""
+
+
+MAX_CANDIDATES = 64
+"""Shifts with enough votes examined (most voted first) for solid pieces."""
+
+
+def _in_solid_pieces(ys: np.ndarray, xs: np.ndarray, min_blocks: int) -> np.ndarray:
+    """Which of the block corners (ys, xs) of one shift lie in 8-connected pieces of at least
+    ``min_blocks // 4`` corners, all of them empty unless the largest piece has
+    ``min_blocks``: a copied area is one solid piece of identical blocks (or a few, when
+    an untextured part splits it), while repeated letters or icons give many small ones."""
+    import cv2
+
+    y0, x0 = int(ys.min()), int(xs.min())
+    grid = np.zeros((int(ys.max()) - y0 + 1, int(xs.max()) - x0 + 1), np.uint8)
+    grid[ys - y0, xs - x0] = 1
+    _, lab, stats, _ = cv2.connectedComponentsWithStats(grid, connectivity=8)
+    area = stats[:, cv2.CC_STAT_AREA]
+    area[0] = 0  # the background
+    if area.max() < min_blocks:
+        return np.zeros(len(ys), bool)
+    return area[lab[ys - y0, xs - x0]] >= max(1, min_blocks // 4)
 
 
 def _blocks_mask(shape, ys: np.ndarray, xs: np.ndarray, b: int = BLOCK) -> np.ndarray:
@@ -83,8 +108,24 @@ def block_texture(gray8: np.ndarray, b: int = BLOCK) -> np.ndarray:
     return box[:h - b + 1, :w - b + 1]
 
 
+def block_flatness(gray8: np.ndarray, b: int = BLOCK) -> np.ndarray:
+    """Share of the horizontally and vertically adjacent pixel pairs of each b x b block
+    (top-left corner) that are exactly equal: flat graphics, text and user-interface
+    elements have most of them equal, camera pictures few (noise)."""
+    import cv2
+
+    g = gray8.astype(np.int16)
+    eq = np.zeros(g.shape, np.float32)
+    eq[:, :-1] += g[:, 1:] == g[:, :-1]
+    eq[:-1, :] += g[1:, :] == g[:-1, :]
+    h, w = g.shape
+    box = cv2.boxFilter(eq, -1, (b, b), anchor=(0, 0), normalize=True,
+                        borderType=cv2.BORDER_CONSTANT)
+    return box[:h - b + 1, :w - b + 1] / 2.0
+
+
 def exact_transforms(gray8: np.ndarray, *, min_shift: float, min_blocks: int,
-                     min_texture: float, max_group: int,
+                     min_texture: float, max_group: int, max_flat: float = 1.0,
                      skip_grid_shifts: bool = True) -> tuple[list[Transform], dict]:
     """Shifts under which at least ``min_blocks`` textured 8x8 blocks repeat exactly.
 
@@ -101,7 +142,10 @@ def exact_transforms(gray8: np.ndarray, *, min_shift: float, min_blocks: int,
     n = 0
     for r0 in range(0, h - BLOCK + 1, STRIP_ROWS):  # in strips of rows: bounded temporaries
         strip = gray8[r0:r0 + STRIP_ROWS + BLOCK - 1]
-        sy, sx = np.nonzero(block_texture(strip) >= min_texture)
+        ok = block_texture(strip) >= min_texture
+        if max_flat < 1.0:
+            ok &= block_flatness(strip) <= max_flat
+        sy, sx = np.nonzero(ok)
         m = len(sy)
         if m:
             keys[n:n + m] = block_hashes(strip)[sy, sx]
@@ -159,11 +203,14 @@ def exact_transforms(gray8: np.ndarray, *, min_shift: float, min_blocks: int,
     info["exact_candidates"] = int(len(uniq))
     out: list[Transform] = []
     half = (BLOCK - 1) / 2.0
-    for ci in np.argsort(-cnt, kind="stable")[:MAX_SHIFTS]:
-        if cnt[ci] < min_blocks:
+    for ci in np.argsort(-cnt, kind="stable")[:MAX_CANDIDATES]:
+        if cnt[ci] < min_blocks or len(out) == MAX_SHIFTS:
             break
         sel = np.flatnonzero(inv == ci)
-        extra = {"exact_blocks": int(cnt[ci]),
+        sel = sel[_in_solid_pieces(ys[a[sel]], xs[a[sel]], min_blocks)]
+        if len(sel) == 0:
+            continue  # identical blocks scattered in small pieces: repeated glyphs, icons
+        extra = {"exact_blocks": int(len(sel)),
                  "src_mask": _blocks_mask((h, w), ys[a[sel]], xs[a[sel]]),
                  "dst_mask": _blocks_mask((h, w), ys[b[sel]], xs[b[sel]])}
         if len(sel) > MAX_POINTS:

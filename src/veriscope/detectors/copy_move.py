@@ -119,6 +119,7 @@ class CopyMoveDetector(Detector):
                 "area_px": int(round(f.area * inv * inv)), "correlation": round(f.corr, 3),
                 "periodicity": round(f.periodic, 3),
                 "identical_blocks": f.exact_blocks,
+                "flat_around": round(f.flat_around, 3),
                 "found_by": f.T.origin,
             })
             if f.score >= 0.5:
