@@ -232,7 +232,7 @@ def propose(gray8: np.ndarray, p: Params, tm: dict | None = None,
     if p.exact and native is not None and native.size <= p.exact_max_pixels:
         t = time.perf_counter()
         k = gray8.shape[1] / native.shape[1]  # native px -> working px
-        ets, _ = _cmfd_exact.exact_transforms(
+        ets = _cmfd_exact.exact_transforms(
             native, min_shift=p.min_shift / k, min_blocks=p.exact_min_blocks,
             min_texture=p.exact_min_texture, max_group=p.exact_max_group,
             max_flat=p.exact_max_flat)

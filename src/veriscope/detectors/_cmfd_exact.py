@@ -126,17 +126,16 @@ def block_flatness(gray8: np.ndarray, b: int = BLOCK) -> np.ndarray:
 
 def exact_transforms(gray8: np.ndarray, *, min_shift: float, min_blocks: int,
                      min_texture: float, max_group: int, max_flat: float = 1.0,
-                     skip_grid_shifts: bool = True) -> tuple[list[Transform], dict]:
+                     skip_grid_shifts: bool = True) -> list[Transform]:
     """Shifts under which at least ``min_blocks`` textured 8x8 blocks repeat exactly.
 
-    Returns (transforms, info); each transform is a pure translation (origin ``exact``)
+    Each transform is a pure translation (origin ``exact``)
     whose ``extra`` holds ``exact_blocks`` (the number of identical block pairs) and
     ``src_mask`` / ``dst_mask`` (bool, the image's shape: the union of those blocks).
     """
     h, w = gray8.shape
-    info = {"exact_candidates": 0}
     if h < 2 * BLOCK or w < 2 * BLOCK:
-        return [], info
+        return []
     cap = (h - BLOCK + 1) * (w - BLOCK + 1)  # filled in place: no copy of the full arrays
     ys, xs, keys = np.empty(cap, np.int32), np.empty(cap, np.int32), np.empty(cap, np.uint64)
     n = 0
@@ -153,7 +152,7 @@ def exact_transforms(gray8: np.ndarray, *, min_shift: float, min_blocks: int,
             xs[n:n + m] = sx
             n += m
     if n < 2 * min_blocks:
-        return [], info
+        return []
     ys, xs, keys = ys[:n], xs[:n], keys[:n]
     # sort (hash, index) packed in one uint64: the hash keeps its top 64 - nbits bits, which
     # leaves a few random collisions at 16 MP, scattered over random shifts (step 3 drops them)
@@ -167,7 +166,7 @@ def exact_transforms(gray8: np.ndarray, *, min_shift: float, min_blocks: int,
     eq = np.flatnonzero(top[1:] == top[:-1])  # sorted position i equals i + 1 (few)
     del top
     if len(eq) == 0:
-        return [], info
+        return []
     # runs of consecutive equal positions are the groups of equal blocks
     first = np.r_[0, np.flatnonzero(np.diff(eq) != 1) + 1]
     starts = eq[first]
@@ -185,7 +184,7 @@ def exact_transforms(gray8: np.ndarray, *, min_shift: float, min_blocks: int,
                 a_idx.append(index(st + i))
                 b_idx.append(index(st + j))
     if not a_idx:
-        return [], info
+        return []
     a, b = np.concatenate(a_idx), np.concatenate(b_idx)
     # orient every pair so that the shift points down (or right on the same row)
     dy, dx = ys[b] - ys[a], xs[b] - xs[a]
@@ -197,10 +196,9 @@ def exact_transforms(gray8: np.ndarray, *, min_shift: float, min_blocks: int,
         keep &= ~((dy % BLOCK == 0) & (dx % BLOCK == 0))
     a, b, dy, dx = a[keep], b[keep], dy[keep], dx[keep]
     if len(a) == 0:
-        return [], info
+        return []
     code = (dy.astype(np.int64) + h) * (2 * w + 1) + (dx.astype(np.int64) + w)
-    uniq, inv, cnt = np.unique(code, return_inverse=True, return_counts=True)
-    info["exact_candidates"] = int(len(uniq))
+    _, inv, cnt = np.unique(code, return_inverse=True, return_counts=True)
     out: list[Transform] = []
     half = (BLOCK - 1) / 2.0
     for ci in np.argsort(-cnt, kind="stable")[:MAX_CANDIDATES]:
@@ -219,4 +217,4 @@ def exact_transforms(gray8: np.ndarray, *, min_shift: float, min_blocks: int,
         dst = np.c_[xs[b[sel]] + half, ys[b[sel]] + half].astype(np.float64)
         M = np.array([[1.0, 0.0, float(dx[sel[0]])], [0.0, 1.0, float(dy[sel[0]])]])
         out.append(Transform(M, src, dst, origin="exact", extra=extra))
-    return out, info
+    return out

@@ -152,15 +152,15 @@ class CopyMoveDetector(Detector):
             exact_stage = "off"
         elif not lossless:
             exact_stage = "not_lossless"
-        elif H * W > p.exact_max_pixels:
+        elif "exact" in res.timings:  # the core ran it
+            exact_stage = "searched"
+        else:  # over exact_max_pixels
             exact_stage = "too_large"
             ev.add("info", "exact_search_skipped",
                    f"The search for pixel-identical copies was skipped: the picture has "
                    f"{H * W / 1e6:.1f} MP, more than the {p.exact_max_pixels / 1e6:g} MP it is "
                    "run on; copies that were rotated, rescaled or are large are still looked for.",
                    max_pixels=int(p.exact_max_pixels))
-        else:
-            exact_stage = "searched"
         if scale < 1.0:
             ev.add("info", "analysed_at_reduced_resolution",
                    f"Analysed at reduced resolution ({rgb.shape[1]}x{rgb.shape[0]} instead of "
