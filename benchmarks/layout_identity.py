@@ -1,0 +1,121 @@
+"""Reports of the shared data are the same before and after a refactoring.
+
+Runs ``veriscope analyze --detectors all --out DIR`` (a fresh process, as a user runs it) on a
+fixed, spread sample of every folder of ``../shared/data`` and reduces each report to digests:
+the report.json with its timings and timestamp removed, and the bytes of every map and view
+PNG. ``--write`` stores the digests as a reference; ``--check`` compares with one and lists
+every file whose report differs. The reference in ``benchmarks/results/layout_identity.json``
+was written by the code before the package layout of docs/architecture.md (commit abeb31d).
+
+    python benchmarks/layout_identity.py --check benchmarks/results/layout_identity.json
+    python benchmarks/layout_identity.py --check REF --workers 2   # also: parallel == serial
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+MEDIA_EXTS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".wav", ".flac",
+              ".mp3", ".ogg", ".m4a", ".mp4", ".mov", ".mkv", ".avi", ".webm"}
+PER_FOLDER = 4
+VOLATILE = {"elapsed_s", "created"}
+
+
+def sample(shared: Path = SHARED, per_folder: int = PER_FOLDER) -> list[Path]:
+    """``per_folder`` media files of each dataset folder, spread evenly over its sorted list."""
+    out = []
+    for d in sorted(p for p in shared.iterdir() if p.is_dir()):
+        files = sorted(p for p in d.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_EXTS)
+        if not files:
+            continue
+        k = min(per_folder, len(files))
+        idx = sorted({round(i * (len(files) - 1) / max(1, k - 1)) for i in range(k)})
+        out += [files[i] for i in idx]
+    return out
+
+
+def _strip(obj):
+    if isinstance(obj, dict):
+        return {k: _strip(v) for k, v in obj.items() if k not in VOLATILE}
+    if isinstance(obj, list):
+        return [_strip(v) for v in obj]
+    return obj
+
+
+def digest_dir(rep_dir: Path) -> dict:
+    """Digests of one report folder: normalised report.json and every PNG under it."""
+    rep = json.loads((rep_dir / "report.json").read_text(encoding="utf-8"))
+    for e in rep.get("evidence", []):
+        (e.get("data") or {}).pop("traceback", None)
+    canon = json.dumps(_strip(rep), sort_keys=True, ensure_ascii=False)
+    out = {"report": hashlib.sha256(canon.encode()).hexdigest(),
+           "verdict": rep["verdict"]["label"]}
+    for png in sorted(rep_dir.rglob("*.png")):
+        out[png.relative_to(rep_dir).as_posix()] = hashlib.sha256(png.read_bytes()).hexdigest()
+    return out
+
+
+def run(files: list[Path], out: Path, workers: int | None) -> float:
+    exe = Path(sys.executable).with_name("veriscope")
+    cmd = [str(exe), "analyze", "--detectors", "all", "--timeout", "900", "--no-html",
+           "--out", str(out)]
+    if workers is not None:
+        cmd += ["--workers", str(workers)]
+    t0 = time.perf_counter()
+    subprocess.run(cmd + [str(f) for f in files], check=False, stdout=subprocess.DEVNULL,
+                   env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    return time.perf_counter() - t0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--write", type=Path, help="store the digests here")
+    g.add_argument("--check", type=Path, help="compare with the digests stored here")
+    ap.add_argument("--workers", type=int, default=None, help="pass --workers N to analyze")
+    ap.add_argument("--per-folder", type=int, default=PER_FOLDER)
+    a = ap.parse_args(argv)
+    if not SHARED.is_dir():
+        print(f"no shared data at {SHARED}", file=sys.stderr)
+        return 2
+    files = sample(SHARED, a.per_folder)
+    with tempfile.TemporaryDirectory(prefix="veriscope-identity-") as tmp:
+        wall = run(files, Path(tmp), a.workers)
+        got, taken = {}, set()
+        for f in files:  # the folder names `analyze` gives: name, name-2, ... in input order
+            rel = f.relative_to(SHARED).as_posix()
+            name, i = f.name, 1
+            while name in taken:
+                i += 1
+                name = f"{f.name}-{i}"
+            taken.add(name)
+            d = Path(tmp) / name
+            got[rel] = digest_dir(d) if (d / "report.json").is_file() else {"missing": True}
+    print(f"{len(files)} files analysed in {wall:.1f} s (workers={a.workers})")
+    if a.write:
+        a.write.parent.mkdir(parents=True, exist_ok=True)
+        a.write.write_text(json.dumps({"files": got}, indent=1, sort_keys=True) + "\n")
+        print(f"wrote {a.write}")
+        return 0
+    ref = json.loads(a.check.read_text())["files"]
+    bad = [k for k in sorted(ref.keys() | got.keys()) if ref.get(k) != got.get(k)]
+    for k in bad:
+        r, g_ = ref.get(k, {}), got.get(k, {})
+        diff = sorted(x for x in r.keys() | g_.keys() if r.get(x) != g_.get(x))
+        print(f"DIFFERS {k}: {', '.join(diff)}")
+    print(f"{len(ref) - len(bad)} of {len(ref)} reports identical")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
