@@ -3,7 +3,7 @@
 
 Protocol (docs/detectors/audio_splice.md):
 
-- Splices are made from real recordings with :mod:`veriscope.audio_splices` (true boundaries
+- Splices are made from real recordings with :mod:`veriscope.synth.audio_splices` (true boundaries
   known, donor level matched to the host, crossfades of 0 / 5 / 20 ms, cuts in pauses):
   * FIT: FSDD digit sequences of speakers george, jackson, lucas (4-6 takes, 1-2 takes replaced
     by another FIT speaker) and same-speaker sequences. ``--fit`` grid-searches the two
@@ -47,13 +47,13 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from veriscope import audio_splices as S  # noqa: E402
+from veriscope.synth import audio_splices as S  # noqa: E402
 from veriscope.bench.metrics import TemporalAP, iou_1d  # noqa: E402
-from veriscope.detectors import audio_splice as AS  # noqa: E402
-from veriscope.detectors.audio_facts import AudioFactsDetector  # noqa: E402
-from veriscope.detectors.audio_splice import AudioSpliceDetector  # noqa: E402
+from veriscope.detectors.audio import audio_splice as AS  # noqa: E402
+from veriscope.detectors.audio.audio_facts import AudioFactsDetector  # noqa: E402
+from veriscope.detectors.audio.audio_splice import AudioSpliceDetector  # noqa: E402
 from veriscope.detectors.base import Context  # noqa: E402
-from veriscope.media import Media  # noqa: E402
+from veriscope.core.media import Media  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -267,7 +267,7 @@ def speed():
         wav = S.write_wav(Path(td) / "long.wav", x, 24000)
         for p in ([mp3[0]] if mp3 else []) + [wav]:
             m = Media.open(p)
-            from veriscope.detectors.audio_facts import load_audio
+            from veriscope.detectors.audio.audio_facts import load_audio
 
             t0 = time.process_time()
             inp = load_audio(m)

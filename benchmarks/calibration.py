@@ -13,7 +13,7 @@ all made from the 24 kodak24 photos of ../shared/data/pristine-kodak24-cbsd68-mc
 - ``fit-processed``    every PNG record of the two synth sets (forgeries and originals) after
                        one everyday processing chain, round-robin: saved as JPEG q75..95;
                        JPEG q70..90 then PNG; downscaled x0.6..0.9 then JPEG q80..95
-                       (veriscope.perturb specs in PROCESSING).
+                       (veriscope.signals.perturb specs in PROCESSING).
 
 EVAL (never fitted on): synth-eval (cbsd68 + mcmaster forgeries and originals), pristine EVAL
 (cbsd68 + mcmaster originals), exif-samples (30 camera JPEGs), noso (copy-moves and
@@ -72,10 +72,10 @@ def kodak_crops(out_root: Path) -> list[Path]:
 
 def fit_records() -> dict:
     """The three FIT sets as {name: [Record]} (built once under the cache folder)."""
-    from veriscope import forgeries as F
+    from veriscope.synth import forgeries as F
     from veriscope.bench import cache_root, datasets, synth
     from veriscope.bench.datasets import Record
-    from veriscope.perturb import perturb_records
+    from veriscope.signals.perturb import perturb_records
 
     root = cache_root() / "calib"
     crops = kodak_crops(root / "kodak24-crops")
@@ -167,7 +167,7 @@ def collect(sets: dict, workers: int) -> dict:
 
 def describe(m: dict, rows: list[dict]) -> dict:
     """Add the model card fields (what FIT data, how selected) to a fitted model."""
-    from veriscope import calibration as C
+    from veriscope.core import calibration as C
 
     sets = sorted({r["set"] for r in rows})
     m["fit_data"] = {
@@ -181,7 +181,7 @@ def describe(m: dict, rows: list[dict]) -> dict:
         "table_sha256": __import__("hashlib").sha256(FIT_TABLE.read_bytes()).hexdigest()
         if FIT_TABLE.exists() else None,
         "selection": f"grouped {C.FOLDS}-fold CV on FIT (groups = kodak24 photo) over "
-                     "veriscope.calibration.GRID; among grid points within "
+                     "veriscope.core.calibration.GRID; among grid points within "
                      f"{C.TOLERANCE} of the lowest balanced log-loss the simplest (fewest knots, "
                      "strongest L2, earliest reliability option); intercept then shifted so that "
                      f"at most {C.TARGET_FPR:.0%} of FIT negatives score >= 0.5 out of fold",
@@ -199,10 +199,10 @@ def v1_score(row: dict) -> float | None:
 
 
 def _fused(row: dict):
-    """veriscope.fusion.fuse over the classic evidence of this row (scores, labels and
+    """veriscope.core.fusion.fuse over the classic evidence of this row (scores, labels and
     reliability levels as the detectors reported them)."""
-    from veriscope.evidence import Evidence
-    from veriscope.fusion import fuse
+    from veriscope.core.evidence import Evidence
+    from veriscope.core.fusion import fuse
 
     evs = [Evidence(d, "bench", applicable=s is not None, score=s,
                     label=None if s is None else "manipulated" if s >= 0.5 else "no_evidence",
@@ -223,7 +223,7 @@ def v2_verdict(row: dict) -> str:
 
 
 def metrics_row(rows, fn) -> dict:
-    from veriscope.metrics import auc, rates_at
+    from veriscope.core.metrics import auc, rates_at
 
     s = np.array([fn(r) for r in rows], float)
     y = np.array([r["label"] for r in rows], bool)
@@ -257,7 +257,7 @@ def main(argv=None) -> int:
                     help="rewrite src/veriscope/models/classic_calibration.json and the FIT table")
     ap.add_argument("--no-eval", action="store_true", help="fit and cross-validate only")
     a = ap.parse_args(argv)
-    from veriscope import calibration as C
+    from veriscope.core import calibration as C
 
     fit_rows = [r for rs in collect(fit_records(), a.workers).values() for r in rs]
     if a.write:
@@ -347,7 +347,7 @@ def main(argv=None) -> int:
 def driver(row: dict) -> str:
     """The detector behind a v2 score >= 0.5: an uncalibrated classic detector at >= 0.5, or
     the largest contribution of the calibrated combination."""
-    from veriscope import calibration as C
+    from veriscope.core import calibration as C
 
     m = C.load_model()
     free = {d: s for d, s in row["scores"].items() if d not in m["detectors"] and s is not None}

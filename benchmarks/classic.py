@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from veriscope import registry
+from veriscope.core import registry
 from veriscope.bench import Benchmark, datasets
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,17 +64,17 @@ def main(argv=None) -> int:
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--detectors", default=",".join(CLASSIC))
     ap.add_argument("--out", default=str(REPO / "bench-out" / "classic"))
-    ap.add_argument("--map-rule", default=None, help="override veriscope.fusion.MAP_RULE (to compare "
+    ap.add_argument("--map-rule", default=None, help="override veriscope.core.fusion.MAP_RULE (to compare "
                     "rules on the FIT split)")
     args = ap.parse_args(argv)
     if args.map_rule:
-        from veriscope import fusion
+        from veriscope.core import fusion
 
         fusion.MAP_RULE = args.map_rule
     dets = available(args.detectors.split(","))
     lines = ["# Classic image forensics (issue 3)", "",
              f"Detectors: {', '.join(d + ' ' + registry.load(d).version for d in dets)}; "
-             "fused = veriscope.fusion over them.", ""]
+             "fused = veriscope.core.fusion over them.", ""]
     for key in args.sets.split(","):
         spec = SETS[key]
         name, recs = datasets.load(spec)

@@ -21,7 +21,7 @@ Protocol (data discipline: constants are fitted on FIT only, everything else is 
    ``--param max_keypoints=5000`` (any ``_cmfd_core.Params`` field) applies to every FIT run,
    to compare constants.
 2. EVAL synthetic (cbsd68 + mcmaster): one copy-move per photo with (rotation, scale) cycling
-   through {0, 15, 45} x {0.8, 1.0, 1.2} (veriscope.forgeries.copy_move), saved as PNG and as
+   through {0, 15, 45} x {0.8, 1.0, 1.2} (veriscope.synth.forgeries.copy_move), saved as PNG and as
    JPEG q90; the pristine photos (PNG + JPEG q90) are the negatives.
 3. MICC-F220 (image labels only) and MICC-F8multi; NoSo (pixel masks of source + copy),
    also re-saved as JPEG q90 (no identical pixels left, so no exact stage);
@@ -75,7 +75,7 @@ def _save(img: np.ndarray, path: Path, quality: int | None) -> Path:
 
 
 def _f1_grid(heat: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    from veriscope.metrics import pixel_f1
+    from veriscope.core.metrics import pixel_f1
 
     return np.array([pixel_f1(heat, mask, float(t)) for t in GRID])
 
@@ -86,9 +86,9 @@ def _work(job: dict) -> dict:
 
     cv2.setNumThreads(1)
     from veriscope.detectors.base import Context
-    from veriscope.detectors.copy_move import CopyMoveDetector
-    from veriscope.media import Media
-    from veriscope.metrics import pixel_auc
+    from veriscope.detectors.image.copy_move.detector import CopyMoveDetector
+    from veriscope.core.media import Media
+    from veriscope.core.metrics import pixel_auc
 
     m = Media.open(job["path"])
     m.rgb()
@@ -113,7 +113,7 @@ def _work(job: dict) -> dict:
 
 
 def _params(over: dict):
-    from veriscope.detectors import _cmfd_core as core
+    from veriscope.detectors.image.copy_move import core
 
     p = core.Params()
     for k, v in (over or {}).items():
@@ -129,8 +129,8 @@ def _fit_work(job: dict) -> dict:
     import cv2
 
     cv2.setNumThreads(1)
-    from veriscope.detectors import _cmfd_core as core
-    from veriscope.metrics import pixel_f1
+    from veriscope.detectors.image.copy_move import core
+    from veriscope.core.metrics import pixel_f1
 
     img = _load(job["path"])
     lossless = not str(job["path"]).lower().endswith((".jpg", ".jpeg"))
@@ -169,10 +169,10 @@ def _run(fn, jobs, workers):
 
 # ----------------------------------------------------------------------------- datasets
 def _blob_copy_move(img, rng, angle, scale, area):
-    """Like veriscope.forgeries.copy_move but with a chosen region size (FIT split only)."""
+    """Like veriscope.synth.forgeries.copy_move but with a chosen region size (FIT split only)."""
     import cv2
 
-    from veriscope import forgeries as F
+    from veriscope.synth import forgeries as F
 
     h, w = img.shape[:2]
     src = F._blob_mask(h, w, rng, area=area)
@@ -365,7 +365,7 @@ def fit_small_report(res: list[dict]) -> None:
 
 
 def eval_jobs(tmp: Path, seed: int = 2) -> list[dict]:
-    from veriscope import forgeries as F
+    from veriscope.synth import forgeries as F
 
     rng = np.random.default_rng(seed)
     files = sorted(glob.glob(str(PRISTINE / "cbsd68" / "*.png"))) + \
@@ -449,7 +449,7 @@ def _pct(x):
 
 
 def image_table(title: str, res: list[dict]) -> None:
-    from veriscope import metrics as MT
+    from veriscope.core import metrics as MT
 
     s = np.array([r["score"] for r in res])
     y = np.array([r["label"] for r in res], bool)
@@ -493,7 +493,7 @@ def bootstrap_line(title: str, res: list[dict], key: str, n: int = 2000, seed: i
 def fit_report(res: list[dict]) -> None:
     from scipy.optimize import minimize
 
-    from veriscope.detectors import _cmfd_core as core
+    from veriscope.detectors.image.copy_move import core
 
     X = np.array([r[:3] for d in res for r in d["rows"]], float).reshape(-1, 3)
     Y = np.array([r[3] for d in res for r in d["rows"]], float)
@@ -526,8 +526,8 @@ def speed_report() -> None:
     import cv2
 
     from veriscope.detectors.base import Context
-    from veriscope.detectors.copy_move import CopyMoveDetector
-    from veriscope.media import Media
+    from veriscope.detectors.image.copy_move.detector import CopyMoveDetector
+    from veriscope.core.media import Media
 
     cv2.setNumThreads(1)
     src = SHARED / "exif-samples-camera-jpegs" / "hdr" / "iphone_hdr_NO.jpg"

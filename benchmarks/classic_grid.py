@@ -29,13 +29,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from veriscope import forgeries as F
-from veriscope.detectors.aids import VisualAidsDetector
+from veriscope.synth import forgeries as F
+from veriscope.detectors.image.aids import VisualAidsDetector
 from veriscope.detectors.base import Context
-from veriscope.detectors.jpeg_grid import JpegGridDetector
-from veriscope.detectors.resampling import ResamplingDetector
-from veriscope.media import Media
-from veriscope.metrics import auc, dataset_best_threshold, mean_f1_at, pixel_auc
+from veriscope.detectors.image.jpeg_grid import JpegGridDetector
+from veriscope.detectors.image.resampling import ResamplingDetector
+from veriscope.core.media import Media
+from veriscope.core.metrics import auc, dataset_best_threshold, mean_f1_at, pixel_auc
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -278,7 +278,7 @@ def fit_report(fit_imgs, rng) -> str:
     """The statistics the fitted constants were read from (kodak24 only)."""
     import cv2
 
-    from veriscope.detectors import resampling as rs
+    from veriscope.detectors.image import resampling as rs
 
     negb, posb, neg, forg, glob_ = [], [], [], [], {}
     for im in fit_imgs:

@@ -2,7 +2,7 @@
 
 Protocol (docs/detectors/jpeg_dq.md, "Benchmark"):
 
-* Forgeries are synthesized with ``veriscope.forgeries.double_jpeg_splice`` from the EVAL
+* Forgeries are synthesized with ``veriscope.synth.forgeries.double_jpeg_splice`` from the EVAL
   split (cbsd68 + mcmaster; the FIT split kodak24 was used to set every constant, see the
   detector docs): host saved at q1, a region of another EVAL photo pasted, saved at q2,
   with the first grid aligned or shifted by 1..7 px, for (q1, q2) in PAIRS.
@@ -20,7 +20,7 @@ Metrics: pixel F1 of the map at the fixed threshold 0.5; pixel F1 at the one thr
 that is best over the whole set (an ORACLE, reported for comparison only); pixel AUC
 averaged over manipulated images; image AUC of the score (forgeries vs negatives of the
 same file type); false-alarm rate = share of negatives with score >= 0.5. "fused" is the
-map of the three detectors fused by ``veriscope.fusion.fuse_maps`` (reliability-weighted
+map of the three detectors fused by ``veriscope.core.fusion.fuse_maps`` (reliability-weighted
 mean) with the largest of their scores as image score.
 
 Usage: .venv/bin/python benchmarks/classic_jpeg.py [--per-pair 16] [--split eval] [--quick]
@@ -39,14 +39,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from veriscope import forgeries as F
+from veriscope.synth import forgeries as F
 from veriscope.detectors.base import Context
-from veriscope.detectors.jpeg_dq import JpegDQDetector
-from veriscope.detectors.jpeg_ghost import JpegGhostDetector
-from veriscope.detectors.jpeg_ndq import JpegNDQDetector
-from veriscope.fusion import fuse_maps
-from veriscope.media import Media
-from veriscope.metrics import auc, dataset_best_threshold, mean_f1_at, pixel_auc
+from veriscope.detectors.image.jpeg_dq import JpegDQDetector
+from veriscope.detectors.image.jpeg_ghost import JpegGhostDetector
+from veriscope.detectors.image.jpeg_ndq import JpegNDQDetector
+from veriscope.core.fusion import fuse_maps
+from veriscope.core.media import Media
+from veriscope.core.metrics import auc, dataset_best_threshold, mean_f1_at, pixel_auc
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"

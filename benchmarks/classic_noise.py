@@ -17,7 +17,7 @@ FIT split, kodak24, before this script was run on the EVAL sets):
 * False alarms (score >= 0.5) on the 86 pristine EVAL photos, on JPEG q90 copies of them,
   and on the 30 camera JPEGs of exif-samples-camera-jpegs.
 
-Pixel F1 is the plain F1 of map >= t (veriscope.metrics); pixel AUC is averaged over the
+Pixel F1 is the plain F1 of map >= t (veriscope.core.metrics); pixel AUC is averaged over the
 manipulated images that got a map; "F1@best" uses one dataset-wide threshold chosen on the
 evaluated set itself: an oracle, not a deployable number.
 
@@ -34,13 +34,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from veriscope import forgeries as F
-from veriscope import metrics as M
+from veriscope.synth import forgeries as F
+from veriscope.core import metrics as M
 from veriscope.detectors.base import Context
-from veriscope.detectors.cfa import CFADetector, mosaic_demosaic
-from veriscope.detectors.noise import NoiseDetector
-from veriscope.detectors.splicebuster import SplicebusterDetector
-from veriscope.media import Media
+from veriscope.detectors.image.cfa import CFADetector, mosaic_demosaic
+from veriscope.detectors.image.noise import NoiseDetector
+from veriscope.detectors.image.splicebuster import SplicebusterDetector
+from veriscope.core.media import Media
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"

@@ -91,7 +91,7 @@ def _load(p: Path) -> np.ndarray:
 
 
 def _fit_long_side(img: np.ndarray, long_side: float) -> np.ndarray:
-    from veriscope.perturb import resize
+    from veriscope.signals.perturb import resize
 
     return resize(img, long_side / max(img.shape[:2]))[0]
 
@@ -110,7 +110,7 @@ def make_one(host: np.ndarray, donor: np.ndarray, rng, feather: bool):
     """(forged image, mask of the pasted region) or None when the region does not fit."""
     import cv2
 
-    from veriscope import forgeries as F
+    from veriscope.synth import forgeries as F
 
     h, w = host.shape[:2]
     d = _fit_long_side(donor, max(h, w) * rng.uniform(0.8, 1.25))
@@ -194,7 +194,7 @@ def build(out_dir: Path, n: int, seed: int, split: str = "eval"):
 def main(argv=None) -> int:
     from classic import CLASSIC, available, table
 
-    from veriscope import registry
+    from veriscope.core import registry
     from veriscope.bench import Benchmark, cache_root
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -203,11 +203,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--split", choices=("eval", "fit"), default="eval")
     ap.add_argument("--map-rule", default=None,
-                    help="override veriscope.fusion.MAP_RULE (to compare rules on --split fit)")
+                    help="override veriscope.core.fusion.MAP_RULE (to compare rules on --split fit)")
     ap.add_argument("--out", default=str(REPO / "bench-out" / "xsplice"))
     a = ap.parse_args(argv)
     if a.map_rule:
-        from veriscope import fusion
+        from veriscope.core import fusion
 
         fusion.MAP_RULE = a.map_rule
     if not SHARED.is_dir():
@@ -219,7 +219,7 @@ def main(argv=None) -> int:
     lines = [f"# Cross-source splices ({VERSION}, {a.split.upper()} split, seed {a.seed}"
              f"{', map rule ' + a.map_rule if a.map_rule else ''})", "",
              f"Detectors: {', '.join(d + ' ' + registry.load(d).version for d in dets)}; "
-             "fused = veriscope.fusion over them.", ""]
+             "fused = veriscope.core.fusion over them.", ""]
     b = Benchmark((f"xsplice-{a.split}", recs), dets, workers=a.workers)
     res = b.run()
     Benchmark.write(res, Path(a.out) / "all")

@@ -5,9 +5,9 @@ Protocol (docs/detectors/faces.md):
 
 - FIT: the 5 talking-head clips of talking-face-videoretalking-examples (face_video/1..5.mp4).
   Real samples: each clip as shipped and re-encoded with libx264 at CRF 18 / 23 / 28
-  (:func:`veriscope.face_swaps.reencode`, the same path as the swaps).
+  (:func:`veriscope.synth.face_swaps.reencode`, the same path as the swaps).
   Fake samples: for every ordered pair (target, source) of different clips, ``--per-pair``
-  (default 2) landmark face swaps (:func:`veriscope.face_swaps.make_swap`) with options drawn
+  (default 2) landmark face swaps (:func:`veriscope.synth.face_swaps.make_swap`) with options drawn
   from a fixed grid by a seeded generator, plus one more at a frame scale of 0.5 or 0.35
   = 60 swapped tracks. Real clips are also re-encoded at scales 0.5 and 0.35 (30 real tracks).
   ``--fit`` computes the per-track vectors, reports the leave-one-identity-out AUC of the
@@ -35,11 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
-from veriscope import face_swaps as FS
-from veriscope.detectors import faces as F
+from veriscope.synth import face_swaps as FS
+from veriscope.detectors.video import faces as F
 from veriscope.detectors.base import Context
-from veriscope.media import Media
-from veriscope.metrics import auc
+from veriscope.core.media import Media
+from veriscope.core.metrics import auc
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -108,7 +108,7 @@ def _track_cache(path: str, cache: Path):
     """The largest face track of a FIT video (crops and landmarks), pickled in ``cache``."""
     import pickle
 
-    from veriscope.faces import track_faces
+    from veriscope.signals.faces import track_faces
 
     f = cache / "tracks" / (hashlib.sha1(path.encode()).hexdigest()[:16] + ".pkl")
     if f.exists():

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from veriscope import registry
+from veriscope.core import registry
 from veriscope.detectors.base import Context
-from veriscope.media import Media
-from veriscope.runner import analyze_media
+from veriscope.core.media import Media
+from veriscope.pipeline.runner import analyze_media
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"

@@ -66,8 +66,8 @@ def child(paths: list[str]) -> dict:
     except ImportError:
         pass
     from veriscope.detectors.base import Context
-    from veriscope.media import Media
-    from veriscope.runner import analyze_media
+    from veriscope.core.media import Media
+    from veriscope.pipeline.runner import analyze_media
 
     # warm-up, untimed: imports and one-time set-up of every detector on a small JPEG, so the
     # per-detector seconds below are per-image costs (the worker table includes start-up)

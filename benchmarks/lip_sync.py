@@ -3,7 +3,7 @@
 
 Protocol:
 
-- Edits are made from real clips with :mod:`veriscope.av_edits` (the video packets copied, the
+- Edits are made from real clips with :mod:`veriscope.synth.av_edits` (the video packets copied, the
   sound re-encoded as AAC): the unedited control (the sound re-encoded unchanged), the sound
   shifted by k = +-2, 4, 6, 8, 10 frames (positive: delayed), and 1 s of the sound replaced by
   other real speech (level matched, 10 ms crossfades) at 0.8, 1.9 and 3.0 s (talking-face) or
@@ -46,11 +46,11 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from veriscope import av_edits as E  # noqa: E402
+from veriscope.synth import av_edits as E  # noqa: E402
 from veriscope.bench.metrics import TemporalAP, iou_1d  # noqa: E402
-from veriscope.detectors import lip_sync as LS  # noqa: E402
+from veriscope.detectors.video import lip_sync as LS  # noqa: E402
 from veriscope.detectors.base import Context  # noqa: E402
-from veriscope.media import Media  # noqa: E402
+from veriscope.core.media import Media  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"

@@ -3,7 +3,7 @@
 
 Protocol (docs/detectors/frame_edits.md, docs/detectors/video_shots.md):
 
-- Edited clips are made from real clips with :mod:`veriscope.video_edits`: each clip is decoded,
+- Edited clips are made from real clips with :mod:`veriscope.synth.video_edits`: each clip is decoded,
   scaled to at most ``MAX_SIDE`` px (first ``MAX_FRAMES`` frames), edited, and written with
   libx264 (crf 20, preset veryfast). Kinds: duplicate (a run of k frames repeated right after
   itself), freeze (one frame shown k more times), delete (k frames removed), insert (k frames of
@@ -48,13 +48,13 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from veriscope import video  # noqa: E402
-from veriscope import video_edits as VE  # noqa: E402
+from veriscope.core import video  # noqa: E402
+from veriscope.synth import video_edits as VE  # noqa: E402
 from veriscope.bench.metrics import TemporalAP, iou_1d  # noqa: E402
-from veriscope.detectors import frame_edits as FE  # noqa: E402
-from veriscope.media import Media  # noqa: E402
-from veriscope.metrics import auc  # noqa: E402
-from veriscope.shots import detect_shots  # noqa: E402
+from veriscope.detectors.video import frame_edits as FE  # noqa: E402
+from veriscope.core.media import Media  # noqa: E402
+from veriscope.core.metrics import auc  # noqa: E402
+from veriscope.signals.shots import detect_shots  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"

@@ -43,9 +43,9 @@ def videos() -> list[tuple[Path, str, str]]:
 
 def main() -> int:
     from veriscope.detectors.base import Context
-    from veriscope.media import Media
-    from veriscope.metrics import auc
-    from veriscope.runner import analyze_media
+    from veriscope.core.media import Media
+    from veriscope.core.metrics import auc
+    from veriscope.pipeline.runner import analyze_media
 
     vids = videos()
     if not vids:

@@ -88,8 +88,8 @@ def looped_clip(seconds: float) -> Path:
 
 def analyse(path: Path) -> dict:
     from veriscope.detectors.base import Context
-    from veriscope.media import Media
-    from veriscope.runner import analyze_media
+    from veriscope.core.media import Media
+    from veriscope.pipeline.runner import analyze_media
 
     t0, c0 = time.perf_counter(), time.process_time()
     media = Media.open(path)
@@ -106,8 +106,8 @@ def analyse(path: Path) -> dict:
 
 
 def decode_only(path: Path) -> tuple[float, float]:
-    from veriscope.media import Media
-    from veriscope.video import iter_frames
+    from veriscope.core.media import Media
+    from veriscope.core.video import iter_frames
 
     t0, c0 = time.perf_counter(), time.process_time()
     for _ in iter_frames(Media.open(path)):
@@ -143,7 +143,7 @@ def frames_table() -> list[str]:
     real += sorted((SHARED / "talking-face-videoretalking-examples" / "face_video").glob("*.mp4"))
     fake = sorted((ICPR / "ffpp" / "manipulated_sequences").rglob("*.mp4"))
     fake += sorted((ICPR / "dfdc").rglob("*.mp4"))
-    from veriscope.detectors.video_frames import _one_blas_thread
+    from veriscope.detectors.video.video_frames import _one_blas_thread
 
     ctx = Context()
     rows = []
@@ -153,9 +153,9 @@ def frames_table() -> list[str]:
 
 
 def _frame_rows(real, fake, ctx, rows) -> None:
-    from veriscope import registry
-    from veriscope.media import Media
-    from veriscope.video import SamplingPolicy, frames_at, stream_info
+    from veriscope.core import registry
+    from veriscope.core.media import Media
+    from veriscope.core.video import SamplingPolicy, frames_at, stream_info
 
     for group, files in (("real", real), ("fake", fake)):
         for p in files:
@@ -208,7 +208,7 @@ def main() -> int:
     if not SOURCE.exists():
         print(f"{SOURCE} is missing: nothing to measure")
         return 1
-    from veriscope import registry
+    from veriscope.core import registry
 
     clip30 = looped_clip(30.0)
     print("# Video speed (`benchmarks/video_speed.py`)\n")

@@ -115,7 +115,7 @@ def ai_images(shared: Path, limit: int | None) -> list[tuple[str, Path]]:
 
 def embed_configs():
     """(payload key, method, reading) of every simulated pipeline."""
-    from veriscope.detectors import _dwtdct as W
+    from veriscope.detectors.provenance.watermark import dwtdct as W
 
     cfgs = []
     for p in W.PAYLOADS:
@@ -128,7 +128,7 @@ def embed_configs():
 
 
 def load_rgb(path: Path) -> np.ndarray:
-    from veriscope.media import Media
+    from veriscope.core.media import Media
 
     return np.asarray(Media.open(path).rgb())
 
@@ -164,7 +164,7 @@ def detected_payloads(scored: dict) -> dict[str, float]:
 def work(item):
     """One photo: FPR tests on the original, then TPR for every config/encoder/condition."""
     idx, group, dataset, path, ref_dir, do_tpr = item
-    from veriscope.detectors import _dwtdct as W
+    from veriscope.detectors.provenance.watermark import dwtdct as W
 
     t0 = time.time()
     rgb = load_rgb(Path(path))
@@ -206,7 +206,7 @@ def find_ref_python(arg: str | None) -> str | None:
 
 
 def reference_embed(photos, ref_python: str, tmp: Path, jobs: int) -> bool:
-    from veriscope.detectors import _dwtdct as W
+    from veriscope.detectors.provenance.watermark import dwtdct as W
 
     by_key = {p.key: p for p in W.PAYLOADS}
     job_lists: list[list[dict]] = [[] for _ in range(max(1, jobs))]
@@ -242,7 +242,7 @@ def pct(k: int, n: int) -> str:
 
 
 def report(all_results, ref_used: str | None, elapsed: float) -> str:
-    from veriscope.detectors import _dwtdct as W
+    from veriscope.detectors.provenance.watermark import dwtdct as W
 
     results = [r for r in all_results if r["group"] == "real"]
     ai = [r for r in all_results if r["group"] == "ai"]

@@ -1,7 +1,13 @@
 import os
+import sys
 from pathlib import Path
 
 import pytest
+
+# Tests live in folders that mirror the package (tests/core, tests/detectors/image, ...); the
+# shared helpers (helpers.py, video_clips.py) and data/ stay here.
+TESTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -7,14 +7,14 @@ applicable detectors and fuse them into a :class:`Report`).
 
 __version__ = "0.1.0"
 
-from veriscope.errors import MediaError, VeriscopeError  # noqa: E402
-from veriscope.evidence import Box, Evidence, Finding, Segment, Token  # noqa: E402
-from veriscope.media import Media  # noqa: E402
+from veriscope.core.errors import MediaError, VeriscopeError  # noqa: E402
+from veriscope.core.evidence import Box, Evidence, Finding, Segment, Token  # noqa: E402
+from veriscope.core.media import Media  # noqa: E402
 
 
 def analyze(path, **kwargs):
-    """Analyse one file; see :func:`veriscope.runner.analyze_path`."""
-    from veriscope.runner import analyze_path
+    """Analyse one file; see :func:`veriscope.pipeline.runner.analyze_path`."""
+    from veriscope.pipeline.runner import analyze_path
 
     return analyze_path(path, **kwargs)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from veriscope import __version__
-from veriscope.errors import VeriscopeError
-from veriscope.media import DEFAULT_MAX_PIXELS
+from veriscope.core.errors import VeriscopeError
+from veriscope.core.media import DEFAULT_MAX_PIXELS
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -68,10 +68,10 @@ def unique_dir(out: Path, name: str, taken: set[str]) -> Path:
 def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors, no_html, stability,
             sample_fps, sample_frames, max_video_seconds, debug):
     """Analyse media files with every applicable detector and fuse the evidence."""
-    from veriscope import registry
+    from veriscope.core import registry
     from veriscope.detectors.base import Context
-    from veriscope.media import Media
-    from veriscope.runner import analyze_media
+    from veriscope.core.media import Media
+    from veriscope.pipeline.runner import analyze_media
 
     err = _err_console()
     try:
@@ -109,7 +109,7 @@ def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors
                 media = Media.open(p, max_pixels=max_pixels)
                 report = analyze_media(media, classes, ctx)
                 if stability:
-                    from veriscope.stability import assess
+                    from veriscope.pipeline.stability import assess
 
                     report.evidence.append(assess(media, report, classes, ctx, stability))
                 if out_dir is not None:
@@ -259,7 +259,7 @@ def bench_cmd(dataset, detectors, workers, cache_dir, out_dir, perturb, seed, en
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def detectors_cmd(as_json):
     """List registered detectors: name, modalities, version, what they need."""
-    from veriscope import registry
+    from veriscope.core import registry
 
     infos = []
     for n in registry.names():
@@ -295,7 +295,7 @@ def detectors_cmd(as_json):
 @cli.command("schema")
 def schema_cmd():
     """Print the JSON Schema of report.json (veriscope.report/1)."""
-    from veriscope.schema import REPORT_SCHEMA
+    from veriscope.report.schema import REPORT_SCHEMA
 
     click.echo(json.dumps(REPORT_SCHEMA, indent=2))
 

@@ -119,8 +119,8 @@ def make_spliced_video(path: Path, *, width: int = 640, height: int = 360, fps: 
 
 def make_examples(folder: Path) -> tuple[list[Path], Path]:
     """Write the example inputs into ``folder``; returns (paths, trust-anchor PEM)."""
-    from veriscope.c2pa_sign import make_test_credentials, sign_file
-    from veriscope.detectors._dwtdct import PAYLOADS, embed_like
+    from veriscope.synth.c2pa_sign import make_test_credentials, sign_file
+    from veriscope.detectors.provenance.watermark.dwtdct import PAYLOADS, embed_like
 
     folder.mkdir(parents=True, exist_ok=True)
     s = _samples()
@@ -177,8 +177,8 @@ def run_demo(out_dir: Path) -> int:
 
     from veriscope.cli import _print_table
     from veriscope.detectors.base import Context
-    from veriscope.media import Media
-    from veriscope.runner import analyze_media
+    from veriscope.core.media import Media
+    from veriscope.pipeline.runner import analyze_media
 
     console = Console()
     out_dir = Path(out_dir)

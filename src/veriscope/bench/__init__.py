@@ -21,7 +21,7 @@ def _code_hash(cls) -> str:
 
 
 def perturb_version() -> str:
-    from veriscope.perturb import VERSION
+    from veriscope.signals.perturb import VERSION
 
     return VERSION
 
@@ -35,10 +35,10 @@ class Benchmark:
                  options: dict | None = None, perturb: str | None = None, seed: int = 0,
                  engine="local", scheduler=None):
         """``detectors``: names (comma-separated string or list) and/or Detector classes.
-        ``perturb``: a :mod:`veriscope.perturb` spec; each variant is benchmarked too
+        ``perturb``: a :mod:`veriscope.signals.perturb` spec; each variant is benchmarked too
         (results["sweep"]). ``engine``: "local", "dask" (with ``scheduler``) or an
         :class:`~veriscope.bench.engine.Engine`."""
-        from veriscope import registry
+        from veriscope.core import registry
         from veriscope.bench import datasets
 
         if isinstance(dataset, str):
@@ -62,7 +62,7 @@ class Benchmark:
         self.seed = int(seed)
         self.variants = []
         if perturb:
-            from veriscope.perturb import parse
+            from veriscope.signals.perturb import parse
 
             self.variants = parse(perturb)  # a bad spec fails here, before any work
         self._engine_arg, self.scheduler = engine, scheduler
@@ -120,7 +120,7 @@ class Benchmark:
     def _variant(self, variant, progress=None) -> dict:
         from veriscope.bench.datasets import fingerprint
         from veriscope.bench.score import score
-        from veriscope.perturb import perturb_records
+        from veriscope.signals.perturb import perturb_records
 
         recs, errors = perturb_records(self.records, variant, self.cache_dir / "perturb",
                                        seed=self.seed, engine=self.engine)

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from veriscope import metrics as M
+from veriscope.core import metrics as M
 
 #: The threshold grid of the oracle variants (same as metrics.dataset_best_threshold).
 DEFAULT_GRID: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(1, 20))
@@ -299,7 +299,7 @@ def f1_curve(heatmap: np.ndarray, mask: np.ndarray, grid: Sequence[float] = DEFA
     """Plain F1 of ``heatmap >= t`` for every t of an ascending grid, in one pass over the pixels.
 
     Thresholds are compared in the map's own dtype, exactly like ``heatmap >= t`` with a Python
-    float, so every entry equals :func:`veriscope.metrics.pixel_f1` at that threshold.
+    float, so every entry equals :func:`veriscope.core.metrics.pixel_f1` at that threshold.
     """
     h = np.asarray(heatmap)
     thr = np.asarray(grid, dtype=h.dtype if h.dtype in (np.float32, np.float64) else np.float64)

@@ -60,8 +60,8 @@ def items(records, runner, fused: bool = True) -> list[dict]:
     not applicable, failed or gave no score (the records its image metrics leave out). ``fused``
     is fusion.fuse() over the detectors' outcomes, built as bench.score.fused_outcome builds it.
     """
-    from veriscope.evidence import Evidence
-    from veriscope.fusion import fuse
+    from veriscope.core.evidence import Evidence
+    from veriscope.core.fusion import fuse
 
     out = []
     for r in records:
@@ -336,7 +336,7 @@ def _figure():
 
 def curve_pngs(runs: list[dict]) -> list[tuple[str, str]]:
     """[(caption, base64 PNG)] ROC and PR curves of a dataset's clean runs that carry items."""
-    from veriscope import metrics as M
+    from veriscope.core import metrics as M
 
     curves = []
     for r in [r for r in runs if perturbation(r) is None] or runs:

@@ -138,7 +138,7 @@ def _sha256(path: Path) -> str:
 
 def _load(spec):
     """A detector given by registered name (loaded here, in the worker) or as a class."""
-    from veriscope import registry
+    from veriscope.core import registry
 
     return registry.load(spec) if isinstance(spec, str) else spec
 
@@ -150,9 +150,9 @@ def _work(args) -> tuple[str, list[str]]:
     level of an importable module pickles by reference)."""
     path, det_names, cache, options, timeout_s = args
     from veriscope.detectors.base import Context
-    from veriscope.media import Media
-    from veriscope.report import save_map
-    from veriscope.runner import run_detector
+    from veriscope.core.media import Media
+    from veriscope.report.document import save_map
+    from veriscope.pipeline.runner import run_detector
 
     sha = _sha256(Path(path))
     todo = []

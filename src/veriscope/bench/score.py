@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from veriscope import metrics as M
+from veriscope.core import metrics as M
 from veriscope.bench.datasets import Record
 from veriscope.bench.runner import FUSED, Outcome, Runner
 
@@ -33,7 +33,7 @@ def protocol(detectors: list[str], fused: bool) -> dict:
                        "(positives and negatives resampled separately) and of pixel_f1@0.5 (images "
                        "resampled): <metric>_ci95_lo / <metric>_ci95_hi",
         "border_exclusion_px": 0,
-        "fused_rule": "the fusion of veriscope.fusion over the listed detectors (fuse() for the score, "
+        "fused_rule": "the fusion of veriscope.core.fusion over the listed detectors (fuse() for the score, "
                  "fuse_map_arrays() for the map), exactly as in `veriscope analyze`",
     }
 
@@ -50,8 +50,8 @@ def _mask(r: Record, shape) -> np.ndarray:
 
 
 def fused_outcome(outs: dict[str, Outcome]) -> tuple[float | None, np.ndarray | None]:
-    from veriscope.evidence import Evidence
-    from veriscope.fusion import fuse, fuse_map_arrays
+    from veriscope.core.evidence import Evidence
+    from veriscope.core.fusion import fuse, fuse_map_arrays
 
     evs = []
     for name, o in outs.items():

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from veriscope import forgeries as F
+from veriscope.synth import forgeries as F
 from veriscope.bench.datasets import Record, _images
 
 KINDS = ("splice", "splice_noisy", "copy_move", "removal", "resample", "dj_aligned", "dj_shifted")

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from veriscope.evidence import Evidence
-from veriscope.media import Media
+from veriscope.core.evidence import Evidence
+from veriscope.core.media import Media
 
 
 @dataclass
@@ -24,7 +24,7 @@ class Context:
     options: dict | None = None  # per-detector options: {detector_name: {key: value}}
     video: dict | None = None
     """Video settings of the run: ``fps`` or ``frames`` (frame sampling for the frame-level
-    detectors), ``max_seconds`` (analysed duration cap); see :class:`veriscope.video.SamplingPolicy`."""
+    detectors), ``max_seconds`` (analysed duration cap); see :class:`veriscope.core.video.SamplingPolicy`."""
     progress: Callable[[str, float, float], None] | None = None
     """Called as ``progress(what, done, total)`` by long detectors (e.g. seconds of video)."""
 
@@ -85,7 +85,7 @@ class Detector:
 
 
 class FaceVideoDetector(Detector):
-    """Base of the video detectors that need face landmarks (``veriscope.faces``): they do not
+    """Base of the video detectors that need face landmarks (``veriscope.signals.faces``): they do not
     apply when the face models cannot be loaded."""
 
     modalities: ClassVar[tuple[str, ...]] = ("video",)
@@ -94,13 +94,13 @@ class FaceVideoDetector(Detector):
         why = super().applicable(media)
         if why:
             return why
-        from veriscope.faces import available
+        from veriscope.signals.faces import available
 
         return available()
 
     def over_video(self, media: Media, ctx: Context, work: Callable, failed: str):
         """:func:`over_video`, and not applicable when the face models are missing."""
-        from veriscope.faces import available
+        from veriscope.signals.faces import available
 
         why = available()
         if why:
@@ -114,8 +114,8 @@ def over_video(det: Detector, media: Media, ctx: Context, work: Callable, failed
     ``ctx`` and a progress callback over video time (shown as ``label``, default the detector's
     name). Returns ``(result, None)``, or ``(None, not-applicable Evidence)`` when the video
     cannot be decoded (``failed`` starts that reason)."""
-    from veriscope.errors import MediaError
-    from veriscope.video import analysed_seconds, policy_from
+    from veriscope.core.errors import MediaError
+    from veriscope.core.video import analysed_seconds, policy_from
 
     cap = policy_from(ctx).max_seconds
     total = analysed_seconds(media, cap)
@@ -127,10 +127,10 @@ def over_video(det: Detector, media: Media, ctx: Context, work: Callable, failed
 
 
 def video_scan(det: Detector, media: Media, ctx: Context):
-    """The shared, cached per-frame scan (:func:`veriscope.video.scan`) under ``ctx``'s sampling
+    """The shared, cached per-frame scan (:func:`veriscope.core.video.scan`) under ``ctx``'s sampling
     policy, with progress shown as "<detector>: scanning". Returns ``(scan, policy, None)``, or
     ``(None, policy, not-applicable Evidence)`` when the video cannot be decoded."""
-    from veriscope.video import policy_from, scan
+    from veriscope.core.video import policy_from, scan
 
     sc, na = over_video(det, media, ctx, lambda **kw: scan(media, **kw),
                         "the video cannot be decoded", label=f"{det.name}: scanning")

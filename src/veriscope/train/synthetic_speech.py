@@ -27,7 +27,7 @@ zero start: deterministic. The seed drives the augmentations and the synthesized
 (per-file generators seeded by (seed, file key), so a subset reproduces the same features).
 
 Outputs in DIR: ``synthetic_speech.json`` (the model, loadable by
-:class:`veriscope.detectors.synthetic_speech.SpeechModel`) and ``training_report.json``.
+:class:`veriscope.detectors.audio.synthetic_speech.SpeechModel`) and ``training_report.json``.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from veriscope.detectors import synthetic_speech as ss
+from veriscope.detectors.audio import synthetic_speech as ss
 
 DEFAULT_L2 = 1e-2
 """L2 penalty on the weights (standardised inputs); 1e-3..1e-1 gave similar
@@ -296,7 +296,7 @@ def _version(cmd: list[str]) -> str | None:
 # ------------------------------------------------------------------ signals and augmentation
 def load_16k(path: str) -> np.ndarray:
     """Decode like the detector does (Media.audio) and resample to mono 16 kHz."""
-    from veriscope.media import Media
+    from veriscope.core.media import Media
 
     m = Media.open(path)
     x, rate = m.audio(mono=True, max_seconds=ss.MAX_SECONDS)
@@ -384,8 +384,8 @@ def mp3_roundtrip(y: np.ndarray, kbps: int, rate: int = 16000) -> np.ndarray:
 
 def augment(y: np.ndarray, variant: str, r: np.random.Generator) -> np.ndarray:
     """Apply a chain such as ``"eq+reverb+bl+noise+mp3"`` (``"clean"``: unchanged)."""
-    from veriscope import audio_features as af
-    from veriscope import vad
+    from veriscope.signals import audio_features as af
+    from veriscope.signals import vad
 
     out = y
     for step in variant.split("+"):
@@ -455,7 +455,7 @@ def featurize(items: list[Item], seed: int, variants: list[str] | None = None, w
             var += [v] * k
             band += [b] * k
             nwin += [k] * k
-    from veriscope.audio_features import FRAME_DIM
+    from veriscope.signals.audio_features import FRAME_DIM
 
     X = np.concatenate(Xs) if Xs else np.zeros((0, 2 * FRAME_DIM))
     log(f"features: {len(items)} files, {X.shape[0]} windows")

@@ -72,7 +72,7 @@ def cover() -> np.ndarray:
 
 
 def main(ref_python: str) -> None:
-    from veriscope.detectors import _dwtdct as W
+    from veriscope.detectors.provenance.watermark import dwtdct as W
 
     by_key = {p.key: p for p in W.PAYLOADS}
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,0 +1,295 @@
+"""Fusion: from a list of Evidence to one Verdict.
+
+The rule (also in docs/fusion.md):
+
+1. Only evidence that applied, ran without error and gave a score takes part.
+2. ``verdict.score`` is the largest such score. Detectors are built so that a
+   score of 0.5 or more is, on its own, evidence for the detector's label; facts
+   common in innocent files are kept below 0.5 by their detectors.
+3. With ``verdict.score >= 0.5`` the label is the label of the evidence with
+   the highest score (``synthetic`` wins a tie: it is the more specific claim).
+4. With no scored evidence at all (nothing applied, or everything failed) the
+   label is ``inconclusive``: nothing was checked.
+5. Otherwise the label is ``no_evidence``; the summary says what was checked.
+   A forensic tool never calls media authentic.
+6. If a detector that applied failed, a below-threshold result becomes
+   ``inconclusive`` when half or more of the applicable detectors failed.
+7. Disagreement: when every detector at or above 0.5 for the winning label says
+   its own reliability on this input is "low" (``data["reliability"]["level"]``),
+   the label is ``inconclusive`` and the summary names the detectors with high
+   reliability that found nothing.
+
+8. Time ranges (audio, video): when the winning evidence has segments, the summary names the
+   time range of its strongest segment ("frames 00:03.2-00:04.1" for a detector that looks at
+   pictures, "audio 00:03.2-00:04.1" for one that listens). Video detectors derive their own
+   score from their segments (each says how in its docs); fusion does not re-weight them.
+9. Images (rule version 2): the classic pixel detectors do not enter one by one; they are
+   replaced by one evidence, ``classic_calibrated``, whose score is their calibrated
+   combination (veriscope.core.calibration, fitted on FIT data only; docs/fusion.md). Provenance
+   detectors and classic ones without a calibration (jpeg_grid, cfa) keep their own scores, so
+   the verdict score is max(provenance, uncalibrated, calibrated).
+
+Bands: score < 0.5 -> "none"; [0.5, 0.65) weak; [0.65, 0.8) moderate;
+[0.8, 0.95) strong; >= 0.95 very strong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from veriscope.core.evidence import SEVERITIES, Evidence
+
+THRESHOLD = 0.5
+BANDS = ((0.95, "very_strong"), (0.8, "strong"), (0.65, "moderate"), (0.5, "weak"))
+BAND_WORDS = {"none": "no notable evidence", "weak": "weak evidence", "moderate": "moderate evidence",
+              "strong": "strong evidence", "very_strong": "very strong evidence"}
+VERDICT_LABELS = ("no_evidence", "manipulated", "synthetic", "inconclusive")
+
+
+@dataclass
+class Verdict:
+    label: str
+    score: float | None
+    band: str
+    summary: str
+    drivers: list[dict] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "score": self.score, "band": self.band,
+                "band_text": BAND_WORDS[self.band], "summary": self.summary,
+                "drivers": self.drivers, "checked": self.checked, "failed": self.failed}
+
+
+def band_of(score: float | None) -> str:
+    if score is None:
+        return "none"
+    for lo, name in BANDS:
+        if score >= lo:
+            return name
+    return "none"
+
+
+def clock(t: float) -> str:
+    """Seconds as ``mm:ss.s`` (``00:03.2``), ``h:mm:ss.s`` from one hour on."""
+    t = max(0.0, float(t))
+    tenths = int(round(t * 10))
+    h, rest = divmod(tenths, 36000)
+    m, rest = divmod(rest, 600)
+    sec = f"{rest // 10:02d}.{rest % 10}"
+    return f"{h}:{m:02d}:{sec}" if h else f"{m:02d}:{sec}"
+
+
+def strongest_segment(e: Evidence):
+    """The segment behind ``e``'s score: ``data["strongest_segment"]`` when the detector names
+    it (``{start, end, score}``), else its highest-scoring segment; None without segments."""
+    from veriscope.core.evidence import Segment
+
+    d = e.data.get("strongest_segment") if isinstance(e.data, dict) else None
+    if isinstance(d, dict) and isinstance(d.get("start"), (int, float)) and \
+            isinstance(d.get("end"), (int, float)):
+        sc = d.get("score")
+        return Segment(float(d["start"]), float(d["end"]),
+                       float(sc) if isinstance(sc, (int, float)) else e.score)
+    segs = [s for s in e.segments if s.score is not None]
+    return max(segs, key=lambda s: (s.score, -s.start)) if segs else None
+
+
+def _where(e: Evidence, kind: str) -> str:
+    """' in frames 00:03.2-00:04.1' for the strongest segment of a time-based input."""
+    if kind not in ("video", "audio"):
+        return ""
+    s = strongest_segment(e)
+    if s is None or s.score < THRESHOLD:
+        return ""
+    word = "audio" if kind == "audio" else "frames"
+    if kind == "video":
+        try:
+            from veriscope.core import registry
+
+            if "audio" in registry.load(e.name).modalities:
+                word = "audio"
+        except Exception:
+            pass
+    return f" in {word} {clock(s.start)}-{clock(s.end)}"
+
+
+def _sev_rank(sev: str) -> int:
+    return SEVERITIES.index(sev)
+
+
+def fuse(evidence: list[Evidence], kind: str = "image") -> Verdict:
+    applicable = [e for e in evidence if e.applicable]
+    failed = [e.name for e in applicable if e.error]
+    scored = [e for e in applicable if not e.error and e.score is not None]
+    checked = [e.name for e in scored]  # detectors that looked for evidence (aids give no score)
+    if kind == "image":  # rule 9: the classic detectors enter as one calibrated score
+        from veriscope.core.calibration import combine_evidence
+
+        scored = combine_evidence(scored)
+
+    if not scored:
+        if failed:
+            why = f"every applicable detector failed ({', '.join(failed)})"
+        elif any(not e.error for e in applicable):
+            ran = [e.name for e in applicable if not e.error]
+            why = f"the detectors that ran ({', '.join(ran)}) give no score"
+        else:
+            why = f"no detector in this version applies to this {kind}"
+        return Verdict("inconclusive", None, "none",
+                       f"Inconclusive: {why}, so nothing can be said about this {kind}.",
+                       [], checked, failed)
+
+    top = max(scored, key=lambda e: (e.score, e.label == "synthetic"))
+    score = float(top.score)
+    band = band_of(score)
+    drivers = _drivers(top) if score >= THRESHOLD else []
+    notes = _notable(scored, exclude=top if score >= THRESHOLD else None)
+
+    support = [e for e in scored if e.score >= THRESHOLD and e.label == top.label
+               and reliability_of(e) != "low"]
+    if score >= THRESHOLD and top.label in ("synthetic", "manipulated") and not support:
+        # Only detectors that call themselves unreliable on this input see something.
+        label = "inconclusive"
+        flagged = [e for e in scored if e.score >= THRESHOLD and e.label == top.label]
+        why = "; ".join(f"{e.name} ({e.score:.2f}): {_reliability_why(e)}" for e in flagged)
+        clean = [e.name for e in scored if e.score < 0.2 and reliability_of(e) == "high"]
+        dis = f" Detectors reliable on this input found nothing: {', '.join(clean)}." if clean else ""
+        summary = (f"Inconclusive: signs of {top.label} content come only from detectors that are "
+                   f"unreliable on this input ({why}).{dis}{_notes_text(notes)} "
+                   f"Checked by: {', '.join(checked)}.")
+    elif score >= THRESHOLD and top.label in ("synthetic", "manipulated"):
+        label = top.label
+        what = "synthetic (made or partly made by a generator)" if label == "synthetic" \
+            else "manipulated (changed after capture)"
+        cites = "; ".join(f"{d['message']} [{d['detector']}: {d['code']}]" for d in drivers) \
+            or f"{top.name} scored {score:.2f}"
+        others = [e for e in scored if e is not top and e.score >= THRESHOLD]
+        also = ""
+        if others:
+            also = " Also above threshold: " + ", ".join(
+                f"{e.name} ({e.label}, {e.score:.2f})" for e in others) + "."
+        summary = (f"Likely {what}: {BAND_WORDS[band]}{_where(top, kind)}. {cites}.{also}"
+                   f"{_notes_text(notes)} Checked by: {', '.join(checked)}.")
+    elif score >= THRESHOLD:
+        label = "inconclusive"
+        summary = (f"Inconclusive: {top.name} reports {top.label or 'an unlabelled score'} at "
+                   f"{score:.2f}.{_notes_text(notes)} Checked by: {', '.join(checked)}.")
+    else:
+        label = "no_evidence"
+        if failed and len(failed) * 2 >= len(applicable):
+            label = "inconclusive"
+        summary = (f"No evidence of manipulation or synthesis was found by {', '.join(checked)}."
+                   f"{_notes_text(notes)} This does not prove the {kind} authentic: these checks "
+                   "see only what they look at, and traces can be removed.")
+    if failed:
+        summary += f" Failed to run: {', '.join(failed)}."
+    return Verdict(label, round(score, 6), band, summary, drivers, checked, failed)
+
+
+def _reliability_why(e: Evidence) -> str:
+    r = e.data.get("reliability") if isinstance(e.data, dict) else None
+    return str(r.get("why") or "low reliability") if isinstance(r, dict) else "low reliability"
+
+
+def _drivers(e: Evidence) -> list[dict]:
+    fs = sorted(e.findings, key=lambda f: -_sev_rank(f.severity))
+    fs = [f for f in fs if f.severity in ("medium", "high")] or fs[:1]
+    return [{"detector": e.name, "code": f.code, "severity": f.severity, "message": f.message}
+            for f in fs[:5]]
+
+
+def _notable(scored: list[Evidence], exclude) -> list[str]:
+    out = []
+    for e in scored:
+        if e is exclude:
+            continue
+        for f in e.findings:
+            if f.severity in ("low", "medium", "high"):
+                out.append(f"{f.message} [{e.name}: {f.code}]")
+    return out[:6]
+
+
+def _notes_text(notes: list[str]) -> str:
+    if not notes:
+        return ""
+    return " Worth a look: " + "; ".join(n.rstrip(".") for n in notes) + "."
+
+
+RELIABILITY_WEIGHT = {"high": 1.0, "medium": 0.6, "low": 0.3, None: 0.6}
+MAP_RULE = "weighted_mean"
+
+
+def map_weight(score: float | None, reliability: str | None) -> float:
+    """How much one detector's map counts in the fused map: its reliability on this input
+    times its own image score (a detector that sees nothing contributes little)."""
+    return RELIABILITY_WEIGHT.get(reliability, 0.6) * (0.05 + (score or 0.0))
+
+
+def fuse_map_arrays(items: list[tuple[np.ndarray, float | None, str | None]],
+                    rule: str | None = None) -> np.ndarray | None:
+    """Fuse maps that already share one size. items: (map in [0,1], image score, reliability).
+
+    weighted_mean: sum_d w_d * map_d / sum_d w_d with w_d = :func:`map_weight`.
+    max: pixel-wise max_d of RELIABILITY_WEIGHT_d * map_d.
+    gated: pixel-wise max over the detectors whose image score is >= 0.5 (the ones that
+    flagged the image), each times its reliability weight; when none flagged it, half the
+    weighted mean (so the fused map stays below 0.5 where no detector made a claim).
+    """
+    if not items:
+        return None
+    rule = rule or MAP_RULE
+    if rule == "max":
+        out = np.zeros(items[0][0].shape, np.float32)
+        for m, _s, rel in items:
+            np.maximum(out, RELIABILITY_WEIGHT.get(rel, 0.6) * m, out=out)
+        return out
+    if rule == "gated":
+        flagged = [(m, s, rel) for m, s, rel in items if s is not None and s >= THRESHOLD]
+        if flagged:
+            out = np.zeros(items[0][0].shape, np.float32)
+            for m, _s, rel in flagged:
+                np.maximum(out, RELIABILITY_WEIGHT.get(rel, 0.6) * m, out=out)
+            return out
+        return 0.5 * fuse_map_arrays(items, "weighted_mean")
+    num = np.zeros(items[0][0].shape, np.float32)
+    den = 0.0
+    for m, s, rel in items:
+        w = map_weight(s, rel)
+        num += w * m
+        den += w
+    return num / den if den > 0 else num
+
+
+def map_items(evidence: list[Evidence]) -> list[tuple[Evidence, np.ndarray]]:
+    return [(e, e.heatmap) for e in evidence
+            if e.applicable and not e.error and e.heatmap is not None]
+
+
+def reliability_of(e: Evidence) -> str | None:
+    r = e.data.get("reliability") if isinstance(e.data, dict) else None
+    return r.get("level") if isinstance(r, dict) else None
+
+
+def fuse_maps(evidence: list[Evidence], size: tuple[int, int] | None = None) -> np.ndarray | None:
+    """The fused map of the detectors that ran, at ``size`` = (width, height).
+
+    Each map is first brought to ``size`` and quantized to 8 bits exactly as the report
+    writer saves it, so the fused map of a report equals the one a benchmark computes
+    from the saved maps.
+    """
+    items = map_items(evidence)
+    if not items:
+        return None
+    if size is None:
+        h = max(m.shape[0] for _, m in items)
+        w = max(m.shape[1] for _, m in items)
+        size = (w, h)
+    from veriscope.report.document import map_to_u8
+
+    arrs = [(map_to_u8(m, size[0], size[1]).astype(np.float32) / 255.0, e.score, reliability_of(e))
+            for e, m in items]
+    return fuse_map_arrays(arrs)

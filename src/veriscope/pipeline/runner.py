@@ -1,0 +1,93 @@
+"""Run detectors on one input, isolated from each other, and fuse their evidence."""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from collections.abc import Sequence
+
+from veriscope.core import registry
+from veriscope.detectors.base import Context, Detector
+from veriscope.core.errors import MediaError
+from veriscope.core.evidence import Evidence
+from veriscope.core.fusion import fuse
+from veriscope.core.media import DEFAULT_MAX_PIXELS, Media
+from veriscope.report.document import Report
+
+DEFAULT_TIMEOUT_S = 120.0
+
+
+def run_detector(det: Detector, media: Media, ctx: Context) -> Evidence:
+    """Run one detector with a time limit; any failure becomes an error entry.
+
+    The detector runs in a daemon thread: past ``ctx.timeout_s`` the run moves
+    on and records a timeout (the thread is abandoned; Python cannot kill it,
+    but it will not keep the process alive at exit).
+    """
+    name, version = det.name, det.version
+    missing = det.missing_requirements()
+    if missing:
+        return Evidence.not_applicable(
+            name, version, f"needs the Python module(s) {', '.join(missing)}, not installed")
+    reason = det.applicable(media)
+    if reason:
+        return Evidence.not_applicable(name, version, reason)
+
+    box: dict = {}
+
+    def target():
+        try:
+            box["ev"] = det.analyze(media, ctx)
+        except MediaError as e:
+            box["err"] = e.message
+        except MemoryError:
+            box["err"] = "ran out of memory"
+        except Exception as e:  # isolation: one detector never breaks a run
+            box["err"] = f"{type(e).__name__}: {e}"
+            box["tb"] = traceback.format_exc()
+
+    t0 = time.perf_counter()
+    th = threading.Thread(target=target, name=f"veriscope-{name}", daemon=True)
+    th.start()
+    th.join(ctx.timeout_s)
+    elapsed = time.perf_counter() - t0
+    if th.is_alive():
+        ev = Evidence.failed(name, version, f"timed out after {ctx.timeout_s:g} s")
+    elif "err" in box:
+        ev = Evidence.failed(name, version, box["err"])
+        if "tb" in box:
+            ev.data["traceback"] = box["tb"]
+    else:
+        ev = box.get("ev")
+        if not isinstance(ev, Evidence):
+            ev = Evidence.failed(name, version, f"returned {type(ev).__name__}, not Evidence")
+    ev.elapsed_s = round(elapsed, 6)
+    return ev
+
+
+def analyze_media(media: Media, detectors: Sequence[type[Detector]] | None = None,
+                  ctx: Context | None = None) -> Report:
+    ctx = ctx or Context(timeout_s=DEFAULT_TIMEOUT_S)
+    classes = list(detectors) if detectors is not None else registry.select(None)
+    t0 = time.perf_counter()
+    media.decode()  # a broken file fails here, once, with a clear MediaError
+    evidence = [run_detector(cls(), media, ctx) for cls in classes]
+    verdict = fuse(evidence, kind=media.kind)
+    return Report(media=media, evidence=evidence, verdict=verdict,
+                  elapsed_s=time.perf_counter() - t0,
+                  detectors_requested=[c.name for c in classes])
+
+
+def analyze_path(path, detectors: str | Sequence | None = None, *, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 max_pixels: int = DEFAULT_MAX_PIXELS, options: dict | None = None) -> Report:
+    """Open ``path``, run the detectors (names, classes, or None for the default set), fuse.
+
+    Raises :class:`MediaError` for input that cannot be analysed at all.
+    """
+    if detectors is None or isinstance(detectors, str):
+        classes = registry.select(detectors)
+    else:
+        classes = [registry.load(d) if isinstance(d, str) else d for d in detectors]
+    media = Media.open(path, max_pixels=max_pixels)
+    return analyze_media(media, classes, Context(timeout_s=timeout_s, options=options))

@@ -1,0 +1,136 @@
+"""`Report`: everything said about one input, and how it is written to disk.
+
+Layout written by :meth:`Report.write` into ``DIR``::
+
+    report.json        validates against `veriscope schema` (veriscope.report/1)
+    report.html        one self-contained file for a person
+    maps/<name>.png    8-bit grayscale at the input's width x height, 255 = most suspicious
+    maps/fused.png     whenever any map exists
+    views/<detector>__<view>.png   visual aids (no score), e.g. error level analysis
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from veriscope import __version__
+from veriscope.core.evidence import Evidence
+from veriscope.core.fusion import Verdict, fuse_maps
+from veriscope.core.media import Media
+
+SCHEMA_ID = "veriscope.report/1"
+
+
+@dataclass
+class Report:
+    media: Media
+    evidence: list[Evidence]
+    verdict: Verdict
+    elapsed_s: float = 0.0
+    detectors_requested: list[str] = field(default_factory=list)
+    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC)
+                         .isoformat(timespec="seconds"))
+    fused_map_path: str | None = None
+    _fused: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def fused_map(self) -> np.ndarray | None:
+        """Fused map at the input size (see :func:`veriscope.core.fusion.fuse_maps`)."""
+        if self._fused is None:
+            size = (self.media.width, self.media.height) if self.media.width else None
+            self._fused = fuse_maps(self.evidence, size)
+        return self._fused
+
+    def get(self, name: str) -> Evidence | None:
+        return next((e for e in self.evidence if e.name == name), None)
+
+    def to_dict(self) -> dict:
+        fused = self.fused_map
+        return {
+            "schema": SCHEMA_ID,
+            "tool": {"name": "veriscope", "version": __version__},
+            "created": self.created,
+            "media": self.media.describe(),
+            "verdict": self.verdict.to_dict(),
+            "evidence": [e.to_dict() for e in self.evidence],
+            "fused_map": None if fused is None else {
+                "path": self.fused_map_path, "width": int(fused.shape[1]),
+                "height": int(fused.shape[0])},
+            "detectors_requested": list(self.detectors_requested),
+            "elapsed_s": round(float(self.elapsed_s), 6),
+        }
+
+    def to_json(self, **kw) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False, **kw)
+
+    # ------------------------------------------------------------------ writing
+    def write(self, out_dir, *, html: bool = True) -> Path:
+        """Write report.json, report.html and maps/ into ``out_dir``; returns the JSON path."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        w, h = self.media.width, self.media.height
+        maps = [e for e in self.evidence if e.heatmap is not None and not e.error]
+        if maps and w and h:
+            (out / "maps").mkdir(exist_ok=True)
+            for e in maps:
+                save_map(e.heatmap, out / "maps" / f"{e.name}.png", w, h)
+                e.heatmap_path = f"maps/{e.name}.png"
+            save_map(self.fused_map, out / "maps" / "fused.png", w, h)
+            self.fused_map_path = "maps/fused.png"
+        for e in self.evidence:
+            if e.views and not e.error:
+                (out / "views").mkdir(exist_ok=True)
+                used: set[str] = set()
+                for vname, img in e.views.items():
+                    stem = f"{e.name}__{_safe_name(vname)}"
+                    fname, i = f"{stem}.png", 1
+                    while fname in used:  # two names that differ only in unsafe characters
+                        i += 1
+                        fname = f"{stem}-{i}.png"
+                    used.add(fname)
+                    save_view(img, out / "views" / fname)
+                    e.view_paths[vname] = f"views/{fname}"
+        jpath = out / "report.json"
+        jpath.write_text(self.to_json(indent=2), encoding="utf-8")
+        if html:
+            from veriscope.report.html import render_html
+
+            (out / "report.html").write_text(render_html(self), encoding="utf-8")
+        return jpath
+
+
+def _safe_name(name: str) -> str:
+    """A view name as a portable file name part ([a-z0-9_], as the schema asks of view names)."""
+    import re
+
+    return re.sub(r"[^a-z0-9_]+", "_", str(name).lower()).strip("_") or "view"
+
+
+def map_to_u8(m: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A [0, 1] float map as uint8 at exactly width x height (255 = most suspicious)."""
+    import cv2
+
+    m = np.asarray(m, np.float32)
+    if m.shape != (height, width):
+        m = cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(np.rint(m * 255.0), 0, 255).astype(np.uint8)
+
+
+def save_view(img: np.ndarray, path: Path) -> None:
+    from PIL import Image
+
+    a = np.asarray(img)
+    if a.dtype != np.uint8:
+        a = np.clip(np.rint(a), 0, 255).astype(np.uint8)
+    Image.fromarray(a).save(path)
+
+
+def save_map(m: np.ndarray, path: Path, width: int, height: int) -> None:
+    from PIL import Image
+
+    Image.fromarray(map_to_u8(m, width, height), mode="L").save(path, optimize=False)
