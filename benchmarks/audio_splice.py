@@ -47,13 +47,13 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from veriscope.synth import audio_splices as S  # noqa: E402
 from veriscope.bench.metrics import TemporalAP, iou_1d  # noqa: E402
+from veriscope.core.media import Media  # noqa: E402
 from veriscope.detectors.audio import audio_splice as AS  # noqa: E402
 from veriscope.detectors.audio.audio_facts import AudioFactsDetector  # noqa: E402
 from veriscope.detectors.audio.audio_splice import AudioSpliceDetector  # noqa: E402
 from veriscope.detectors.base import Context  # noqa: E402
-from veriscope.core.media import Media  # noqa: E402
+from veriscope.synth import audio_splices as S  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"

@@ -72,10 +72,10 @@ def kodak_crops(out_root: Path) -> list[Path]:
 
 def fit_records() -> dict:
     """The three FIT sets as {name: [Record]} (built once under the cache folder)."""
-    from veriscope.synth import forgeries as F
     from veriscope.bench import cache_root, datasets, synth
     from veriscope.bench.datasets import Record
-    from veriscope.signals.perturb import perturb_records
+    from veriscope.bench.perturb import perturb_records
+    from veriscope.synth import forgeries as F
 
     root = cache_root() / "calib"
     crops = kodak_crops(root / "kodak24-crops")

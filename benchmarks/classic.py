@@ -18,8 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from veriscope.core import registry
 from veriscope.bench import Benchmark, datasets
+from veriscope.core import registry
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"

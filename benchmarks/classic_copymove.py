@@ -85,10 +85,10 @@ def _work(job: dict) -> dict:
     import cv2
 
     cv2.setNumThreads(1)
-    from veriscope.detectors.base import Context
-    from veriscope.detectors.image.copy_move.detector import CopyMoveDetector
     from veriscope.core.media import Media
     from veriscope.core.metrics import pixel_auc
+    from veriscope.detectors.base import Context
+    from veriscope.detectors.image.copy_move.detector import CopyMoveDetector
 
     m = Media.open(job["path"])
     m.rgb()
@@ -129,8 +129,8 @@ def _fit_work(job: dict) -> dict:
     import cv2
 
     cv2.setNumThreads(1)
-    from veriscope.detectors.image.copy_move import core
     from veriscope.core.metrics import pixel_f1
+    from veriscope.detectors.image.copy_move import core
 
     img = _load(job["path"])
     lossless = not str(job["path"]).lower().endswith((".jpg", ".jpeg"))
@@ -525,9 +525,9 @@ def fit_report(res: list[dict]) -> None:
 def speed_report() -> None:
     import cv2
 
+    from veriscope.core.media import Media
     from veriscope.detectors.base import Context
     from veriscope.detectors.image.copy_move.detector import CopyMoveDetector
-    from veriscope.core.media import Media
 
     cv2.setNumThreads(1)
     src = SHARED / "exif-samples-camera-jpegs" / "hdr" / "iphone_hdr_NO.jpg"

@@ -29,13 +29,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from veriscope.synth import forgeries as F
-from veriscope.detectors.image.aids import VisualAidsDetector
-from veriscope.detectors.base import Context
-from veriscope.detectors.image.jpeg_grid import JpegGridDetector
-from veriscope.detectors.image.resampling import ResamplingDetector
 from veriscope.core.media import Media
 from veriscope.core.metrics import auc, dataset_best_threshold, mean_f1_at, pixel_auc
+from veriscope.detectors.base import Context
+from veriscope.detectors.image.aids import VisualAidsDetector
+from veriscope.detectors.image.jpeg_grid import JpegGridDetector
+from veriscope.detectors.image.resampling import ResamplingDetector
+from veriscope.synth import forgeries as F
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"

@@ -39,14 +39,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from veriscope.synth import forgeries as F
+from veriscope.core.fusion import fuse_maps
+from veriscope.core.media import Media
+from veriscope.core.metrics import auc, dataset_best_threshold, mean_f1_at, pixel_auc
 from veriscope.detectors.base import Context
 from veriscope.detectors.image.jpeg_dq import JpegDQDetector
 from veriscope.detectors.image.jpeg_ghost import JpegGhostDetector
 from veriscope.detectors.image.jpeg_ndq import JpegNDQDetector
-from veriscope.core.fusion import fuse_maps
-from veriscope.core.media import Media
-from veriscope.core.metrics import auc, dataset_best_threshold, mean_f1_at, pixel_auc
+from veriscope.synth import forgeries as F
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"

@@ -34,13 +34,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from veriscope.synth import forgeries as F
 from veriscope.core import metrics as M
+from veriscope.core.media import Media
 from veriscope.detectors.base import Context
 from veriscope.detectors.image.cfa import CFADetector, mosaic_demosaic
 from veriscope.detectors.image.noise import NoiseDetector
 from veriscope.detectors.image.splicebuster import SplicebusterDetector
-from veriscope.core.media import Media
+from veriscope.synth import forgeries as F
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"

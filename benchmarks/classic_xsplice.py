@@ -194,8 +194,8 @@ def build(out_dir: Path, n: int, seed: int, split: str = "eval"):
 def main(argv=None) -> int:
     from classic import CLASSIC, available, table
 
-    from veriscope.core import registry
     from veriscope.bench import Benchmark, cache_root
+    from veriscope.core import registry
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=2)

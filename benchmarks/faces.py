@@ -35,11 +35,11 @@ from pathlib import Path
 
 import numpy as np
 
-from veriscope.synth import face_swaps as FS
-from veriscope.detectors.video import faces as F
-from veriscope.detectors.base import Context
 from veriscope.core.media import Media
 from veriscope.core.metrics import auc
+from veriscope.detectors.base import Context
+from veriscope.detectors.video import faces as F
+from veriscope.synth import face_swaps as FS
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"

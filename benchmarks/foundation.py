@@ -24,8 +24,8 @@ import numpy as np
 from PIL import Image
 
 from veriscope.core import registry
-from veriscope.detectors.base import Context
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context
 from veriscope.pipeline.runner import analyze_media
 
 REPO = Path(__file__).resolve().parents[1]

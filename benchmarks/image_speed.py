@@ -65,8 +65,8 @@ def child(paths: list[str]) -> dict:
         threadpool_limits(1)
     except ImportError:
         pass
-    from veriscope.detectors.base import Context
     from veriscope.core.media import Media
+    from veriscope.detectors.base import Context
     from veriscope.pipeline.runner import analyze_media
 
     # warm-up, untimed: imports and one-time set-up of every detector on a small JPEG, so the

@@ -72,12 +72,14 @@ def digest_dir(rep_dir: Path) -> dict:
 def run(files: list[Path], out: Path, workers: int | None) -> float:
     exe = Path(sys.executable).with_name("veriscope")
     cmd = [str(exe), "analyze", "--detectors", "all", "--timeout", "900", "--no-html",
-           "--out", str(out)]
+           "--out", str(out.resolve())]
     if workers is not None:
         cmd += ["--workers", str(workers)]
     t0 = time.perf_counter()
-    subprocess.run(cmd + [str(f) for f in files], check=False, stdout=subprocess.DEVNULL,
-                   env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    # paths relative to the shared folder, so that report.json's media.path does not depend on
+    # where the checkout lies
+    subprocess.run(cmd + [f.relative_to(SHARED).as_posix() for f in files], check=False,
+                   stdout=subprocess.DEVNULL, cwd=SHARED, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     return time.perf_counter() - t0
 
 

@@ -46,11 +46,11 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from veriscope.synth import av_edits as E  # noqa: E402
 from veriscope.bench.metrics import TemporalAP, iou_1d  # noqa: E402
-from veriscope.detectors.video import lip_sync as LS  # noqa: E402
-from veriscope.detectors.base import Context  # noqa: E402
 from veriscope.core.media import Media  # noqa: E402
+from veriscope.detectors.base import Context  # noqa: E402
+from veriscope.detectors.video import lip_sync as LS  # noqa: E402
+from veriscope.synth import av_edits as E  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"

@@ -37,10 +37,10 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from veriscope.detectors.audio import synthetic_speech as ss  # noqa: E402
-from veriscope.detectors.base import Context  # noqa: E402
 from veriscope.core.media import Media  # noqa: E402
 from veriscope.core.metrics import auc, eer  # noqa: E402
+from veriscope.detectors.audio import synthetic_speech as ss  # noqa: E402
+from veriscope.detectors.base import Context  # noqa: E402
 from veriscope.train import synthetic_speech as T  # noqa: E402
 
 

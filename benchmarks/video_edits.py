@@ -48,13 +48,13 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from veriscope.core import video  # noqa: E402
-from veriscope.synth import video_edits as VE  # noqa: E402
 from veriscope.bench.metrics import TemporalAP, iou_1d  # noqa: E402
-from veriscope.detectors.video import frame_edits as FE  # noqa: E402
+from veriscope.core import video  # noqa: E402
 from veriscope.core.media import Media  # noqa: E402
 from veriscope.core.metrics import auc  # noqa: E402
+from veriscope.detectors.video import frame_edits as FE  # noqa: E402
 from veriscope.signals.shots import detect_shots  # noqa: E402
+from veriscope.synth import video_edits as VE  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"

@@ -42,9 +42,9 @@ def videos() -> list[tuple[Path, str, str]]:
 
 
 def main() -> int:
-    from veriscope.detectors.base import Context
     from veriscope.core.media import Media
     from veriscope.core.metrics import auc
+    from veriscope.detectors.base import Context
     from veriscope.pipeline.runner import analyze_media
 
     vids = videos()

@@ -87,8 +87,8 @@ def looped_clip(seconds: float) -> Path:
 
 
 def analyse(path: Path) -> dict:
-    from veriscope.detectors.base import Context
     from veriscope.core.media import Media
+    from veriscope.detectors.base import Context
     from veriscope.pipeline.runner import analyze_media
 
     t0, c0 = time.perf_counter(), time.process_time()

@@ -69,8 +69,8 @@ def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors
             sample_fps, sample_frames, max_video_seconds, debug):
     """Analyse media files with every applicable detector and fuse the evidence."""
     from veriscope.core import registry
-    from veriscope.detectors.base import Context
     from veriscope.core.media import Media
+    from veriscope.detectors.base import Context
     from veriscope.pipeline.runner import analyze_media
 
     err = _err_console()
@@ -137,7 +137,9 @@ def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors
             progress.advance(task)
 
     if rows and (out_dir is not None or fmt == "table"):
-        _print_table(rows, out_dir is not None)
+        from veriscope.report.table import print_table
+
+        print_table(rows, out_dir is not None)
     sys.exit(EXIT_SOME_FAILED if failures else EXIT_OK)
 
 
@@ -162,36 +164,6 @@ def _video_progress(progress, task, name: str):
                             total=total, done=f"{done:.1f}/{total:.1f} s", visible=True)
 
     return cb
-
-
-def _print_table(rows, with_paths: bool):
-    from rich.console import Console
-    from rich.table import Table
-
-    t = Table(title="veriscope", show_lines=False)
-    t.add_column("file")
-    t.add_column("verdict")
-    t.add_column("evidence")
-    t.add_column("score", justify="right")
-    t.add_column("main reason", overflow="fold")
-    if with_paths:
-        t.add_column("report", overflow="fold")
-    for p, rep, dest in rows:
-        v = rep.verdict
-        reason = v.drivers[0]["message"] if v.drivers else ""
-        if len(reason) > 90:
-            reason = reason[:87].rstrip() + "..."
-        score = "" if v.score is None else f"{v.score:.2f}"
-        cells = [p.name, v.label, v.band.replace("_", " "), score, reason]
-        if with_paths:
-            rp = dest / "report.html"
-            try:
-                rp = rp.resolve().relative_to(Path.cwd())
-            except ValueError:
-                pass
-            cells.append(str(rp))
-        t.add_row(*cells)
-    Console(soft_wrap=False, width=max(100, Console().width)).print(t)
 
 
 @cli.command("bench")

@@ -119,8 +119,8 @@ def make_spliced_video(path: Path, *, width: int = 640, height: int = 360, fps: 
 
 def make_examples(folder: Path) -> tuple[list[Path], Path]:
     """Write the example inputs into ``folder``; returns (paths, trust-anchor PEM)."""
-    from veriscope.synth.c2pa_sign import make_test_credentials, sign_file
     from veriscope.detectors.provenance.watermark.dwtdct import PAYLOADS, embed_like
+    from veriscope.synth.c2pa_sign import make_test_credentials, sign_file
 
     folder.mkdir(parents=True, exist_ok=True)
     s = _samples()
@@ -175,26 +175,24 @@ def make_examples(folder: Path) -> tuple[list[Path], Path]:
 def run_demo(out_dir: Path) -> int:
     from rich.console import Console
 
-    from veriscope.cli import _print_table
-    from veriscope.detectors.base import Context
-    from veriscope.core.media import Media
-    from veriscope.pipeline.runner import analyze_media
+    import veriscope
+    from veriscope.report.table import print_table
 
     console = Console()
     out_dir = Path(out_dir)
     inputs, anchors = make_examples(out_dir / "inputs")
     console.print(f"Made {len(inputs)} example inputs in {out_dir / 'inputs'} "
                   f"(C2PA test CA: {anchors.name})")
-    ctx = Context(options={"c2pa": {"trust_anchors": str(anchors)}})
+    options = {"c2pa": {"trust_anchors": str(anchors)}}
     rows, summary = [], []
     for p in inputs:
-        rep = analyze_media(Media.open(p), None, ctx)
+        rep = veriscope.analyze(p, options=options)
         dest = out_dir / "reports" / p.name
         rep.write(dest)
         rows.append((p, rep, dest))
         summary.append({"file": p.name, "verdict": rep.verdict.label, "band": rep.verdict.band,
                         "score": rep.verdict.score, "report": str(dest / "report.html")})
-    _print_table(rows, True)
+    print_table(rows, True)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     splice = next(r for r in rows if r[0].name == "plain_splice.jpg")[1]
     if splice.verdict.label == "no_evidence":

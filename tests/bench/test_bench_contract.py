@@ -6,9 +6,9 @@ import numpy as np
 from PIL import Image
 
 from veriscope.bench import Benchmark, datasets
-from veriscope.detectors.base import Context, Detector
 from veriscope.core.media import Media
 from veriscope.core.metrics import mean_f1_at
+from veriscope.detectors.base import Context, Detector
 from veriscope.pipeline.runner import analyze_media
 
 

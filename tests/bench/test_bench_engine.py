@@ -143,11 +143,10 @@ def test_cache_is_invalidated_when_version_or_params_change(tmp_path):
 
 
 def test_cache_is_invalidated_when_the_detector_code_changes(tmp_path, monkeypatch):
-    from veriscope.core import registry
-    from veriscope.bench import runner as R
-
     # the code files of a detector follow its imports through veriscope, transitively
     import veriscope
+    from veriscope.bench import runner as R
+    from veriscope.core import registry
 
     root = Path(veriscope.__file__).resolve().parent
     files = {f.relative_to(root).as_posix() for f in R.code_files(registry.load("copy_move"))}

@@ -21,9 +21,9 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from veriscope.core import metrics as M
 from veriscope.bench import metrics as B
 from veriscope.bench import report as R
+from veriscope.core import metrics as M
 from veriscope.detectors.base import Detector
 
 

@@ -8,11 +8,11 @@ import pytest
 from helpers import save, smooth_image
 
 from veriscope.core import registry
-from veriscope.detectors.base import Context, Detector
 from veriscope.core.errors import DetectorNotFound
 from veriscope.core.evidence import Evidence, Finding
 from veriscope.core.fusion import band_of, fuse
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context, Detector
 from veriscope.pipeline.runner import analyze_media, run_detector
 from veriscope.report.schema import validate
 

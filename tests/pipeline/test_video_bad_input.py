@@ -12,11 +12,11 @@ import pytest
 from test_bad_input import run_cli
 from video_clips import write_clip
 
+from veriscope.core.media import Media
+from veriscope.core.video import DEFAULT_MAX_SECONDS
 from veriscope.detectors.base import Context
 from veriscope.detectors.video.video_container.detector import VideoContainerDetector
-from veriscope.core.media import Media
 from veriscope.pipeline.runner import analyze_media
-from veriscope.core.video import DEFAULT_MAX_SECONDS
 
 HAS_VP9 = "libvpx-vp9" in av.codecs_available
 

@@ -8,12 +8,12 @@ import pytest
 from click.testing import CliRunner
 from helpers import save, smooth_image
 
-from veriscope.pipeline import stability as S
 from veriscope.cli import cli
-from veriscope.detectors.base import Context, Detector
-from veriscope.report.html import render_html
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context, Detector
+from veriscope.pipeline import stability as S
 from veriscope.pipeline.runner import analyze_media
+from veriscope.report.html import render_html
 from veriscope.report.schema import REPORT_SCHEMA
 
 

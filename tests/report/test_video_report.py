@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from veriscope.cli import cli, video_settings
-from veriscope.demo import make_spliced_video
-from veriscope.detectors.base import Context
 from veriscope.core.evidence import Box, Evidence, Segment
 from veriscope.core.fusion import fuse
 from veriscope.core.media import Media
+from veriscope.demo import make_spliced_video
+from veriscope.detectors.base import Context
 from veriscope.report.document import Report
 from veriscope.report.schema import validate
 
@@ -56,7 +56,7 @@ def test_default_run_writes_a_valid_report_with_a_timeline(full_run):
     assert "<h2>Video timeline</h2>" in html and "id='timeline'" in html
     assert "alt='keyframes'" in html and "alt='spectrogram'" in html
     assert "alt='video_frames score curve'" in html
-    from veriscope.core.fusion import clock
+    from veriscope.core.timecode import clock
 
     for k in vf["data"]["keyframes"]:
         if k["kind"] != "sample":

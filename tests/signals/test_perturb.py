@@ -7,9 +7,10 @@ import pytest
 from helpers import save, smooth_image
 from PIL import Image
 
-from veriscope.signals import perturb as P
 from veriscope.bench.datasets import Record
 from veriscope.core.media import Media, sniff_format
+from veriscope.bench import perturb as BP
+from veriscope.signals import perturb as P
 
 
 def _marked(h=240, w=320, box=(60, 100, 150, 180)):
@@ -156,13 +157,13 @@ def test_perturb_file_writes_real_files_without_metadata(tmp_path):
     Image.fromarray(img).save(src, "JPEG", quality=92, exif=exif.tobytes())
     assert Image.open(src).getexif().get(0x010F) == "TestCam"
     mpath = save((m * 255).astype(np.uint8), tmp_path / "mask.png")
-    out = P.perturb_file(src, "resize:s=0.5+jpeg:q=70", tmp_path / "o", mask=mpath, seed=0)
+    out = BP.perturb_file(src, "resize:s=0.5+jpeg:q=70", tmp_path / "o", mask=mpath, seed=0)
     assert out["path"].suffix == ".jpg" and sniff_format(out["path"].read_bytes()[:16]) == "jpeg"
     with Image.open(out["path"]) as im:
         assert im.size == (160, 120) and not im.getexif() and "exif" not in im.info
-    mk = P.read_mask(out["mask"])
+    mk = BP.read_mask(out["mask"])
     assert mk.shape == (120, 160) and _iou(_red(Media.open(out["path"]).rgb()), mk) > 0.8
-    png = P.perturb_file(src, "blur:sigma=1", tmp_path / "p")
+    png = BP.perturb_file(src, "blur:sigma=1", tmp_path / "p")
     assert png["path"].suffix == ".png" and png["mask"] is None
     assert Media.open(png["path"]).format == "png"
 
@@ -174,15 +175,15 @@ def test_perturb_records_is_cached_by_hash_spec_and_seed(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
     recs.append(Record(tmp_path / "broken.png", 0))
     cache = tmp_path / "cache"
-    out, errors = P.perturb_records(recs, "noise:sigma=3", cache, seed=0)
+    out, errors = BP.perturb_records(recs, "noise:sigma=3", cache, seed=0)
     assert len(out) == 2 and len(errors) == 1 and "broken.png" in errors[0]
     assert out[0].mask is not None and out[1].mask is None
     assert out[0].meta["perturbation"] == "noise:sigma=3"
     mtime = out[0].media.stat().st_mtime_ns
-    again, _ = P.perturb_records(recs, "noise:sigma=3", cache, seed=0)
+    again, _ = BP.perturb_records(recs, "noise:sigma=3", cache, seed=0)
     assert [r.media for r in again] == [r.media for r in out]
     assert again[0].media.stat().st_mtime_ns == mtime  # reused, not rewritten
-    other, _ = P.perturb_records(recs, "noise:sigma=3", cache, seed=1)
+    other, _ = BP.perturb_records(recs, "noise:sigma=3", cache, seed=1)
     assert other[0].media != out[0].media
     assert other[0].media.read_bytes() != out[0].media.read_bytes()
     # per-image seeds: two images under one seed get different noise fields
@@ -209,7 +210,7 @@ def test_perturbed_masks_are_binary_whatever_the_source_mask_rule(tmp_path):
     img, m = _marked(96, 128, (20, 50, 30, 70))
     inv = save(np.where(m, 0, 255).astype(np.uint8), tmp_path / "inv.png")  # black = manipulated
     rec = Record(save(img, tmp_path / "a.png"), 1, inv, mask_rule="inverted")
-    (out,), errors = P.perturb_records([rec], "crop:frac=0.75", tmp_path / "c")
+    (out,), errors = BP.perturb_records([rec], "crop:frac=0.75", tmp_path / "c")
     assert not errors and out.mask_rule is None
-    got = P.read_mask(out.mask)
+    got = BP.read_mask(out.mask)
     assert np.array_equal(got, P.center_crop(img, 0.75, m)[1])

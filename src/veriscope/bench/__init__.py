@@ -38,8 +38,8 @@ class Benchmark:
         ``perturb``: a :mod:`veriscope.signals.perturb` spec; each variant is benchmarked too
         (results["sweep"]). ``engine``: "local", "dask" (with ``scheduler``) or an
         :class:`~veriscope.bench.engine.Engine`."""
-        from veriscope.core import registry
         from veriscope.bench import datasets
+        from veriscope.core import registry
 
         if isinstance(dataset, str):
             self.dataset_name, self.records = datasets.load(dataset)
@@ -120,7 +120,7 @@ class Benchmark:
     def _variant(self, variant, progress=None) -> dict:
         from veriscope.bench.datasets import fingerprint
         from veriscope.bench.score import score
-        from veriscope.signals.perturb import perturb_records
+        from veriscope.bench.perturb import perturb_records
 
         recs, errors = perturb_records(self.records, variant, self.cache_dir / "perturb",
                                        seed=self.seed, engine=self.engine)

@@ -149,10 +149,10 @@ def _work(args) -> tuple[str, list[str]]:
     Detectors come as registered names or as Detector classes (a class defined at module
     level of an importable module pickles by reference)."""
     path, det_names, cache, options, timeout_s = args
-    from veriscope.detectors.base import Context
     from veriscope.core.media import Media
-    from veriscope.report.document import save_map
+    from veriscope.detectors.base import Context
     from veriscope.pipeline.runner import run_detector
+    from veriscope.report.document import save_map
 
     sha = _sha256(Path(path))
     todo = []

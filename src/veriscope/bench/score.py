@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from veriscope.core import metrics as M
 from veriscope.bench.datasets import Record
 from veriscope.bench.runner import FUSED, Outcome, Runner
+from veriscope.core import metrics as M
 
 PROTOCOL_VERSION = "veriscope.bench/1"
 

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from veriscope.bench.records import Record, _images
 from veriscope.synth import forgeries as F
-from veriscope.bench.datasets import Record, _images
 
 KINDS = ("splice", "splice_noisy", "copy_move", "removal", "resample", "dj_aligned", "dj_shifted")
 DJ_PAIRS = ((60, 80), (70, 90), (80, 95), (90, 70))

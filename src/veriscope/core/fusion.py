@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from veriscope.core.evidence import SEVERITIES, Evidence
+from veriscope.core.timecode import clock
 
 THRESHOLD = 0.5
 BANDS = ((0.95, "very_strong"), (0.8, "strong"), (0.65, "moderate"), (0.5, "weak"))
@@ -71,16 +72,6 @@ def band_of(score: float | None) -> str:
         if score >= lo:
             return name
     return "none"
-
-
-def clock(t: float) -> str:
-    """Seconds as ``mm:ss.s`` (``00:03.2``), ``h:mm:ss.s`` from one hour on."""
-    t = max(0.0, float(t))
-    tenths = int(round(t * 10))
-    h, rest = divmod(tenths, 36000)
-    m, rest = divmod(rest, 600)
-    sec = f"{rest // 10:02d}.{rest % 10}"
-    return f"{h}:{m:02d}:{sec}" if h else f"{m:02d}:{sec}"
 
 
 def strongest_segment(e: Evidence):
@@ -288,7 +279,7 @@ def fuse_maps(evidence: list[Evidence], size: tuple[int, int] | None = None) -> 
         h = max(m.shape[0] for _, m in items)
         w = max(m.shape[1] for _, m in items)
         size = (w, h)
-    from veriscope.report.document import map_to_u8
+    from veriscope.core.maps import map_to_u8
 
     arrs = [(map_to_u8(m, size[0], size[1]).astype(np.float32) / 255.0, e.score, reliability_of(e))
             for e, m in items]

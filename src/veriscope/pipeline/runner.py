@@ -8,11 +8,11 @@ import traceback
 from collections.abc import Sequence
 
 from veriscope.core import registry
-from veriscope.detectors.base import Context, Detector
 from veriscope.core.errors import MediaError
 from veriscope.core.evidence import Evidence
 from veriscope.core.fusion import fuse
 from veriscope.core.media import DEFAULT_MAX_PIXELS, Media
+from veriscope.detectors.base import Context, Detector
 from veriscope.report.document import Report
 
 DEFAULT_TIMEOUT_S = 120.0
@@ -80,8 +80,10 @@ def analyze_media(media: Media, detectors: Sequence[type[Detector]] | None = Non
 
 
 def analyze_path(path, detectors: str | Sequence | None = None, *, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 max_pixels: int = DEFAULT_MAX_PIXELS, options: dict | None = None) -> Report:
+                 max_pixels: int = DEFAULT_MAX_PIXELS, options: dict | None = None,
+                 video: dict | None = None) -> Report:
     """Open ``path``, run the detectors (names, classes, or None for the default set), fuse.
+    ``video``: :attr:`Context.video` (frame sampling and duration cap of videos).
 
     Raises :class:`MediaError` for input that cannot be analysed at all.
     """
@@ -90,4 +92,4 @@ def analyze_path(path, detectors: str | Sequence | None = None, *, timeout_s: fl
     else:
         classes = [registry.load(d) if isinstance(d, str) else d for d in detectors]
     media = Media.open(path, max_pixels=max_pixels)
-    return analyze_media(media, classes, Context(timeout_s=timeout_s, options=options))
+    return analyze_media(media, classes, Context(timeout_s=timeout_s, options=options, video=video))

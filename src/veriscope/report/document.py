@@ -21,6 +21,7 @@ import numpy as np
 from veriscope import __version__
 from veriscope.core.evidence import Evidence
 from veriscope.core.fusion import Verdict, fuse_maps
+from veriscope.core.maps import map_to_u8
 from veriscope.core.media import Media
 
 SCHEMA_ID = "veriscope.report/1"
@@ -109,16 +110,6 @@ def _safe_name(name: str) -> str:
     import re
 
     return re.sub(r"[^a-z0-9_]+", "_", str(name).lower()).strip("_") or "view"
-
-
-def map_to_u8(m: np.ndarray, width: int, height: int) -> np.ndarray:
-    """A [0, 1] float map as uint8 at exactly width x height (255 = most suspicious)."""
-    import cv2
-
-    m = np.asarray(m, np.float32)
-    if m.shape != (height, width):
-        m = cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.clip(np.rint(m * 255.0), 0, 255).astype(np.uint8)
 
 
 def save_view(img: np.ndarray, path: Path) -> None:

@@ -10,7 +10,7 @@ from html import escape
 import numpy as np
 
 from veriscope.core.evidence import SEVERITIES
-from veriscope.core.fusion import clock
+from veriscope.core.timecode import clock
 
 DISPLAY_MAX_SIDE = 1600
 VIEW_PNG_MAX_BYTES = 150_000
@@ -195,7 +195,7 @@ def render_html(report) -> str:
     # ---------------------------------------------------------------- verdict stability
     st = report.get("stability")
     if st is not None and st.data.get("variants"):
-        from veriscope.pipeline.stability import html_section
+        from veriscope.report.stability import html_section
 
         parts.append(html_section(st))
 

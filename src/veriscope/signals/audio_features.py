@@ -42,6 +42,7 @@ CQ_CEPS = 20
 CQ_UNIFORM = 96
 """Points of the uniform grid the constant-Q log spectrum is resampled to before the DCT."""
 EPS = 1e-10
+TONAL_BINS = 5  # adjacent FFT bins of a steady tone (tonal_share; vad's steady-tone rule)
 
 
 # ------------------------------------------------------------------ signal preparation
@@ -149,15 +150,35 @@ def power_spectrogram(x: np.ndarray, n_fft: int, win: int, hop: int = HOP) -> np
     return _power(fr, n_fft)
 
 
+def spectral_flatness(power: np.ndarray, rate: int = RATE, n_fft: int = LFCC_NFFT,
+                      fmin: float = 100.0, fmax: float = 4000.0) -> np.ndarray:
+    """Per-frame flatness of a power spectrogram (frames, bins) in [fmin, fmax]."""
+    if power.shape[0] == 0:
+        return np.zeros(0)
+    f = np.arange(power.shape[1]) * rate / n_fft
+    band = power[:, (f >= fmin) & (f <= fmax)] + 1e-12
+    return np.exp(np.mean(np.log(band), axis=1)) / np.mean(band, axis=1)
+
+
+def tonal_share(power: np.ndarray, rate: int = RATE, n_fft: int = LFCC_NFFT,
+                fmin: float = 100.0, fmax: float = 4000.0, bins: int = TONAL_BINS) -> np.ndarray:
+    """Per-frame share of the [fmin, fmax] power that lies in the strongest ``bins``
+    adjacent FFT bins (close to 1 for a single steady tone)."""
+    if power.shape[0] == 0:
+        return np.zeros(0)
+    f = np.arange(power.shape[1]) * rate / n_fft
+    band = power[:, (f >= fmin) & (f <= fmax)]
+    c = np.cumsum(np.pad(band, ((0, 0), (1, 0))), axis=1)
+    return (c[:, bins:] - c[:, :-bins]).max(axis=1) / (c[:, -1] + 1e-20)
+
+
 def filterbank_energies(x: np.ndarray, rate: int = RATE, block: int = BLOCK_FRAMES) -> dict:
     """Per-frame linear (LFCC) and constant-Q filterbank energies, spectral flatness and tonal
-    share (:func:`veriscope.signals.vad.tonal_share`) of a 16 kHz signal, computed block by block (memory bounded by ``block`` frames).
+    share (:func:`tonal_share`) of a 16 kHz signal, computed block by block (memory bounded by ``block`` frames).
 
     The cepstra follow from these energies and a gain g (loudness normalisation) as
     log(g^2 E + EPS) @ DCT: see :func:`cepstra`.
     """
-    from veriscope.signals.vad import spectral_flatness, tonal_share
-
     fb = _cached(("lin", rate), lambda: linear_filterbank(rate=rate))
     cqfb, _ = _cached(("cq", rate), lambda: constant_q_filterbank(rate=rate))
     lin, cq, flat, tonal = [], [], [], []

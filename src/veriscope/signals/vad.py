@@ -36,7 +36,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from veriscope.signals.audio_features import HOP, LFCC_NFFT, LFCC_WIN, RATE
+from veriscope.signals.audio_features import (  # noqa: F401 (spectral_flatness: vad's API too)
+    HOP,
+    LFCC_NFFT,
+    LFCC_WIN,
+    RATE,
+    TONAL_BINS,
+    spectral_flatness,
+    tonal_share,
+)
 
 ABS_FLOOR_DB = -60.0
 DYNAMIC_DB = 45.0
@@ -45,7 +53,6 @@ MIN_SPAN_DB = 15.0
 STRONG_DB = 20.0
 FLATNESS_MAX = 0.45
 TONAL_SHARE = 0.99
-TONAL_BINS = 5
 MIN_GAP_S = 0.2
 MIN_RUN_S = 0.05
 FRAME_S = HOP / RATE
@@ -62,28 +69,6 @@ def frame_energy_db(x: np.ndarray) -> np.ndarray:
     if not out:
         return np.zeros(0)
     return 10.0 * np.log10(np.concatenate(out) + 1e-12)
-
-
-def spectral_flatness(power: np.ndarray, rate: int = RATE, n_fft: int = LFCC_NFFT,
-                      fmin: float = 100.0, fmax: float = 4000.0) -> np.ndarray:
-    """Per-frame flatness of a power spectrogram (frames, bins) in [fmin, fmax]."""
-    if power.shape[0] == 0:
-        return np.zeros(0)
-    f = np.arange(power.shape[1]) * rate / n_fft
-    band = power[:, (f >= fmin) & (f <= fmax)] + 1e-12
-    return np.exp(np.mean(np.log(band), axis=1)) / np.mean(band, axis=1)
-
-
-def tonal_share(power: np.ndarray, rate: int = RATE, n_fft: int = LFCC_NFFT,
-                fmin: float = 100.0, fmax: float = 4000.0, bins: int = TONAL_BINS) -> np.ndarray:
-    """Per-frame share of the [fmin, fmax] power that lies in the strongest ``bins``
-    adjacent FFT bins (close to 1 for a single steady tone)."""
-    if power.shape[0] == 0:
-        return np.zeros(0)
-    f = np.arange(power.shape[1]) * rate / n_fft
-    band = power[:, (f >= fmin) & (f <= fmax)]
-    c = np.cumsum(np.pad(band, ((0, 0), (1, 0))), axis=1)
-    return (c[:, bins:] - c[:, :-bins]).max(axis=1) / (c[:, -1] + 1e-20)
 
 
 def _fill_and_prune(mask: np.ndarray, min_gap: int, min_run: int) -> np.ndarray:

@@ -22,10 +22,11 @@ joint in seconds (centre of the crossfade).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from math import gcd
 from pathlib import Path
 
 import numpy as np
+
+from veriscope.signals.sampling import resample  # noqa: F401 (also the generator API)
 
 FSDD_SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 FIT_SPEAKERS = ("george", "jackson", "lucas")
@@ -67,16 +68,6 @@ def read_mono(path, rate: int | None = None) -> tuple[np.ndarray, int]:
     if rate is not None and rate != sr:
         x, sr = resample(x, sr, rate), rate
     return x, int(sr)
-
-
-def resample(x: np.ndarray, sr: int, rate: int) -> np.ndarray:
-    """Polyphase resampling (scipy ``resample_poly``, Kaiser window) from ``sr`` to ``rate``."""
-    if sr == rate:
-        return np.asarray(x, np.float32)
-    from scipy.signal import resample_poly
-
-    g = gcd(int(sr), int(rate))
-    return resample_poly(np.asarray(x, np.float64), rate // g, sr // g).astype(np.float32)
 
 
 def frame_db(x: np.ndarray, sr: int, hop_s: float = 0.01) -> np.ndarray:

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from veriscope.signals.sampling import frame_step, resample  # noqa: F401 (frame_step: part of the generator API)
+
 CROSSFADE_S = 0.01
 
 
@@ -57,14 +59,6 @@ class AVTruth:
     shift_seconds: float = 0.0
     segment: tuple[float, float] | None = None  # replaced stretch, video time
     detail: dict = field(default_factory=dict)
-
-
-def frame_step(times) -> float:
-    """Median time between consecutive frames (seconds); 1/25 when unknown."""
-    t = np.asarray(times, np.float64)
-    d = np.diff(t)
-    d = d[d > 0]
-    return float(np.median(d)) if d.size else 0.04
 
 
 def read_av(path) -> AVSource:
@@ -124,18 +118,6 @@ def shift_audio(audio: np.ndarray, rate: int, k: int, fps: float) -> tuple[np.nd
         out[:, : n + s] = a[:, -s:]
     return out, AVTruth("shift", shift_frames=int(k), shift_seconds=s / float(rate),
                         detail={"samples": s, "fps": fps})
-
-
-def resample(x: np.ndarray, rate: int, to: int) -> np.ndarray:
-    """Polyphase resampling along the last axis."""
-    if rate == to:
-        return np.asarray(x, np.float32)
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
-    g = gcd(int(rate), int(to))
-    return resample_poly(np.asarray(x, np.float64), to // g, rate // g, axis=-1).astype(np.float32)
 
 
 def loudest_start(x: np.ndarray, rate: int, seconds: float) -> float:

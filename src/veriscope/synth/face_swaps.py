@@ -182,8 +182,8 @@ def make_swap(target, source, out_path, opts: SwapOptions | None = None, *,
     control (same decode / encode path)."""
     import cv2
 
-    from veriscope.signals.faces import track_faces
     from veriscope.core.video import DEFAULT_MAX_SECONDS, iter_frames, stream_info
+    from veriscope.signals.faces import track_faces
 
     opts = opts or SwapOptions()
     cap = float(max_seconds or DEFAULT_MAX_SECONDS)

@@ -7,11 +7,11 @@ import io
 import numpy as np
 import pytest
 
-from veriscope.synth import audio_splices as S
+from veriscope.core.media import Media
 from veriscope.detectors.audio import audio_facts as A
 from veriscope.detectors.audio.audio_facts import AudioFactsDetector
 from veriscope.detectors.base import Context
-from veriscope.core.media import Media
+from veriscope.synth import audio_splices as S
 
 
 def speech(seconds=6.0, rate=22050, seed=0, **kw):

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from veriscope.synth import audio_splices as S
+from veriscope.core.media import Media
 from veriscope.detectors.audio import audio_splice as AS
 from veriscope.detectors.audio.audio_splice import AudioSpliceDetector
 from veriscope.detectors.base import Context
-from veriscope.core.media import Media
+from veriscope.synth import audio_splices as S
 
 
 def iou(a, b):
@@ -140,8 +140,8 @@ def test_bad_audio_is_not_applicable_never_a_crash(tmp_path):
 
 # ------------------------------------------------------------------ report
 def test_html_report_has_an_audio_section(tmp_path):
-    from veriscope.report.html import audio_spectrogram
     from veriscope.pipeline.runner import analyze_path
+    from veriscope.report.html import audio_spectrogram
 
     rng = np.random.default_rng(8)
     host = S.toy_speech(8.0, 16000, rng, noise_db=-66)

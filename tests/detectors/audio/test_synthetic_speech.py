@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from veriscope.signals import audio_features as af
-from veriscope.signals import vad
+from veriscope.core.media import Media
 from veriscope.detectors.audio import synthetic_speech as ss
 from veriscope.detectors.base import Context
-from veriscope.core.media import Media
+from veriscope.signals import audio_features as af
+from veriscope.signals import vad
 
 CTX = Context()
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from veriscope.core.media import Media
+from veriscope.detectors.base import Context
 from veriscope.detectors.image import aids
 from veriscope.detectors.image.aids import VisualAidsDetector
-from veriscope.detectors.base import Context
-from veriscope.core.media import Media
 
 NAMES = {"error_level", "noise_residual", "luminance_gradient", "pca", "level_sweep"}
 

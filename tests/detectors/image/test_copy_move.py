@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from veriscope.detectors.base import Context
-from veriscope.detectors.image.copy_move.detector import CopyMoveDetector
 from veriscope.core.media import Media
 from veriscope.core.metrics import pixel_f1
+from veriscope.detectors.base import Context
+from veriscope.detectors.image.copy_move.detector import CopyMoveDetector
 
 
 def _texture(h=360, w=480, seed=0) -> np.ndarray:

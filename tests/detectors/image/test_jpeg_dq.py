@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from veriscope.synth import forgeries as F
+from veriscope.core.media import Media
+from veriscope.core.metrics import pixel_f1
 from veriscope.detectors.base import Context
 from veriscope.detectors.image.jpeg_dq import JpegDQDetector, dct_blocks, jpeg_luma
 from veriscope.detectors.image.jpeg_ndq import JpegNDQDetector
-from veriscope.core.media import Media
-from veriscope.core.metrics import pixel_f1
+from veriscope.synth import forgeries as F
 
 
 def textured(h: int, w: int, seed: int) -> np.ndarray:
@@ -269,7 +269,7 @@ def test_large_image_is_analysed_on_a_central_window(tmp_path, monkeypatch):
     ev = JpegDQDetector().analyze(m, Context())
     assert "analysed_window" in {x.code for x in ev.findings}
     assert ev.heatmap.shape == (50, 60)  # one value per 8x8 block of the whole image
-    from veriscope.report.document import map_to_u8
+    from veriscope.core.maps import map_to_u8
 
     hm = map_to_u8(ev.heatmap, m.width, m.height) / 255.0
     win = (slice(cy, cy + h), slice(cx, cx + w))

@@ -9,11 +9,11 @@ import pytest
 from PIL import Image
 from test_jpeg_dq import _odd_files, check_evidence, textured, write
 
-from veriscope.synth import forgeries as F
-from veriscope.detectors.base import Context
-from veriscope.detectors.image.jpeg_ghost import JpegGhostDetector
 from veriscope.core.media import Media
 from veriscope.core.metrics import pixel_f1
+from veriscope.detectors.base import Context
+from veriscope.detectors.image.jpeg_ghost import JpegGhostDetector
+from veriscope.synth import forgeries as F
 
 
 def png(img: np.ndarray) -> bytes:

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from veriscope.detectors.image import jpeg_grid as jg
-from veriscope.detectors.base import Context
-from veriscope.detectors.image.jpeg_grid import CROPPED_SCORE, JpegGridDetector
 from veriscope.core.media import Media
 from veriscope.core.metrics import pixel_f1
+from veriscope.detectors.base import Context
+from veriscope.detectors.image import jpeg_grid as jg
+from veriscope.detectors.image.jpeg_grid import CROPPED_SCORE, JpegGridDetector
 
 
 def texture(h=256, w=256, seed=0) -> np.ndarray:

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from veriscope.synth import forgeries as F
 from veriscope.core import metrics as M
+from veriscope.core.media import Media
 from veriscope.detectors.base import Context
 from veriscope.detectors.image.noise import NoiseDetector, box_sum, centre_map
-from veriscope.core.media import Media
+from veriscope.synth import forgeries as F
 
 
 def _run(tmp_path, img, name="x.png", **save):

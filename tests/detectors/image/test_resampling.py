@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from veriscope.synth import forgeries as F
-from veriscope.detectors.image import resampling as rs
-from veriscope.detectors.base import Context
-from veriscope.detectors.image.resampling import GLOBAL_SCORE, ResamplingDetector
 from veriscope.core.media import Media
 from veriscope.core.metrics import pixel_f1
+from veriscope.detectors.base import Context
+from veriscope.detectors.image import resampling as rs
+from veriscope.detectors.image.resampling import GLOBAL_SCORE, ResamplingDetector
+from veriscope.synth import forgeries as F
 
 
 def texture(h=384, w=384, seed=0) -> np.ndarray:

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from veriscope.synth import forgeries as F
 from veriscope.core import metrics as M
-from veriscope.detectors.image import splicebuster as S
-from veriscope.detectors.base import Context
-from veriscope.detectors.image.splicebuster import SplicebusterDetector
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context
+from veriscope.detectors.image import splicebuster as S
+from veriscope.detectors.image.splicebuster import SplicebusterDetector
+from veriscope.synth import forgeries as F
 
 
 def _run(tmp_path, img, name="x.png", **save):

@@ -14,7 +14,7 @@ from PIL import Image
 
 pytest.importorskip("c2pa")
 
-from veriscope.synth.c2pa_sign import SigningCredentials, main, make_test_credentials, sign_file  # noqa: E402
+from veriscope.core.media import Media  # noqa: E402
 from veriscope.detectors.base import Context  # noqa: E402
 from veriscope.detectors.provenance.c2pa import (  # noqa: E402
     SCORE_AI_DECLARED,
@@ -25,7 +25,7 @@ from veriscope.detectors.provenance.c2pa import (  # noqa: E402
     C2PADetector,
     explain_code,
 )
-from veriscope.core.media import Media  # noqa: E402
+from veriscope.synth.c2pa_sign import SigningCredentials, main, make_test_credentials, sign_file  # noqa: E402
 
 SIGNER_CN = "Veriscope Test Signer"
 DET = C2PADetector()

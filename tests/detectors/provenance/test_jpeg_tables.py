@@ -11,6 +11,8 @@ import pytest
 from helpers import smooth_image
 from PIL import Image, JpegImagePlugin
 
+from veriscope.core.evidence import EVIDENCE_LABELS
+from veriscope.core.media import Media
 from veriscope.detectors.base import Context
 from veriscope.detectors.provenance.jpeg_tables import (
     SCORE_ADOBE,
@@ -19,7 +21,6 @@ from veriscope.detectors.provenance.jpeg_tables import (
     SCORE_REENCODE_MEDIUM,
     JpegTablesDetector,
 )
-from veriscope.core.evidence import EVIDENCE_LABELS
 from veriscope.formats.jpeg import (
     STD_CHROMINANCE_QTABLE,
     STD_LUMINANCE_QTABLE,
@@ -33,7 +34,6 @@ from veriscope.formats.jpeg import (
     photoshop_resources,
     subsampling_name,
 )
-from veriscope.core.media import Media
 
 SUBSAMPLING = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
 

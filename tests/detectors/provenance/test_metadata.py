@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter, PngImagePlugin
 
+from veriscope.core.media import Media
+from veriscope.detectors.base import Context
 from veriscope.detectors.provenance.metadata import generators as _meta_gen
 from veriscope.detectors.provenance.metadata import thumbnail as _meta_thumb
-from veriscope.detectors.base import Context
 from veriscope.detectors.provenance.metadata.detector import MetadataDetector
-from veriscope.core.media import Media
 
 DET = MetadataDetector()
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from veriscope.detectors.provenance.watermark import dwtdct as W
-from veriscope.detectors.base import Context
-from veriscope.detectors.provenance.watermark.detector import WatermarkDetector
 from veriscope.core.evidence import Evidence
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context
+from veriscope.detectors.provenance.watermark import dwtdct as W
+from veriscope.detectors.provenance.watermark.detector import WatermarkDetector
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "watermark"
 BY_KEY = {p.key: p for p in W.PAYLOADS}

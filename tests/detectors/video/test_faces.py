@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from veriscope.synth import face_swaps as FS
-from veriscope.detectors.video import faces as F
-from veriscope.detectors.base import Context
-from veriscope.detectors.video.faces import FacesDetector
 from veriscope.core.evidence import Evidence
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context
+from veriscope.detectors.video import faces as F
+from veriscope.detectors.video.faces import FacesDetector
+from veriscope.synth import face_swaps as FS
 
 SECONDS = 3.0
 TALK = "talking-face-videoretalking-examples"

@@ -7,10 +7,10 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from veriscope.detectors.base import Context
-from veriscope.detectors.video.frame_edits import FrameEditsDetector, analyze_scan
 from veriscope.core.media import Media
 from veriscope.core.video import scan
+from veriscope.detectors.base import Context
+from veriscope.detectors.video.frame_edits import FrameEditsDetector, analyze_scan
 from veriscope.synth.video_edits import Clip, apply_edit, make_edit, read_clip, write_clip
 
 AT = 40

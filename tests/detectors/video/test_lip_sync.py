@@ -8,11 +8,11 @@ from importlib.metadata import entry_points
 import numpy as np
 import pytest
 
-from veriscope.synth import av_edits as E
-from veriscope.detectors.video import lip_sync as LS
-from veriscope.detectors.base import Context
-from veriscope.detectors.video.lip_sync import LipSyncDetector
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context
+from veriscope.detectors.video import lip_sync as LS
+from veriscope.detectors.video.lip_sync import LipSyncDetector
+from veriscope.synth import av_edits as E
 
 TF = "talking-face-videoretalking-examples"
 

@@ -12,11 +12,16 @@ import numpy as np
 import pytest
 from video_clips import edit_moov, elst, find, mac, mvhd_v1, set_times, track, write_clip
 
-from veriscope.formats import mp4
-from veriscope.detectors.video.video_container.tags import EDITORS, GENERATORS, SCREEN_RECORDERS, match
+from veriscope.core.media import Media
 from veriscope.detectors.base import Context
 from veriscope.detectors.video.video_container.detector import SCORES, VideoContainerDetector
-from veriscope.core.media import Media
+from veriscope.detectors.video.video_container.tags import (
+    EDITORS,
+    GENERATORS,
+    SCREEN_RECORDERS,
+    match,
+)
+from veriscope.formats import mp4
 from veriscope.pipeline.runner import run_detector
 
 C2021 = dt.datetime(2021, 5, 1, 10, 0, tzinfo=dt.UTC).timestamp()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from veriscope.demo import make_spliced_video
-from veriscope.detectors.video import video_frames as VF
-from veriscope.detectors.base import Context
 from veriscope.core.errors import MediaError
 from veriscope.core.media import Media
-from veriscope.pipeline.runner import run_detector
 from veriscope.core.video import SamplingPolicy
+from veriscope.demo import make_spliced_video
+from veriscope.detectors.base import Context
+from veriscope.detectors.video import video_frames as VF
+from veriscope.pipeline.runner import run_detector
 
 PASTE = (1.0, 2.0)
 
@@ -113,7 +113,7 @@ def test_segments_from_samples_and_score_rule():
 
 
 def test_clock_format():
-    from veriscope.core.fusion import clock
+    from veriscope.core.timecode import clock
 
     assert clock(3.24) == "00:03.2" and clock(61.27) == "01:01.3"
     assert clock(3725.0) == "1:02:05.0"

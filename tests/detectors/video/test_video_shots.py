@@ -7,11 +7,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from veriscope.core.media import Media
+from veriscope.core.video import scan
 from veriscope.detectors.base import Context
 from veriscope.detectors.video.video_shots import VideoShotsDetector, timecode
-from veriscope.core.media import Media
 from veriscope.signals.shots import Shot, detect_shots
-from veriscope.core.video import scan
 from veriscope.synth.video_edits import Clip, write_clip
 
 FPS = 25

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector
 from veriscope.core.evidence import Evidence, Segment
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context, Detector
 
 # ---------------------------------------------------------------- decoding limits (shared)
 MAX_SECONDS = 600.0

@@ -35,10 +35,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from veriscope.detectors.audio.audio_facts import MAX_SECONDS, load_audio
-from veriscope.detectors.base import Context, Detector
 from veriscope.core.evidence import Evidence, Segment
 from veriscope.core.media import Media
+from veriscope.detectors.audio.audio_facts import MAX_SECONDS, load_audio
+from veriscope.detectors.base import Context, Detector
 
 # ---------------------------------------------------------------- design constants (rule)
 WORK_MAX_RATE = 48000
@@ -506,7 +506,7 @@ def locate(y: np.ndarray, rate: int, *, peak_t2: float = PEAK_T2, merge_t2: floa
     """Splice analysis of a mono signal: segments (seconds, scores), boundaries, curves, ENF."""
     y = np.nan_to_num(np.asarray(y, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     if rate > WORK_MAX_RATE:
-        from veriscope.synth.audio_splices import resample
+        from veriscope.signals.sampling import resample
 
         y, rate = resample(y, rate, WORK_MAX_RATE), WORK_MAX_RATE
     F = prepare(y, rate)

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector
 from veriscope.core.evidence import Evidence, Segment
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context, Detector
 
 WIN_S = 2.0
 HOP_S = 1.0

@@ -24,9 +24,9 @@ import io
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector, working_rgb
 from veriscope.core.evidence import Evidence
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context, Detector, working_rgb
 
 MAX_PIXELS = 2_000_000
 """Working copy size (speed: all views together stay well under 0.5 s at 12 MP)."""

@@ -36,10 +36,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector, sigmoid
-from veriscope.detectors.image.noise import cell_map_to_image, jpeg_quality, regions, scale_box
 from veriscope.core.evidence import Box, Evidence
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context, Detector, sigmoid
+from veriscope.detectors.image.noise import cell_map_to_image, jpeg_quality, regions, scale_box
 
 CELL = 16
 MAP_PIXELS = 2_000_000

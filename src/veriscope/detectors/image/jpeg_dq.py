@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector
 from veriscope.core.evidence import Box, Evidence
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context, Detector
 
 # ---------------------------------------------------------------- constants (documented)
 

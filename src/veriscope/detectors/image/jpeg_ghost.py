@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from veriscope.core.evidence import Box, Evidence
+from veriscope.core.media import Media
 from veriscope.detectors.base import Context, Detector
 from veriscope.detectors.image.jpeg_dq import (
     add_window_finding,
@@ -45,8 +47,6 @@ from veriscope.detectors.image.jpeg_dq import (
     reliability,
     window_rgb,
 )
-from veriscope.core.evidence import Box, Evidence
-from veriscope.core.media import Media
 
 # ---------------------------------------------------------------- constants (documented)
 

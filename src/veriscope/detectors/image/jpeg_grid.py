@@ -38,9 +38,9 @@ import math
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector
 from veriscope.core.evidence import Box, Evidence
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context, Detector
 
 # ---------------------------------------------------------------- constants (documented)
 

@@ -31,6 +31,7 @@ import functools
 
 import numpy as np
 
+from veriscope.core.evidence import Evidence
 from veriscope.detectors.base import Detector
 from veriscope.detectors.image.jpeg_dq import (
     JpegFileDetector,
@@ -42,7 +43,6 @@ from veriscope.detectors.image.jpeg_dq import (
     grid_dct,
     reliability,
 )
-from veriscope.core.evidence import Evidence
 
 # ---------------------------------------------------------------- constants (documented)
 

@@ -34,9 +34,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector, sigmoid, working_rgb
 from veriscope.core.evidence import Box, Evidence
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context, Detector, sigmoid, working_rgb
 
 MAX_PIXELS = 1_000_000
 """Working-copy size: above this the image is area-downscaled (speed budget, see the doc)."""

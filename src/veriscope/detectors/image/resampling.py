@@ -33,10 +33,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector
-from veriscope.detectors.image.noise import jpeg_quality
 from veriscope.core.evidence import Box, Evidence
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context, Detector
+from veriscope.detectors.image.noise import jpeg_quality
 
 # ---------------------------------------------------------------- constants
 

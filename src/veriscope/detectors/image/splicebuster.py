@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from veriscope.core.evidence import Box, Evidence
+from veriscope.core.media import Media
 from veriscope.detectors.base import Context, Detector, sigmoid, working_rgb
 from veriscope.detectors.image.noise import (
     box_sum,
@@ -34,8 +36,6 @@ from veriscope.detectors.image.noise import (
     regions,
     scale_box,
 )
-from veriscope.core.evidence import Box, Evidence
-from veriscope.core.media import Media
 
 MAX_PIXELS = 1_000_000
 """Working-copy size; larger images are area-downscaled (speed budget)."""

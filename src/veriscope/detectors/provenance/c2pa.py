@@ -19,9 +19,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from veriscope.detectors.base import Context, Detector
 from veriscope.core.evidence import Evidence
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context, Detector
 
 ENV_TRUST_ANCHORS = "VERISCOPE_C2PA_TRUST_ANCHORS"
 

@@ -16,8 +16,9 @@ import io
 import re
 import warnings
 
-from veriscope.detectors.base import Context, Detector
 from veriscope.core.evidence import Evidence
+from veriscope.core.media import Media
+from veriscope.detectors.base import Context, Detector
 from veriscope.formats.jpeg import (
     PHOTOSHOP_RESOURCES,
     JpegInfo,
@@ -27,7 +28,6 @@ from veriscope.formats.jpeg import (
     parse_jpeg,
     sampling_factors,
 )
-from veriscope.core.media import Media
 
 # ---------------------------------------------------------------- rule constants (documented)
 

@@ -47,9 +47,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from veriscope.detectors.base import Context, FaceVideoDetector, sigmoid
 from veriscope.core.evidence import Box, Evidence, Segment
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context, FaceVideoDetector, sigmoid
 
 # ---------------------------------------------------------------- design constants (rule)
 INSIDE_FW = 0.10  # inside region: deeper than this (face widths) in the hull

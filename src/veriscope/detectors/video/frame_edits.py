@@ -64,9 +64,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector, sigmoid, video_scan
 from veriscope.core.evidence import Evidence, Segment
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context, Detector, sigmoid, video_scan
 
 # ---------------------------------------------------------------- design constants
 GRID = 16

@@ -56,9 +56,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from veriscope.detectors.base import Context, FaceVideoDetector
 from veriscope.core.evidence import Evidence, Segment
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context, FaceVideoDetector
 
 # ---------------------------------------------------------------- design constants
 BAND_LO, BAND_HI = 300.0, 4000.0
@@ -145,7 +145,7 @@ class BandBank:
     HOP_S = 0.001
 
     def __init__(self, x: np.ndarray, rate: int):
-        from veriscope.synth.av_edits import resample
+        from veriscope.signals.sampling import resample
 
         x = np.nan_to_num(np.asarray(x, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         if rate > WORK_RATE:
@@ -511,10 +511,10 @@ def prepare(media: Media, *, max_seconds: float | None = None, band_counts=(4, 8
             progress=None) -> dict:
     """Decode sound, track faces and build every track's signals (no fitted constant is used
     here, so the benchmark can analyse the result with several :class:`Params`)."""
-    from veriscope.synth.av_edits import frame_step
     from veriscope.core.errors import MediaError
-    from veriscope.signals.faces import track_faces
     from veriscope.core.video import DEFAULT_MAX_SECONDS
+    from veriscope.signals.faces import track_faces
+    from veriscope.signals.sampling import frame_step
 
     cap = float(max_seconds or DEFAULT_MAX_SECONDS)
     vstart, astart = stream_starts(media)

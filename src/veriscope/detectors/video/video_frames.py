@@ -54,10 +54,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector
 from veriscope.core.evidence import Evidence, Segment
-from veriscope.core.fusion import clock
 from veriscope.core.media import Media
+from veriscope.core.timecode import clock
+from veriscope.detectors.base import Context, Detector
 
 DEFAULT_FRAME_DETECTORS = ("noise", "splicebuster", "resampling")
 """Image detectors run on every analysed frame by default (see docs/benchmarks.md, Video)."""

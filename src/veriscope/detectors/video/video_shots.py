@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector, video_scan
 from veriscope.core.evidence import Evidence, Segment
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context, Detector, video_scan
 
 MAX_VIEWS = 48
 """Most keyframe views per video (the report stays readable; the rest are listed in data)."""
@@ -53,8 +53,8 @@ class VideoShotsDetector(Detector):
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         from veriscope.core.errors import MediaError
-        from veriscope.signals.shots import detect_shots
         from veriscope.core.video import frames_at
+        from veriscope.signals.shots import detect_shots
 
         sc, pol, na = video_scan(self, media, ctx)
         if na is not None:

@@ -14,9 +14,9 @@ import time
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector, working_rgb
 from veriscope.core.evidence import Box, Evidence
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context, Detector, working_rgb
 
 MIN_SIDE = 64
 """Images with a side shorter than this are not analysed (nothing meaningful to match)."""
@@ -65,8 +65,8 @@ class CopyMoveDetector(Detector):
                    "genuinely repeated objects can produce a match.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
-        from veriscope.detectors.image.copy_move import core
         from veriscope.core.errors import MediaError
+        from veriscope.detectors.image.copy_move import core
 
         t0 = time.perf_counter()
         try:

@@ -19,9 +19,9 @@ import json
 import re
 import warnings
 
-from veriscope.detectors.base import Context, Detector
 from veriscope.core.evidence import Evidence
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context, Detector
 
 SCORE_THUMB_MISMATCH = 0.85
 SCORE_THUMB_LOCAL = 0.60

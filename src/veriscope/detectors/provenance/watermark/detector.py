@@ -7,9 +7,9 @@ the threshold derivation are described in ``_dwtdct`` and docs/detectors/waterma
 
 from __future__ import annotations
 
-from veriscope.detectors.base import Context, Detector
 from veriscope.core.evidence import Evidence
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context, Detector
 
 MATCH_SCORE = 0.97
 """Score when a known payload decodes above its threshold (rule-set: the chance that an unmarked

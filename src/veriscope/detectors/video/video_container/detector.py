@@ -33,9 +33,9 @@ import time
 
 import numpy as np
 
-from veriscope.detectors.base import Context, Detector
 from veriscope.core.evidence import Evidence, Segment
 from veriscope.core.media import Media
+from veriscope.detectors.base import Context, Detector
 
 SCORES = {
     "generator": 0.97, "face_tool": 0.97, "editor": 0.35, "screen_recording": 0.20,
@@ -460,8 +460,8 @@ def _short(v, n: int = 80) -> str:
 
 # ------------------------------------------------------------------------------ times
 def _times(facts, box, media: Media, opts, add, ev) -> None:
-    from veriscope.formats import mp4
     from veriscope.detectors.provenance.metadata.dates import parse_iso
+    from veriscope.formats import mp4
 
     stamps: dict[str, tuple[dt.datetime, bool]] = {}  # name -> (UTC instant, zone known)
     raw_zero: list[str] = []
