@@ -25,8 +25,10 @@ test: venv
 bench: venv
 	$(PY) benchmarks/run_all.py
 
+# Style (ruff) and the layer rules of docs/architecture.md (import-linter contracts in pyproject.toml).
 lint: venv
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports --config pyproject.toml
 
 clean:
 	rm -rf $(VENV) demo-out bench-out .pytest_cache

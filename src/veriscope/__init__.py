@@ -16,13 +16,12 @@ The public surface is small on purpose; everything else is internal and may move
 >>> report.write("out/photo")                                # report.json, report.html, maps/
 """
 
-__version__ = "0.1.0"
-
-from veriscope.core.errors import MediaError, VeriscopeError  # noqa: E402
-from veriscope.core.evidence import Box, Evidence, Finding, Segment, Token  # noqa: E402
-from veriscope.core.media import DEFAULT_MAX_PIXELS, Media  # noqa: E402
-from veriscope.detectors.base import Context, Detector  # noqa: E402
-from veriscope.report.document import Report  # noqa: E402
+from veriscope.core.errors import MediaError, VeriscopeError
+from veriscope.core.evidence import Box, Evidence, Finding, Segment, Token
+from veriscope.core.media import DEFAULT_MAX_PIXELS, Media
+from veriscope.core.version import __version__
+from veriscope.detectors.base import Context, Detector
+from veriscope.report.document import Report
 
 
 def analyze(path, detectors=None, *, timeout_s: float = 120.0, max_pixels: int = DEFAULT_MAX_PIXELS,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from veriscope import __version__
 from veriscope.core.errors import VeriscopeError
 from veriscope.core.media import DEFAULT_MAX_PIXELS
+from veriscope.core.version import __version__
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 

@@ -7,9 +7,9 @@ import pytest
 from helpers import save, smooth_image
 from PIL import Image
 
+from veriscope.bench import perturb as BP
 from veriscope.bench.datasets import Record
 from veriscope.core.media import Media, sniff_format
-from veriscope.bench import perturb as BP
 from veriscope.signals import perturb as P
 
 

@@ -8,10 +8,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
-from veriscope import __version__
+from veriscope.bench.cache import cache_root  # noqa: F401 (public: veriscope.bench.cache_root)
+from veriscope.core.version import __version__
 
 
 def _code_hash(cls) -> str:
@@ -24,10 +24,6 @@ def perturb_version() -> str:
     from veriscope.signals.perturb import VERSION
 
     return VERSION
-
-
-def cache_root() -> Path:
-    return Path(os.environ.get("VERISCOPE_CACHE") or Path.home() / ".cache" / "veriscope")
 
 
 class Benchmark:
@@ -119,8 +115,8 @@ class Benchmark:
 
     def _variant(self, variant, progress=None) -> dict:
         from veriscope.bench.datasets import fingerprint
-        from veriscope.bench.score import score
         from veriscope.bench.perturb import perturb_records
+        from veriscope.bench.score import score
 
         recs, errors = perturb_records(self.records, variant, self.cache_dir / "perturb",
                                        seed=self.seed, engine=self.engine)

@@ -98,7 +98,8 @@ def folder(root: Path) -> list[Record]:
 
 def _synth(split: str):
     def adapter(root: Path) -> list[Record]:
-        from veriscope.bench import cache_root, synth
+        from veriscope.bench import synth
+        from veriscope.bench.cache import cache_root
 
         return synth.build(root, cache_root() / "synth" / split, split=split)
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from veriscope import __version__
 from veriscope.core.evidence import Evidence
 from veriscope.core.fusion import Verdict, fuse_maps
 from veriscope.core.maps import map_to_u8
 from veriscope.core.media import Media
+from veriscope.core.version import __version__
 
 SCHEMA_ID = "veriscope.report/1"
 
