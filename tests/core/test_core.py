@@ -77,7 +77,7 @@ def test_runner_isolates_errors_timeouts_and_applicability(tmp_path):
     assert boom.applicable and boom.error.startswith("RuntimeError: kaboom") and boom.score is None
     t0 = time.perf_counter()
     slow = run_detector(Sleepy(), media, ctx)
-    assert time.perf_counter() - t0 < 2.0
+    assert time.perf_counter() - t0 < 2.0  # behaviour, not speed: the 3 s sleep was abandoned
     assert "timed out" in slow.error
     na = run_detector(AudioOnly(), media, ctx)
     assert not na.applicable and "audio" in na.reason
