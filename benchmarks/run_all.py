@@ -24,6 +24,7 @@ SCRIPTS = {
     "synthetic_speech": [],
     "calibration": [],
     "image_speed": [],
+    "analyze_workers": [],
     "video_speed": [],
     "video_icpr": [],
     "video_edits": ["--robust", "--out", str(OUT / "video_edits_tables.md")],

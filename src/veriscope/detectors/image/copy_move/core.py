@@ -1,9 +1,9 @@
 """The copy-move analysis on a decoded RGB array (private helper of ``copy_move``).
 
 Stages (see docs/detectors/copy_move.md for the papers and every constant):
-keypoints (``_cmfd_sift``) and dense field (``_cmfd_dense``) propose affine transforms;
+keypoints (``sift``) and dense field (``dense``) propose affine transforms;
 duplicates are merged; each transform is checked densely by correlation
-(``_cmfd_verify``), which gives its source and copy regions; each verified transform
+(``verify``), which gives its source and copy regions; each verified transform
 gets an evidence value from its support and area, mapped to a score.
 """
 
@@ -24,7 +24,7 @@ class Params:
     sift_min_pixels: int = 400_000  # smaller working copies are upsampled for SIFT only
     max_keypoints: int = 5000
     sift_contrast: float = 0.01
-    kp_spread: float = 1.0  # share of the keypoint budget spread over a grid (_cmfd_sift)
+    kp_spread: float = 1.0  # share of the keypoint budget spread over a grid (sift.py)
     kp_cell: float = 48.0  # px of the SIFT image, grid cell of that spread
     g2nn_ratio: float = 0.6
     min_shift: float = 12.0  # px (working copy): shorter displacements are not copy-moves
@@ -55,7 +55,7 @@ class Params:
     # image score = logistic((evidence - EVIDENCE_AT_HALF) / EVIDENCE_WIDTH), see the doc
     evidence_at_half: float = 2.6  # fitted on FIT, see EVIDENCE_WEIGHTS and the doc
     evidence_width: float = 0.5
-    exact: bool = True  # exact-duplicate stage (_cmfd_exact) on the native pixels, when given
+    exact: bool = True  # exact-duplicate stage (exact.py) on the native pixels, when given
     exact_min_blocks: int = 64  # identical textured 8x8 block pairs sharing one shift
     exact_min_texture: float = 1.0  # gray levels, mean |Laplacian| of a block taking part
     exact_max_group: int = 4  # more identical blocks than this = a repeated pattern

@@ -25,7 +25,7 @@ copies; this stage looks at the image's own pixels and only for identity.
    docs/detectors/copy_move.md).
 
 Returns the shifts as translation transforms in the coordinates of the given image; the
-correlation check of ``_cmfd_verify`` then outlines and scores them like every other
+correlation check of ``verify`` then outlines and scores them like every other
 proposal.
 """
 

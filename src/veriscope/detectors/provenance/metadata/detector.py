@@ -6,7 +6,7 @@ PNG text chunks and the ICC profile, and reports:
 * AI-generator markers (A1111/Forge parameters, ComfyUI graphs, NovelAI, InvokeAI, IPTC
   DigitalSourceType, generator names in Software/CreatorTool) -> synthetic, 0.97;
 * editing software names -> manipulated, 0.35 (below the verdict threshold on purpose);
-* date inconsistencies (rules in ``_meta_dates`` and docs/detectors/metadata.md);
+* date inconsistencies (rules in ``dates`` and docs/detectors/metadata.md);
 * an embedded thumbnail that shows a different picture -> manipulated, 0.85;
 * camera make/model and GPS position as facts.
 

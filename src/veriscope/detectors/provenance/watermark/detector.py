@@ -1,8 +1,8 @@
 """Stable Diffusion invisible watermark (DWT-DCT / DWT-DCT-SVD) detector.
 
 Decodes the marks that the Stable Diffusion reference code embeds with the ``invisible-watermark``
-package and compares them with the known payloads (see ``_dwtdct.PAYLOADS``). The algorithm and
-the threshold derivation are described in ``_dwtdct`` and docs/detectors/watermark.md.
+package and compares them with the known payloads (see ``dwtdct.PAYLOADS``). The algorithm and
+the threshold derivation are described in ``dwtdct`` and docs/detectors/watermark.md.
 """
 
 from __future__ import annotations
