@@ -47,6 +47,11 @@ BANDS = ((0.95, "very_strong"), (0.8, "strong"), (0.65, "moderate"), (0.5, "weak
 BAND_WORDS = {"none": "no notable evidence", "weak": "weak evidence", "moderate": "moderate evidence",
               "strong": "strong evidence", "very_strong": "very strong evidence"}
 VERDICT_LABELS = ("no_evidence", "manipulated", "synthetic", "inconclusive")
+BASES = ("provenance", "signals", "none")
+PROVENANCE = ("c2pa", "watermark", "metadata", "video_container")
+"""Detectors whose scores rest on what the file itself carries or declares (a signature, a
+decoded watermark payload, generator parameters, encoder and tool tags), set by documented rule
+constants, not by statistics. At or above 0.5 they decide the verdict (rule 0)."""
 
 
 @dataclass
@@ -58,11 +63,20 @@ class Verdict:
     drivers: list[dict] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    basis: str = "none"
+    """What decided the label: ``provenance`` (proof the file carries: a signature, a decoded
+    watermark, generator parameters, tool tags), ``signals`` (statistics of the pixels, sound
+    or frames) or ``none`` (nothing reached 0.5)."""
+    also: list[dict] = field(default_factory=list)
+    """Secondary conclusions that do not change the label: evidence at or above 0.5 beside the
+    deciding one, e.g. pixel statistics that suggest parts of a generated picture were also
+    edited ({detector, label, score, message})."""
 
     def to_dict(self) -> dict:
         return {"label": self.label, "score": self.score, "band": self.band,
                 "band_text": BAND_WORDS[self.band], "summary": self.summary,
-                "drivers": self.drivers, "checked": self.checked, "failed": self.failed}
+                "drivers": self.drivers, "checked": self.checked, "failed": self.failed,
+                "basis": self.basis, "also": self.also}
 
 
 def band_of(score: float | None) -> str:
@@ -134,15 +148,32 @@ def fuse(evidence: list[Evidence], kind: str = "image") -> Verdict:
                        f"Inconclusive: {why}, so nothing can be said about this {kind}.",
                        [], checked, failed)
 
-    top = max(scored, key=lambda e: (e.score, e.label == "synthetic"))
+    proof = [e for e in scored if e.name in PROVENANCE and e.score >= THRESHOLD
+             and e.label in ("synthetic", "manipulated")]
+    if proof:  # rule 0: proof before statistics; synthetic (the more specific claim) first
+        top = max(proof, key=lambda e: (e.label == "synthetic", e.score))
+    else:
+        top = max(scored, key=lambda e: (e.score, e.label == "synthetic"))
     score = float(top.score)
     band = band_of(score)
     drivers = _drivers(top) if score >= THRESHOLD else []
     notes = _notable(scored, exclude=top if score >= THRESHOLD else None)
+    also = [_also(e) for e in sorted(scored, key=lambda e: -e.score)
+            if e is not top and e.score >= THRESHOLD] if score >= THRESHOLD else []
+    basis = "none" if score < THRESHOLD else ("provenance" if proof else "signals")
 
     support = [e for e in scored if e.score >= THRESHOLD and e.label == top.label
                and reliability_of(e) != "low"]
-    if score >= THRESHOLD and top.label in ("synthetic", "manipulated") and not support:
+    if proof:
+        label = top.label
+        what = "synthetic (made or partly made by a generator)" if label == "synthetic" \
+            else "manipulated (changed after capture)"
+        cites = "; ".join(f"{d['message']} [{d['detector']}: {d['code']}]" for d in drivers) \
+            or f"{top.name} scored {score:.2f}"
+        summary = (f"Likely {what}: {BAND_WORDS[band]}{_where(top, kind)}, from what the file "
+                   f"itself carries. {cites}.{_also_text(also, label)}{_notes_text(notes)} "
+                   f"Checked by: {', '.join(checked)}.")
+    elif score >= THRESHOLD and top.label in ("synthetic", "manipulated") and not support:
         # Only detectors that call themselves unreliable on this input see something.
         label = "inconclusive"
         flagged = [e for e in scored if e.score >= THRESHOLD and e.label == top.label]
@@ -159,11 +190,11 @@ def fuse(evidence: list[Evidence], kind: str = "image") -> Verdict:
         cites = "; ".join(f"{d['message']} [{d['detector']}: {d['code']}]" for d in drivers) \
             or f"{top.name} scored {score:.2f}"
         others = [e for e in scored if e is not top and e.score >= THRESHOLD]
-        also = ""
+        also_txt = ""
         if others:
-            also = " Also above threshold: " + ", ".join(
+            also_txt = " Also above threshold: " + ", ".join(
                 f"{e.name} ({e.label}, {e.score:.2f})" for e in others) + "."
-        summary = (f"Likely {what}: {BAND_WORDS[band]}{_where(top, kind)}. {cites}.{also}"
+        summary = (f"Likely {what}: {BAND_WORDS[band]}{_where(top, kind)}. {cites}.{also_txt}"
                    f"{_notes_text(notes)} Checked by: {', '.join(checked)}.")
     elif score >= THRESHOLD:
         label = "inconclusive"
@@ -178,7 +209,25 @@ def fuse(evidence: list[Evidence], kind: str = "image") -> Verdict:
                    "see only what they look at, and traces can be removed.")
     if failed:
         summary += f" Failed to run: {', '.join(failed)}."
-    return Verdict(label, round(score, 6), band, summary, drivers, checked, failed)
+    return Verdict(label, round(score, 6), band, summary, drivers, checked, failed, basis, also)
+
+
+def _also(e: Evidence) -> dict:
+    d = _drivers(e)
+    return {"detector": e.name, "label": e.label, "score": round(float(e.score), 6),
+            "message": d[0]["message"] if d else f"{e.name} scored {e.score:.2f}"}
+
+
+def _also_text(also: list[dict], label: str) -> str:
+    """The secondary conclusions of a provenance verdict, in words."""
+    edits = [a for a in also if a["label"] == "manipulated"]
+    if not edits:
+        return ""
+    names = ", ".join(f"{a['detector']} ({a['score']:.2f})" for a in edits)
+    if label == "synthetic":
+        return (f" Signs of editing as well ({names}): parts may also have been changed after "
+                f"generation; they do not change the verdict.")
+    return f" Also above threshold: {names}."
 
 
 def _reliability_why(e: Evidence) -> str:

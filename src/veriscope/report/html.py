@@ -123,8 +123,9 @@ def render_html(report) -> str:
     parts.append(
         f"<section class='verdict' style='border-color:{colour}'>"
         f"<div class='badge' style='background:{colour}'>{escape(verdict['label'].replace('_', ' '))}</div>"
-        f"<div class='band'>{escape(verdict['band_text'])} &middot; score {score}</div>"
-        f"<p>{escape(verdict['summary'])}</p></section>")
+        f"<div class='band'>{escape(verdict['band_text'])} &middot; score {score}"
+        f"{_basis_html(verdict.get('basis'))}</div>"
+        f"<p>{escape(verdict['summary'])}</p>{_also_html(verdict.get('also') or [])}</section>")
 
     # ---------------------------------------------------------------- image + overlays
     if media.kind == "image" and media.width and media.height:
@@ -771,3 +772,21 @@ checks found nothing, not that nothing was done to the file.</p></footer>
 </script>
 </body></html>
 """
+
+
+def _basis_html(basis: str | None) -> str:
+    if basis == "provenance":
+        return " &middot; decided by what the file itself carries (signature, watermark, generator tags)"
+    if basis == "signals":
+        return " &middot; decided by statistics of the content"
+    return ""
+
+
+def _also_html(also: list[dict]) -> str:
+    """Secondary conclusions that did not change the label."""
+    if not also:
+        return ""
+    items = "".join(f"<li>{escape(str(a.get('detector')))} ({escape(str(a.get('label')))}, "
+                    f"{float(a.get('score') or 0):.2f}): {escape(str(a.get('message', '')))}</li>"
+                    for a in also)
+    return f"<div class='also'>Also noted (does not change the verdict):<ul>{items}</ul></div>"

@@ -7,7 +7,7 @@ never renamed or removed, and the meaning of existing fields does not change.
 from __future__ import annotations
 
 from veriscope.core.evidence import EVIDENCE_LABELS, SEVERITIES
-from veriscope.core.fusion import BAND_WORDS, VERDICT_LABELS
+from veriscope.core.fusion import BAND_WORDS, BASES, VERDICT_LABELS
 from veriscope.core.media import KINDS
 from veriscope.report.document import SCHEMA_ID
 
@@ -103,6 +103,12 @@ _verdict = {
                            "severity": {"enum": list(SEVERITIES)}, "message": {"type": "string"}}}},
         "checked": {"type": "array", "items": {"type": "string"}},
         "failed": {"type": "array", "items": {"type": "string"}},
+        "basis": {"enum": list(BASES)},
+        "also": {"type": "array", "items": {
+            "type": "object", "required": ["detector", "label", "score", "message"],
+            "properties": {"detector": {"type": "string"}, "label": {"type": ["string", "null"]},
+                           "score": {"type": "number", "minimum": 0, "maximum": 1},
+                           "message": {"type": "string"}}}},
     },
     "additionalProperties": False,
 }
