@@ -166,3 +166,34 @@ def test_table_round_trip(tmp_path, rows):
     p = tmp_path / "t.csv"
     C.write_table(rows[:20], p)
     assert C.read_table(p) == rows[:20]
+
+
+def test_one_kind_of_trace_alone_stays_below_very_strong(model):
+    """Rule 3: a single statistical detector, or several that read the same trace, lift the
+    combined score to at most GROUP_MAX; two independent kinds of trace are needed for 0.95."""
+    for d in model["detectors"]:
+        if sum(model["weights"][d]) > 0:
+            c = C.combine({d: 0.999}, {d: "high"}, model)
+            assert c.score == pytest.approx(C.GROUP_MAX, abs=1e-6), d
+            assert C.combine({d: 0.999}, {d: "high"}, model, bounded=False).score > 0.999
+    same = C.combine({"noise": 0.95, "splicebuster": 0.95}, {}, model)
+    alone = C.combine({"noise": 0.95}, {}, model)
+    assert same.score == pytest.approx(alone.score)  # counted once
+    assert same.contributions["splicebuster"]["log_odds"] == 0.0
+    assert same.contributions["splicebuster"]["log_odds_fitted"] >= 0.0
+    two = C.combine({"noise": 0.95, "resampling": 0.95}, {}, model)
+    assert two.score >= 0.95
+    v = fuse([ev("noise", 0.999), ev("splicebuster", 0.999)], kind="image")
+    assert v.label == "manipulated" and v.band == "strong"
+    assert "counted once" in v.drivers[0]["message"] or "capped" in v.drivers[0]["message"]
+
+
+def test_bounding_keeps_each_detector_bar(model):
+    """A detector that reaches 0.5 on its own still lifts the combination over 0.5 (the cap is
+    far above what crossing needs), so bounding changes bands, not the single-detector flags."""
+    for d in model["detectors"]:
+        if sum(model["weights"][d]) > 0:
+            for s in (0.52, 0.6, 0.8):
+                a = C.combine({d: s}, {d: "high"}, model)
+                b = C.combine({d: s}, {d: "high"}, model, bounded=False)
+                assert (a.score >= 0.5) == (b.score >= 0.5), (d, s)

@@ -49,3 +49,13 @@ def test_dataset_best_threshold_is_the_argmax():
     h = m * 0.3 + 0.1
     t, f = M.dataset_best_threshold([h], [m])
     assert f == 1.0 and 0.1 < t <= 0.4
+
+
+def test_ece():
+    from veriscope.core.metrics import ece
+
+    assert ece([0.05, 0.05, 0.95, 0.95], [0, 0, 1, 1]) == pytest.approx(0.05)
+    assert ece([0.9] * 10, [0] * 10) == pytest.approx(0.9)  # sure and always wrong
+    assert ece([0.55] * 4, [1, 0, 1, 0]) == pytest.approx(0.05)
+    assert ece([1.0], [1]) == 0.0
+    assert np.isnan(ece([], []))

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 NAME = "classic_calibrated"
-RULE = "classic_calibration/2"  # 2: copy_move keeps its own bar (OWN_BAR)
+RULE = "classic_calibration/3"  # 2: copy_move keeps its own bar; 3: bounded (GROUPS, GROUP_MAX)
 MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "classic_calibration.json"
 CLASSIC = ("jpeg_dq", "jpeg_ndq", "jpeg_ghost", "jpeg_grid", "noise", "splicebuster", "cfa",
            "copy_move", "resampling")
@@ -52,6 +52,16 @@ LEVELS = ("high", "medium", "low")
 EPS = 1e-3
 SUPPORT_SHARE = 0.25  # a detector "supports" the combined score with >= 1/4 of its evidence
 ENABLED = True  # False: the verdict takes the classic detectors one by one again (rule v1)
+GROUPS = {"noise": "noise_residual", "splicebuster": "noise_residual",
+          "jpeg_dq": "double_jpeg", "jpeg_ndq": "double_jpeg", "jpeg_ghost": "double_jpeg",
+          "resampling": "interpolation"}
+"""Detectors that read the same trace count once (rule 3): noise and splicebuster both model
+the noise residual; jpeg_dq, jpeg_ndq and jpeg_ghost all read double JPEG compression. A group
+adds the largest log-odds of its members, not their sum. A detector not listed is its own group."""
+GROUP_MAX = 0.9
+"""Rule 3: one group alone lifts the combined score to at most this ("strong", never "very
+strong"); reaching 0.95 takes two independent groups. A rule constant, not fitted: the fitted
+weights (5.6-9.2 per unit of logit above 0.5) made one detector at 0.95 add +21.7 log-odds."""
 
 
 def _logit(s: np.ndarray) -> np.ndarray:
@@ -114,8 +124,18 @@ class Combined:
     support_level: str | None
 
 
-def combine(scores: dict, levels: dict | None = None, model: dict | None = None) -> Combined | None:
-    """Combine classic detector scores ({name: score or None}); None when none is scored."""
+def group_cap(model: dict) -> float:
+    """The most log-odds one group may add: logit(GROUP_MAX) - intercept."""
+    return float(_logit(GROUP_MAX)) - float(model["intercept"])
+
+
+def combine(scores: dict, levels: dict | None = None, model: dict | None = None, *,
+            bounded: bool = True) -> Combined | None:
+    """Combine classic detector scores ({name: score or None}); None when none is scored.
+
+    ``bounded`` (rule 3, the default): the detectors of one :data:`GROUPS` group add the
+    largest of their log-odds, at most :func:`group_cap`; False: every detector's log-odds are
+    added as fitted (rule 2, kept for comparison in benchmarks/calibration.py)."""
     model = model or load_model()
     levels = levels or {}
     dets = model["detectors"]
@@ -127,10 +147,20 @@ def combine(scores: dict, levels: dict | None = None, model: dict | None = None)
     f = features(modelled, levels, model).reshape(len(dets), len(model["knots"]))
     w = np.array([model["weights"][d] for d in dets], float).reshape(f.shape)
     contrib = (w * f).sum(axis=1)
-    logit = float(model["intercept"] + contrib.sum())
+    raw = {d: float(c) for d, c in zip(dets, contrib, strict=True) if d in modelled}
+    counted = dict(raw)
+    if bounded:
+        cap, best = group_cap(model), {}
+        for d in sorted(raw):  # the largest member of each group counts (first name on ties)
+            g = GROUPS.get(d, d)
+            if g not in best or raw[d] > raw[best[g]]:
+                best[g] = d
+        counted = {d: (min(raw[d], cap) if best[GROUPS.get(d, d)] == d else 0.0) for d in raw}
+    logit = float(model["intercept"] + sum(counted.values()))
     parts = {d: {"score": float(modelled[d]), "reliability": levels.get(d),
-                 "log_odds": round(float(c), 4)}
-             for d, c in zip(dets, contrib, strict=True) if d in modelled}
+                 "log_odds": round(counted[d], 4), "log_odds_fitted": round(raw[d], 4),
+                 "group": GROUPS.get(d, d)}
+             for d in dets if d in modelled}
     pos = {d: p["log_odds"] for d, p in parts.items() if p["log_odds"] > 0}
     total = sum(pos.values())
     support = [d for d, c in pos.items() if c >= SUPPORT_SHARE * total]
@@ -159,9 +189,10 @@ def combine_evidence(scored: list, model: dict | None = None) -> list:
         levels[e.name] = r.get("level") if isinstance(r, dict) else None
     c = combine({e.name: e.score for e in cls}, levels, model)
     score = round(c.score, 6)
-    parts = sorted(c.contributions.items(), key=lambda kv: -kv[1]["log_odds"])
-    said = ", ".join(f"{d} {p['score']:.2f} -> {p['log_odds']:+.2f}" for d, p in parts
-                     if p["log_odds"] > 0) or "none counted"
+    parts = sorted(c.contributions.items(),
+                   key=lambda kv: (-kv[1]["log_odds"], -kv[1]["log_odds_fitted"]))
+    said = ", ".join(f"{d} {p['score']:.2f} -> {p['log_odds']:+.2f}" + _bound_note(d, p, parts)
+                     for d, p in parts if p["log_odds_fitted"] > 0) or "none counted"
     flagged = [d for d, p in c.contributions.items() if p["score"] >= 0.5]
     ev = Evidence(NAME, RULE, applicable=True, score=score,
                   label="manipulated" if score >= 0.5 else "no_evidence",
@@ -191,6 +222,16 @@ def combine_evidence(scored: list, model: dict | None = None) -> list:
         ev.data["reliability"] = {"level": c.support_level, "why": why or c.support_level}
     keep = [e for e in scored if e.name not in model["detectors"]]
     return keep + [ev]
+
+
+def _bound_note(d: str, p: dict, parts: list) -> str:
+    """Why a detector adds less than its fitted log-odds (rule 3)."""
+    if p["log_odds"] <= 0 < p["log_odds_fitted"]:
+        lead = next((o for o, q in parts if q["group"] == p["group"] and q["log_odds"] > 0), None)
+        return f" (same trace as {lead}, counted once)" if lead else ""
+    if p["log_odds"] < p["log_odds_fitted"] - 1e-9:
+        return " (capped: one kind of trace alone stays below 'very strong')"
+    return ""
 
 
 def _why(e) -> str:

@@ -136,6 +136,23 @@ def balanced_accuracy(scores, labels, threshold: float = 0.5) -> float:
     return float((tpr + (1 - fpr)) / 2)
 
 
+def ece(scores, labels, bins: int = 10) -> float:
+    """Expected calibration error: over ``bins`` equal-width score bins, the mean of
+    |share of positives - mean score| weighted by the bin's share of the items (0 = a score
+    of p means "manipulated" p of the time). NaN without items."""
+    s = np.asarray(scores, float)
+    y = np.asarray(labels, float)
+    if s.size == 0:
+        return float("nan")
+    idx = np.minimum((np.clip(s, 0.0, 1.0) * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        m = idx == b
+        if m.any():
+            total += m.sum() * abs(y[m].mean() - s[m].mean())
+    return float(total / s.size)
+
+
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
 _BOOTSTRAP_BLOCK = 4_000_000  # resampled values held at once (larger sets go in row blocks)

@@ -1,0 +1,115 @@
+#!/usr/bin/env python
+"""Verdict headlines on innocent and on known-answer pictures, as they come and after a
+web-style export (issue 15): how often does the default pipeline call an innocent photo
+manipulated or synthetic, or give up (inconclusive)?
+
+Protocol:
+- Innocent EVAL sets (nothing here was fitted on any of them): ``pristine-eval`` (the 86
+  cbsd68 + mcmaster photos, PNG), ``camera`` (the 30 camera JPEGs of exif-samples),
+  ``faces-real`` (the 44 real face photos of deepface), ``raise-real`` (the 21 real photos of
+  RAISE, PNG 512x384). Reported apart, because they hold genuinely repeated objects:
+  ``noso-originals``, ``micc-originals`` (MICC-F220 originals, with ``--micc``).
+- Known answers: ``comfyui`` (all 26 ComfyUI pictures, generator named in their PNG chunks:
+  every one should be ``synthetic``).
+- Conditions: ``as-is``, and ``web``: resized to 0.5-0.8 of each side, then JPEG q75-90
+  (``resize:s=0.5..0.8+jpeg:q=75..90``, drawn per picture from seed 0 by
+  veriscope.signals.perturb; copies cached by veriscope.bench.perturb).
+- The default detector set, fused by the default rule; the label of ``verdict`` is counted.
+  A false alarm is ``manipulated`` or ``synthetic`` on an innocent picture.
+
+Usage: .venv/bin/python benchmarks/verdicts.py [--workers 2] [--micc] [--sets a,b]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+WEB = "resize:s=0.5..0.8+jpeg:q=75..90"
+LABELS = ("no_evidence", "inconclusive", "manipulated", "synthetic")
+
+
+def sets(micc: bool) -> dict:
+    from veriscope.bench.datasets import micc_f220, noso
+    from veriscope.bench.records import Record, _images
+
+    P = SHARED / "pristine-kodak24-cbsd68-mcmaster"
+    out = {
+        "pristine-eval": [Record(p, 0) for p in _images(P / "cbsd68") + _images(P / "mcmaster")],
+        "camera": [Record(p, 0) for p in _images(SHARED / "exif-samples-camera-jpegs")],
+        "faces-real": [Record(p, 0) for p in _images(SHARED / "deepface-real-faces-subset")],
+        "raise-real": [Record(p, 0) for p in _images(SHARED / "raise-realness-test")
+                       if p.name.startswith("r")],
+        "noso-originals": [r for r in noso(SHARED / "noso-copymove") if r.label == 0],
+        "comfyui": [Record(p, 1) for d in ("comfyui-generated-with-metadata",
+                                           "comfyui-generated-extra-subset")
+                    for p in _images(SHARED / d)],
+    }
+    if micc:
+        out["micc-originals"] = [r for r in micc_f220(SHARED / "micc-f220") if r.label == 0]
+    return out
+
+
+def run(records, workers: int) -> list:
+    from veriscope.core import registry
+    from veriscope.detectors.base import Context
+    from veriscope.pipeline.batch import Job, analyze_many
+
+    jobs = [Job(Path(r.media)) for r in records]
+    return list(analyze_many(jobs, registry.select(None), Context(), workers=workers))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--micc", action="store_true")
+    ap.add_argument("--sets", default=None, help="comma-separated subset of the set names")
+    ap.add_argument("--json", type=Path, default=None, help="also write every verdict here")
+    a = ap.parse_args(argv)
+    from veriscope.bench.cache import cache_root
+    from veriscope.bench.perturb import perturb_records
+
+    all_sets = sets(a.micc)
+    names = a.sets.split(",") if a.sets else list(all_sets)
+    rows, dump = [], {}
+    t0 = time.perf_counter()
+    for name in names:
+        recs = all_sets[name]
+        web, errs = perturb_records(recs, WEB, cache_root() / "bench" / "perturb", seed=0)
+        for cond, rr in (("as-is", recs), ("web", web)):
+            outs = run(rr, a.workers)
+            c = Counter(o.verdict.label if o.ok else "error" for o in outs)
+            drivers, bands = Counter(), Counter()
+            for o in outs:
+                if o.ok and o.verdict.label in ("manipulated", "synthetic"):
+                    bands[o.verdict.band] += 1
+                    if o.verdict.drivers:
+                        drivers[o.verdict.drivers[0]["detector"]] += 1
+            rows.append((name, cond, len(outs), c, drivers, bands))
+            dump[f"{name}/{cond}"] = {str(o.path.name): (o.verdict.label if o.ok else o.error,
+                                                         o.verdict.score if o.ok else None)
+                                      for o in outs}
+            print(f"{name} {cond}: {dict(c)} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+    print("| set | condition | n | no_evidence | inconclusive | manipulated | synthetic | "
+          "false alarms | of which very strong | headline drivers of the alarms |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, cond, n, c, drivers, bands in rows:
+        fa = c["manipulated"] + c["synthetic"]
+        rate = "n/a (all synthetic)" if name == "comfyui" else f"{fa / n:.1%}" if n else "-"
+        dr = ", ".join(f"{k} {v}" for k, v in drivers.most_common()) or "-"
+        vs = "-" if name == "comfyui" else str(bands["very_strong"])
+        print(f"| {name} | {cond} | {n} | {c['no_evidence']} | {c['inconclusive']} | "
+              f"{c['manipulated']} | {c['synthetic']} | {rate} | {vs} | {dr} |")
+    if a.json:
+        a.json.write_text(json.dumps(dump, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
