@@ -104,3 +104,28 @@ def json_roundtrip(rep):
     import json
 
     return json.loads(rep.to_json())
+
+
+def test_headlines_are_one_plain_sentence_per_case():
+    v = fuse([ev("watermark", 0.95, "synthetic"), ev("noise", 0.99)], kind="image")
+    assert v.headline.startswith("Made by AI: it carries the invisible watermark")
+    v = fuse([ev("c2pa", 0.9, "manipulated")], kind="image")
+    assert v.headline.startswith("Altered: its signed Content Credentials no longer match")
+    v = fuse([ev("copy_move", 0.9)], kind="image")
+    assert v.headline == ("Likely edited: parts of this picture look copied from elsewhere in "
+                          "the same picture.")
+    v = fuse([ev("noise", 0.9), ev("resampling", 0.9)], kind="image")  # two kinds of trace
+    assert v.headline.startswith("Likely edited: several independent traces")
+    v = fuse([ev("noise", 0.9)], kind="image")
+    assert "noise differs" in v.headline
+    v = fuse([ev("noise", 0.1), ev("metadata", 0.0, level=None)], kind="image")
+    assert v.headline.startswith("Nothing suspicious found by the 2 checks")
+    assert "does not prove the image authentic" in v.headline
+    v = fuse([ev("faces", 0.9, level="low")], kind="video")
+    assert v.headline.startswith("No conclusion: the only signs come from checks that are "
+                                 "unreliable")
+    v = fuse([], kind="audio")
+    assert v.headline.startswith("No conclusion:")
+    for v in (fuse([ev("copy_move", 0.9)]), fuse([])):
+        assert v.headline.count(".") >= 1 and "\n" not in v.headline
+        assert v.to_dict()["headline"] == v.headline

@@ -125,7 +125,7 @@ def render_html(report) -> str:
         f"<div class='badge' style='background:{colour}'>{escape(verdict['label'].replace('_', ' '))}</div>"
         f"<div class='band'>{escape(verdict['band_text'])} &middot; score {score}"
         f"{_basis_html(verdict.get('basis'))}</div>"
-        f"<p>{escape(verdict['summary'])}</p>{_also_html(verdict.get('also') or [])}</section>")
+        f"{_headline_html(verdict)}{_also_html(verdict.get('also') or [])}</section>")
 
     # ---------------------------------------------------------------- image + overlays
     if media.kind == "image" and media.width and media.height:
@@ -790,3 +790,12 @@ def _also_html(also: list[dict]) -> str:
                     f"{float(a.get('score') or 0):.2f}): {escape(str(a.get('message', '')))}</li>"
                     for a in also)
     return f"<div class='also'>Also noted (does not change the verdict):<ul>{items}</ul></div>"
+
+
+def _headline_html(verdict: dict) -> str:
+    """The one-sentence headline, then the full summary (reasons and figures) folded away."""
+    head = verdict.get("headline")
+    if not head:
+        return f"<p>{escape(verdict['summary'])}</p>"
+    return (f"<p class='headline'><b>{escape(head)}</b></p><details><summary>Why, and the "
+            f"figures</summary><p>{escape(verdict['summary'])}</p></details>")

@@ -104,6 +104,7 @@ _verdict = {
         "checked": {"type": "array", "items": {"type": "string"}},
         "failed": {"type": "array", "items": {"type": "string"}},
         "basis": {"enum": list(BASES)},
+        "headline": {"type": "string"},
         "also": {"type": "array", "items": {
             "type": "object", "required": ["detector", "label", "score", "message"],
             "properties": {"detector": {"type": "string"}, "label": {"type": ["string", "null"]},
