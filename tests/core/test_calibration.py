@@ -46,6 +46,7 @@ def test_committed_model_is_what_the_fit_protocol_gives(rows, model):
     refit, cv = C.fit_protocol(rows)
     assert len(cv) == len(C.GRID["knots"]) * len(C.GRID["rho"]) * len(C.GRID["l2"])
     assert refit["detectors"] == model["detectors"]
+    assert model["rule"] == C.RULE  # the committed model states the rule it is combined under
     for k in ("knots", "reliability_factor", "l2", "target_fpr"):
         assert refit[k] == model[k], k
     assert refit["intercept"] == pytest.approx(model["intercept"], abs=2e-3)
