@@ -53,6 +53,7 @@ class Detector:
     summary: ClassVar[str] = ""  # one line for `veriscope detectors`
     looks_at: ClassVar[str] = ""  # "what this looks at", shown in the report
     cannot_tell: ClassVar[str] = ""  # "what it cannot tell", shown in the report
+    how_to_read: ClassVar[str] = ""  # how to read its map or curve, shown next to it
 
     def applicable(self, media: Media) -> str | None:
         """Return None when the detector applies, else the reason it does not."""
@@ -81,7 +82,7 @@ class Detector:
                 "formats": list(cls.formats) if cls.formats else None,
                 "requires": list(cls.requires), "localizes": cls.localizes,
                 "default": cls.default, "summary": cls.summary, "looks_at": cls.looks_at,
-                "cannot_tell": cls.cannot_tell}
+                "cannot_tell": cls.cannot_tell, "how_to_read": cls.how_to_read}
 
 
 class FaceVideoDetector(Detector):

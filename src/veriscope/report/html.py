@@ -74,6 +74,34 @@ def _overlay_uri(m: np.ndarray, size: tuple[int, int]) -> str:
     return _b64(buf.getvalue(), "image/png")
 
 
+FUSED_HOW_TO_READ = ("The maps of every detector combined, each weighted by its own score and "
+                     "its reliability on this picture: where to look first. A compact bright "
+                     "patch with sharp edges along an object is more telling than broad, soft "
+                     "colouring that follows textures or bright and dark areas.")
+
+
+def _how_to_read_html(names: list[str]) -> str:
+    """'How to read these maps': one line per map shown, from each detector's how_to_read."""
+    items = []
+    for n in names:
+        text = FUSED_HOW_TO_READ if n == "fused" else _how_to_read(n)
+        if text:
+            items.append(f"<li><b>{escape(n)}</b>: {escape(text)}</li>")
+    if not items:
+        return ""
+    return ("<details class='howto'><summary>How to read these maps</summary><ul>"
+            + "".join(items) + "</ul></details>")
+
+
+def _how_to_read(name: str) -> str:
+    try:
+        from veriscope.core import registry
+
+        return registry.load(name).how_to_read
+    except Exception:
+        return ""
+
+
 def _detector_notes(name: str) -> tuple[str, str]:
     try:
         from veriscope.core import registry
@@ -148,7 +176,8 @@ def render_html(report) -> str:
             controls = ("<div class='controls'>Map: " + " ".join(radios) +
                         " &nbsp; Opacity <input type='range' id='opacity' min='0' max='100' value='70'>"
                         "<div class='hint'>Red = more likely manipulated (per detector); maps are "
-                        "evidence to inspect, not proof.</div></div>")
+                        "evidence to inspect, not proof.</div>"
+                        f"{_how_to_read_html([n for n, _m in layers])}</div>")
         else:
             controls = "<div class='hint'>No detector that ran produces a localization map for this input.</div>"
         note = "" if size == (media.width, media.height) else \

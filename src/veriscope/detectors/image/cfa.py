@@ -289,6 +289,9 @@ class CFADetector(Detector):
                    "JPEG-compressed below high quality, screenshots, most web images); a "
                    "region pasted from a camera picture with the same aligned Bayer phase; "
                    "smooth or saturated areas also lack traces in untouched photos.")
+    how_to_read = ("Red = regions that lack the camera's colour-filter (demosaicing) pattern found "
+                   "elsewhere in the picture. Pictures that were resized, strongly compressed or "
+                   "generated have no such pattern anywhere; then the map says nothing.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         rgb = media.rgb()

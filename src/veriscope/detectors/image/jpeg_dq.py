@@ -501,6 +501,9 @@ class JpegDQDetector(JpegFileDetector):
                    "is lower than the first (the pattern then mostly vanishes); a pasted region "
                    "that was itself a JPEG of the same quality on the same grid; edits whose "
                    "8x8 grid no longer matches (see jpeg_ndq).")
+    how_to_read = ("Red = 8x8 blocks whose DCT coefficients lack the double-compression pattern of the "
+                   "rest, as in a region pasted into a JPEG that was saved again. Only JPEG files saved "
+                   "at least twice carry this pattern; flat areas say nothing.")
 
     def core(self, lum: JpegLuma, rgb: np.ndarray | None) -> Evidence:
         return analyze_luma(self, lum, rgb)

@@ -177,6 +177,9 @@ class JpegGhostDetector(Detector):
     cannot_tell = ("Anything when the whole picture has one JPEG history (e.g. saved once), "
                    "or when the later save was at a lower quality than the earlier one; "
                    "flat or clipped areas give no opinion; resizing after the edit erases it.")
+    how_to_read = ("Red = regions that react to recompression at another quality than the rest (a JPEG "
+                   "'ghost'), as content compressed at a different quality does. Smooth areas react "
+                   "little and stay dark either way.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         from veriscope.detectors.image.jpeg_ndq import GRID_Z_MIN, grid_search, shifted_grid

@@ -508,6 +508,8 @@ class JpegGridDetector(Detector):
     cannot_tell = ("Anything in pictures that never were JPEG-compressed, pastes aligned on the "
                    "same grid, or pastes hidden by a later, stronger JPEG compression; a grid "
                    "not at (0, 0) only shows a crop, which is innocent on its own.")
+    how_to_read = ("Red = regions whose JPEG 8x8 block grid is missing or shifted compared with the rest "
+                   "of the picture. Flat and saturated areas carry no grid and are left out.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         opts = ctx.opts(self.name)

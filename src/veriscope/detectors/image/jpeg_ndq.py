@@ -333,6 +333,8 @@ class JpegNDQDetector(JpegFileDetector):
     cannot_tell = ("Anything about a photo compressed once, or whose earlier compression is on "
                    "the same grid as the file (see jpeg_dq); weak when the second quality is "
                    "much lower than the first.")
+    how_to_read = ("Red = blocks whose compression grid is shifted against the picture's own, as in a "
+                   "region pasted from another JPEG. Flat areas say nothing.")
 
     def core(self, lum: JpegLuma, rgb: np.ndarray | None) -> Evidence:
         return analyze_ndq(self, lum, rgb)

@@ -333,6 +333,10 @@ class NoiseDetector(Detector):
                    "same photo, or anything on very dark, blown-out, flat or heavily compressed "
                    "pictures; strong texture, focus blur and local denoising also change the "
                    "noise level in innocent photos.")
+    how_to_read = ("Red = the local noise level differs from what the rest of the picture has at the "
+                   "same brightness. A pasted object often lights up along its whole outline; broad red "
+                   "over sky, shadows or very smooth areas is usually the picture's content or a "
+                   "denoiser.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         rgb, scale = working_rgb(media, MAX_PIXELS)

@@ -242,6 +242,9 @@ class ResamplingDetector(Detector):
     cannot_tell = ("Downscaled or strongly re-compressed regions (the traces fade), nor why a "
                    "region was resampled; periodic textures (fences, fabrics) can look alike, "
                    "and a whole-picture resize is common and innocent.")
+    how_to_read = ("Red = blocks with the periodic traces of being scaled or rotated, which the rest of "
+                   "the picture lacks. A resize of the whole picture is not shown here (it is a note in "
+                   "the findings), and JPEG compression at quality 95 or below erases these traces.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         rgb = media.rgb()

@@ -236,6 +236,9 @@ class SplicebusterDetector(Detector):
     cannot_tell = ("Splices from a camera with the same noise statistics, copy-moves within one "
                    "picture; strong JPEG compression, resizing, saturated or very flat areas and "
                    "strong texture changes can also stand out in untouched photos.")
+    how_to_read = ("Red = the fine texture of the noise residual differs from the picture's dominant "
+                   "pattern. A compact region with a clear edge is telling; a map that colours half the "
+                   "picture usually follows content (sky against foliage), not editing.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         rgb, scale = working_rgb(media, MAX_PIXELS)

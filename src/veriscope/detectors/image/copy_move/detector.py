@@ -63,6 +63,10 @@ class CopyMoveDetector(Detector):
     cannot_tell = ("Which of two matching regions is the original; copies of flat, textureless areas "
                    "(clear sky, a plain wall); content pasted from another picture; and scenes with "
                    "genuinely repeated objects can produce a match.")
+    how_to_read = ("Red = regions that match another region of the same picture after a shift, rotation "
+                   "or scaling; each pair is outlined as source and copy. Genuinely repeated things "
+                   "(tiles, windows, leaves, crowds) match too: look at whether the pair makes sense in "
+                   "the scene.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         from veriscope.core.errors import MediaError
