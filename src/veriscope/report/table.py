@@ -23,8 +23,8 @@ def print_table(rows, with_paths: bool) -> None:
     for p, rep, dest in rows:
         v = rep.verdict
         reason = getattr(v, "headline", "") or (v.drivers[0]["message"] if v.drivers else "")
-        if len(reason) > 90:
-            reason = reason[:87].rstrip() + "..."
+        if len(reason) > 130:
+            reason = reason[:127].rstrip() + "..."
         score = "" if v.score is None else f"{v.score:.2f}"
         cells = [p.name, v.label, v.band.replace("_", " "), score, reason]
         if with_paths:
