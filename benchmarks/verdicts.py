@@ -10,7 +10,11 @@ Protocol:
   RAISE, PNG 512x384). Reported apart, because they hold genuinely repeated objects:
   ``noso-originals``, ``micc-originals`` (MICC-F220 originals, with ``--micc``).
 - Known answers: ``comfyui`` (all 26 ComfyUI pictures, generator named in their PNG chunks:
-  every one should be ``synthetic``).
+  every one should be ``synthetic``); ``noso`` and ``micc`` (copy-move forgeries with their
+  originals, as they come only; ``micc`` with ``--micc``).
+- Second table: the same verdicts fused again from each report's evidence under calibration
+  rule 2 (the fitted sum) and rule 3 (bounded, the default): TPR and FPR of the label, ECE of
+  the verdict score (10 bins; no score counts as 0) and the number of "very strong" scores.
 - Conditions: ``as-is``, and ``web``: resized to 0.5-0.8 of each side, then JPEG q75-90
   (``resize:s=0.5..0.8+jpeg:q=75..90``, drawn per picture from seed 0 by
   veriscope.signals.perturb; copies cached by veriscope.bench.perturb).
@@ -28,6 +32,8 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -47,13 +53,50 @@ def sets(micc: bool) -> dict:
         "raise-real": [Record(p, 0) for p in _images(SHARED / "raise-realness-test")
                        if p.name.startswith("r")],
         "noso-originals": [r for r in noso(SHARED / "noso-copymove") if r.label == 0],
+        "noso": noso(SHARED / "noso-copymove"),
         "comfyui": [Record(p, 1) for d in ("comfyui-generated-with-metadata",
                                            "comfyui-generated-extra-subset")
                     for p in _images(SHARED / d)],
     }
     if micc:
         out["micc-originals"] = [r for r in micc_f220(SHARED / "micc-f220") if r.label == 0]
+        out["micc"] = micc_f220(SHARED / "micc-f220")
     return out
+
+
+AS_IS_ONLY = {"noso", "micc"}
+"""Sets with forgeries: measured as they come (their forgeries' masks do not follow a resize)."""
+
+
+def evidence_of(d: dict):
+    """An Evidence rebuilt from its report.json form, with what fusion reads: applicability,
+    error, score, label, reliability, findings, segments."""
+    from veriscope.core.evidence import Evidence, Finding, Segment
+
+    e = Evidence(d["name"], d.get("version") or "?", applicable=d.get("applicable", True),
+                 score=d.get("score"), label=d.get("label"), error=d.get("error"),
+                 data={k: v for k, v in (d.get("data") or {}).items()
+                       if k in ("reliability", "strongest_segment", "contributions")})
+    for f in d.get("findings") or []:
+        e.findings.append(Finding(f["severity"], f["code"], f["message"], f.get("data") or {}))
+    for sg in d.get("segments") or []:
+        e.segments.append(Segment(sg["start"], sg["end"], sg.get("score"), sg.get("label")))
+    return e
+
+
+def refuse(rep: dict, bounded: bool):
+    """The verdict of a report fused again under calibration rule 3 (bounded) or rule 2."""
+    from veriscope.core import calibration as C
+    from veriscope.core.fusion import fuse
+
+    keep = C.BOUNDED
+    C.BOUNDED = bounded
+    try:
+        evs = [evidence_of(d) for d in rep["evidence"]
+               if d["name"] not in ("classic_calibrated", "stability")]
+        return fuse(evs, kind=rep["media"]["kind"])
+    finally:
+        C.BOUNDED = keep
 
 
 def run(records, workers: int) -> list:
@@ -61,7 +104,7 @@ def run(records, workers: int) -> list:
     from veriscope.detectors.base import Context
     from veriscope.pipeline.batch import Job, analyze_many
 
-    jobs = [Job(Path(r.media)) for r in records]
+    jobs = [Job(Path(r.media), want_json=True) for r in records]
     return list(analyze_many(jobs, registry.select(None), Context(), workers=workers))
 
 
@@ -77,13 +120,20 @@ def main(argv=None) -> int:
 
     all_sets = sets(a.micc)
     names = a.sets.split(",") if a.sets else list(all_sets)
-    rows, dump = [], {}
+    rows, dump, cal = [], {}, []
     t0 = time.perf_counter()
     for name in names:
         recs = all_sets[name]
-        web, errs = perturb_records(recs, WEB, cache_root() / "bench" / "perturb", seed=0)
-        for cond, rr in (("as-is", recs), ("web", web)):
+        conds = [("as-is", recs)]
+        if name not in AS_IS_ONLY:
+            web, errs = perturb_records(recs, WEB, cache_root() / "bench" / "perturb", seed=0)
+            conds.append(("web", web))
+        for cond, rr in conds:
             outs = run(rr, a.workers)
+            reps = [json.loads(o.json) if o.ok else None for o in outs]
+            cal.append((name, cond, [r.label for r in rr],
+                        {b: [refuse(rep, b) if rep else None for rep in reps]
+                         for b in (False, True)}))
             c = Counter(o.verdict.label if o.ok else "error" for o in outs)
             drivers, bands = Counter(), Counter()
             for o in outs:
@@ -101,11 +151,31 @@ def main(argv=None) -> int:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, cond, n, c, drivers, bands in rows:
         fa = c["manipulated"] + c["synthetic"]
-        rate = "n/a (all synthetic)" if name == "comfyui" else f"{fa / n:.1%}" if n else "-"
+        rate = ("n/a (all synthetic)" if name == "comfyui" else "see below (forgeries)"
+                if name in AS_IS_ONLY else f"{fa / n:.1%}" if n else "-")
         dr = ", ".join(f"{k} {v}" for k, v in drivers.most_common()) or "-"
         vs = "-" if name == "comfyui" else str(bands["very_strong"])
         print(f"| {name} | {cond} | {n} | {c['no_evidence']} | {c['inconclusive']} | "
               f"{c['manipulated']} | {c['synthetic']} | {rate} | {vs} | {dr} |")
+    print("\n### Calibration rule 2 (fitted sum) vs rule 3 (bounded), verdicts fused again\n")
+    print("| set | condition | n (pos) | rule 2 TPR | rule 2 FPR | rule 2 ECE | rule 2 very strong "
+          "(neg / pos) | rule 3 TPR | rule 3 FPR | rule 3 ECE | rule 3 very strong (neg / pos) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    from veriscope.core.metrics import ece
+
+    for name, cond, labels, by_rule in cal:
+        y = np.array(labels, bool)
+        cells = []
+        for b in (False, True):
+            vs = by_rule[b]
+            ok = np.array([v is not None for v in vs])
+            flag = np.array([v is not None and v.label in ("manipulated", "synthetic") for v in vs])
+            sc = np.array([(v.score or 0.0) if v is not None else 0.0 for v in vs])
+            tpr = f"{flag[y & ok].mean():.3f}" if (y & ok).any() else "-"
+            fpr = f"{flag[~y & ok].mean():.3f}" if (~y & ok).any() else "-"
+            vsn = f"{int(((sc >= 0.95) & ~y & ok).sum())} / {int(((sc >= 0.95) & y & ok).sum())}"
+            cells += [tpr, fpr, f"{ece(sc[ok], y[ok]):.3f}", vsn]
+        print(f"| {name} | {cond} | {len(labels)} ({int(y.sum())}) | " + " | ".join(cells) + " |")
     if a.json:
         a.json.write_text(json.dumps(dump, indent=1))
     return 0

@@ -58,6 +58,7 @@ GROUPS = {"noise": "noise_residual", "splicebuster": "noise_residual",
 """Detectors that read the same trace count once (rule 3): noise and splicebuster both model
 the noise residual; jpeg_dq, jpeg_ndq and jpeg_ghost all read double JPEG compression. A group
 adds the largest log-odds of its members, not their sum. A detector not listed is its own group."""
+BOUNDED = True  # False: the fitted sum of rule 2 (kept to compare in the benchmarks)
 GROUP_MAX = 0.9
 """Rule 3: one group alone lifts the combined score to at most this ("strong", never "very
 strong"); reaching 0.95 takes two independent groups. A rule constant, not fitted: the fitted
@@ -187,7 +188,7 @@ def combine_evidence(scored: list, model: dict | None = None) -> list:
     for e in cls:
         r = e.data.get("reliability") if isinstance(e.data, dict) else None
         levels[e.name] = r.get("level") if isinstance(r, dict) else None
-    c = combine({e.name: e.score for e in cls}, levels, model)
+    c = combine({e.name: e.score for e in cls}, levels, model, bounded=BOUNDED)
     score = round(c.score, 6)
     parts = sorted(c.contributions.items(),
                    key=lambda kv: (-kv[1]["log_odds"], -kv[1]["log_odds_fitted"]))
