@@ -25,6 +25,7 @@ SCRIPTS = {
     "calibration": [],
     "image_speed": [],
     "analyze_workers": [],
+    "verdicts": ["--micc"],
     "video_speed": [],
     "video_icpr": [],
     "video_edits": ["--robust", "--out", str(OUT / "video_edits_tables.md")],
