@@ -23,3 +23,9 @@ def test_report_html_explains_each_map_shown(tmp_path):
     for name in ("fused", "noise", "copy_move"):
         assert f"<li><b>{name}</b>:" in html
     assert registry.load("noise").how_to_read[:30] in html
+
+
+def test_every_detector_with_a_time_curve_says_how_to_read_it():
+    timed = ["audio_splice", "synthetic_speech", "audio_facts", "faces", "lip_sync",
+             "video_frames", "frame_edits"]
+    assert [n for n in timed if len(registry.load(n).how_to_read) < 40] == []

@@ -93,6 +93,12 @@ def _how_to_read_html(names: list[str]) -> str:
             + "".join(items) + "</ul></details>")
 
 
+def _read_note(name: str) -> str:
+    """A detector's how_to_read after its curve's caption ('' when it has none)."""
+    text = _how_to_read(name)
+    return f"<br>How to read it: {escape(text)}" if text else ""
+
+
 def _how_to_read(name: str) -> str:
     try:
         from veriscope.core import registry
@@ -483,7 +489,8 @@ def _timeline_rows(dets, dur: float, width: int):
                     f"{_curve_png(lines, dur, width, col, segs)}' alt='{escape(e.name)} score curve' "
                     f"style='width:100%;max-width:{width}px;display:block'><figcaption><small>"
                     f"<b>{escape(e.name)}</b> score over time (0-1; dashed line = 0.5; shaded = "
-                    f"segments at 0.5 or more){key}</small></figcaption></figure>")
+                    f"segments at 0.5 or more){key}{_read_note(e.name)}</small></figcaption>"
+                    f"</figure>")
     return legend, figs, rows
 
 

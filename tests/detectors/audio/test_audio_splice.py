@@ -152,6 +152,9 @@ def test_html_report_has_an_audio_section(tmp_path):
     html = (out.parent / "report.html").read_text()
     assert "<h2>Audio</h2>" in html and "alt='spectrogram'" in html
     assert "audio_splice score curve" in html and "<th>score</th>" in html
+    from veriscope.core import registry
+
+    assert "How to read it: " + registry.load("audio_splice").how_to_read[:40] in html
     img = audio_spectrogram(sp.audio, 16000)
     assert img.dtype == np.uint8 and img.shape[2] == 3 and img.shape[1] <= 1600
     long = audio_spectrogram(np.zeros(16000 * 700, np.float32), 16000)

@@ -573,6 +573,8 @@ class AudioFactsDetector(Detector):
     cannot_tell = ("Who edited the file or why: most of these facts (a lossy codec, a re-save, "
                    "clipping, a noise gate) are common in innocent recordings. An insert with the "
                    "same bandwidth as the rest leaves no bandwidth trace.")
+    how_to_read = ("Segments mark stretches with a narrower bandwidth, clipping, silence gaps or "
+                   "loudness jumps: facts to check by ear, each common in innocent recordings too.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         from veriscope.core.errors import MediaError

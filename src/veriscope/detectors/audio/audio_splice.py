@@ -593,6 +593,9 @@ class AudioSpliceDetector(Detector):
                    "noise), which leaves none of these traces; a genuine change of speaker, room or "
                    "phone line (an interview, a call) looks like a splice. Short files (a few "
                    "seconds) give weak statistics.")
+    how_to_read = ("The curve rises where the sound before and after a moment differs (noise floor, "
+                   "spectral envelope, room echo, mains hum): a sharp peak at one instant is what a cut "
+                   "or an insert looks like; slow waves follow changes of speaker, room or music.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         from veriscope.core.errors import MediaError

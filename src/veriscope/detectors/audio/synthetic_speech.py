@@ -179,6 +179,9 @@ class SyntheticSpeechDetector(Detector):
     cannot_tell = ("Voices from TTS or voice-conversion systems unlike its small training set, "
                    "which recording a real voice came from, or whether the words are true; a "
                    "different microphone, room or codec can shift its score (channel confound).")
+    how_to_read = ("Each point scores a 2 s window of speech for traces of a synthetic (text-to-speech) "
+                   "voice; stretches above 0.5 are flagged. It was trained on few systems: a high curve "
+                   "on a phone or radio recording is weaker evidence than on a clean one.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         from veriscope.core.errors import MediaError

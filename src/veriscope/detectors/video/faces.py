@@ -377,6 +377,9 @@ class FacesDetector(FaceVideoDetector):
                    "the mouth); well-blended modern swaps. Make-up, beards, strong side light and "
                    "heavy compression also move these statistics. Fitted on a handful of clips "
                    "and simple synthetic swaps: a weak baseline, not a verdict.")
+    how_to_read = ("The curve scores each tracked face against its surroundings (noise, sharpness, "
+                   "colour, blending edge) frame by frame: a swapped face tends to stay high over a "
+                   "whole shot, while motion blur and lighting changes make short spikes.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         from veriscope.signals.faces import track_faces

@@ -449,6 +449,9 @@ class FrameEditsDetector(Detector):
                    "placed exactly at a shot cut, removed frames when the motion is slow, and "
                    "the intent: frame-rate conversion, dropped frames of a live stream and "
                    "jump-cut editing leave the same traces.")
+    how_to_read = ("Segments mark frames that look frozen, repeated, dropped or inserted inside a shot; "
+                   "encoders also repeat frames at low frame rates, so check whether the segment matches "
+                   "a visible jump.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         sc, pol, na = video_scan(self, media, ctx)

@@ -603,6 +603,9 @@ class LipSyncDetector(FaceVideoDetector):
                    "within its own error; on continuous speech a syllable rhythm can make two "
                    "lags fit equally (low confidence). Validated only on 5 short talking-head "
                    "clips.")
+    how_to_read = ("The curve rises where the mouth opening stops following the loudness of the speech; "
+                   "stretches above 0.5 are where sound and lips disagree. Off-screen speakers, dubbing "
+                   "and music make them disagree too.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         res, na = self.over_video(media, ctx, lambda **kw: analyse(media, Params(), **kw),

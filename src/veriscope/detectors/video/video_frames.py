@@ -245,6 +245,9 @@ class VideoFramesDetector(Detector):
                    "traces); edits shorter than the sampling interval; anything hidden by strong "
                    "compression. A decoded frame is not a JPEG file, so JPEG-file, metadata and "
                    "CFA checks do not run on frames.")
+    how_to_read = ("One curve per image detector run on sampled frames; a run of frames above 0.5 is a "
+                   "flagged segment. A single high frame is weak evidence: image detectors often flag "
+                   "single frames of unedited video.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         from veriscope.core import registry
