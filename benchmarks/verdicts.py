@@ -11,7 +11,8 @@ Protocol:
   ``noso-originals``, ``micc-originals`` (MICC-F220 originals, with ``--micc``).
 - Known answers: ``comfyui`` (all 26 ComfyUI pictures, generator named in their PNG chunks:
   every one should be ``synthetic``); ``noso`` and ``micc`` (copy-move forgeries with their
-  originals, as they come only; ``micc`` with ``--micc``).
+  originals, as they come only; ``micc`` with ``--micc``); ``synth-eval`` (the synth/1 EVAL
+  forgeries and originals, only when named in ``--sets``).
 - Second table: the same verdicts fused again from each report's evidence under calibration
   rule 2 (the fitted sum) and rule 3 (bounded, the default): TPR and FPR of the label, ECE of
   the verdict score (10 bins; no score counts as 0) and the number of "very strong" scores.
@@ -64,7 +65,15 @@ def sets(micc: bool) -> dict:
     return out
 
 
-AS_IS_ONLY = {"noso", "micc"}
+def synth_eval() -> list:
+    """The synth/1 EVAL split (forgeries and originals made from cbsd68 + mcmaster), built
+    once in the bench cache."""
+    from veriscope.bench.datasets import load
+
+    return load(f"synth-eval:{SHARED / 'pristine-kodak24-cbsd68-mcmaster'}")[1]
+
+
+AS_IS_ONLY = {"noso", "micc", "synth-eval"}
 """Sets with forgeries: measured as they come (their forgeries' masks do not follow a resize)."""
 
 
@@ -120,6 +129,8 @@ def main(argv=None) -> int:
 
     all_sets = sets(a.micc)
     names = a.sets.split(",") if a.sets else list(all_sets)
+    if "synth-eval" in names:  # only when asked: it builds 256 pictures first
+        all_sets["synth-eval"] = synth_eval()
     rows, dump, cal = [], {}, []
     t0 = time.perf_counter()
     for name in names:
