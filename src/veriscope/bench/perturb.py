@@ -15,15 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from veriscope.bench.cache import file_sha256
 from veriscope.signals.perturb import VERSION, Perturbation, _resize_mask, derive_seed, parse_one
-
-
-def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_mask(path, shape: tuple[int, int] | None = None, rule: str | None = None) -> np.ndarray:
@@ -103,8 +96,8 @@ def _record_job(args):
     """Worker: perturb one record into the cache. Returns (path, mask, applied) or an error string."""
     media, mask, spec, seed, cache, rule = args
     try:
-        msha = _file_sha(Path(media))
-        ksha = f"{_file_sha(Path(mask))}:{rule or 'gt127'}" if mask else None
+        msha = file_sha256(Path(media))
+        ksha = f"{file_sha256(Path(mask))}:{rule or 'gt127'}" if mask else None
         key = cache_key(msha, ksha, spec, seed)
         r = perturb_file(media, spec, Path(cache) / key[:2] / key, mask=mask, seed=seed,
                          key_parts=(msha, ksha or ""), mask_rule=rule)

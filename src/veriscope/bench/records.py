@@ -22,7 +22,6 @@ MASK_RULES = {
 }
 
 
-
 @dataclass
 class Record:
     media: Path

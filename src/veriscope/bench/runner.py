@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from veriscope.bench.cache import file_sha256
 from veriscope.bench.datasets import Record
 
 FUSED = "fused"
@@ -128,14 +129,6 @@ def _entry(cache: Path, sha: str, cls, ph: str) -> Path:
     return cache / sha / f"{cls.name}-{cls.version}+{code_hash(cls)}-{ph}.json"
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _load(spec):
     """A detector given by registered name (loaded here, in the worker) or as a class."""
     from veriscope.core import registry
@@ -154,7 +147,7 @@ def _work(args) -> tuple[str, list[str]]:
     from veriscope.pipeline.runner import run_detector
     from veriscope.report.document import save_map
 
-    sha = _sha256(Path(path))
+    sha = file_sha256(Path(path))
     todo = []
     for n in det_names:
         cls = _load(n)
@@ -222,7 +215,7 @@ class Runner:
         return ran
 
     def outcome(self, record: Record, name: str) -> Outcome:
-        sha = self._sha.get(record.media) or _sha256(record.media)
+        sha = self._sha.get(record.media) or file_sha256(record.media)
         self._sha[record.media] = sha
         cls = self._classes[name]
         e = _entry(self.cache, sha, cls, params_hash(self.options.get(name)))
