@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from veriscope.core.evidence import SEVERITIES, Evidence
+from veriscope.core.maps import map_to_u8
 from veriscope.core.timecode import clock
 
 THRESHOLD = 0.5
@@ -168,16 +169,9 @@ def fuse(evidence: list[Evidence], kind: str = "image") -> Verdict:
 
     support = [e for e in scored if e.score >= THRESHOLD and e.label == top.label
                and reliability_of(e) != "low"]
-    if proof:
-        label = top.label
-        what = "synthetic (made or partly made by a generator)" if label == "synthetic" \
-            else "manipulated (changed after capture)"
-        cites = "; ".join(f"{d['message']} [{d['detector']}: {d['code']}]" for d in drivers) \
-            or f"{top.name} scored {score:.2f}"
-        summary = (f"Likely {what}: {BAND_WORDS[band]}{_where(top, kind)}, from what the file "
-                   f"itself carries. {cites}.{_also_text(also, label)}{_notes_text(notes)} "
-                   f"Checked by: {', '.join(checked)}.")
-    elif score >= THRESHOLD and top.label in ("synthetic", "manipulated") and not support:
+    # proof is always labelled; statistics need support of a reliable detector (rule 6)
+    labelled = score >= THRESHOLD and top.label in ("synthetic", "manipulated")
+    if labelled and not proof and not support:
         # Only detectors that call themselves unreliable on this input see something.
         label = "inconclusive"
         flagged = [e for e in scored if e.score >= THRESHOLD and e.label == top.label]
@@ -187,19 +181,22 @@ def fuse(evidence: list[Evidence], kind: str = "image") -> Verdict:
         summary = (f"Inconclusive: signs of {top.label} content come only from detectors that are "
                    f"unreliable on this input ({why}).{dis}{_notes_text(notes)} "
                    f"Checked by: {', '.join(checked)}.")
-    elif score >= THRESHOLD and top.label in ("synthetic", "manipulated"):
+    elif labelled:
         label = top.label
         what = "synthetic (made or partly made by a generator)" if label == "synthetic" \
             else "manipulated (changed after capture)"
         cites = "; ".join(f"{d['message']} [{d['detector']}: {d['code']}]" for d in drivers) \
             or f"{top.name} scored {score:.2f}"
-        others = [e for e in scored if e is not top and e.score >= THRESHOLD]
-        also_txt = ""
-        if others:
-            also_txt = " Also above threshold: " + ", ".join(
-                f"{e.name} ({e.label}, {e.score:.2f})" for e in others) + "."
-        summary = (f"Likely {what}: {BAND_WORDS[band]}{_where(top, kind)}. {cites}.{also_txt}"
-                   f"{_notes_text(notes)} Checked by: {', '.join(checked)}.")
+        if proof:
+            source, also_txt = ", from what the file itself carries", _also_text(also, label)
+        else:
+            others = [e for e in scored if e is not top and e.score >= THRESHOLD]
+            source = also_txt = ""
+            if others:
+                also_txt = " Also above threshold: " + ", ".join(
+                    f"{e.name} ({e.label}, {e.score:.2f})" for e in others) + "."
+        summary = (f"Likely {what}: {BAND_WORDS[band]}{_where(top, kind)}{source}. {cites}."
+                   f"{also_txt}{_notes_text(notes)} Checked by: {', '.join(checked)}.")
     elif score >= THRESHOLD:
         label = "inconclusive"
         summary = (f"Inconclusive: {top.name} reports {top.label or 'an unlabelled score'} at "
@@ -403,8 +400,6 @@ def fuse_maps(evidence: list[Evidence], size: tuple[int, int] | None = None) -> 
         h = max(m.shape[0] for _, m in items)
         w = max(m.shape[1] for _, m in items)
         size = (w, h)
-    from veriscope.core.maps import map_to_u8
-
     arrs = [(map_to_u8(m, size[0], size[1]).astype(np.float32) / 255.0, e.score, reliability_of(e))
             for e, m in items]
     return fuse_map_arrays(arrs)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from veriscope.core.errors import VeriscopeError
@@ -49,8 +49,6 @@ class Outcome:
     error: str | None = None
     internal: bool = False
     trace: str | None = None
-    report: object | None = field(default=None, repr=False)
-    """The :class:`~veriscope.report.Report` itself, in-process only (None from a worker)."""
 
     @property
     def ok(self) -> bool:
@@ -58,7 +56,7 @@ class Outcome:
 
 
 def analyze_one(job: Job, classes: Sequence, ctx: Context, *, max_pixels: int = DEFAULT_MAX_PIXELS,
-                stability: int = 0, keep_report: bool = False) -> Outcome:
+                stability: int = 0) -> Outcome:
     """Analyse one input; never raises for bad input or a detector bug (KeyboardInterrupt
     aside): the outcome says what went wrong."""
     from veriscope.pipeline.runner import analyze_media
@@ -74,8 +72,7 @@ def analyze_one(job: Job, classes: Sequence, ctx: Context, *, max_pixels: int = 
         if job.dest is not None:
             report.write(job.dest, html=job.html)
         return Outcome(p, job.dest, verdict=report.verdict,
-                       json=report.to_json() if job.want_json else None,
-                       report=report if keep_report else None)
+                       json=report.to_json() if job.want_json else None)
     except VeriscopeError as e:
         return Outcome(p, job.dest, error=str(e))
     except KeyboardInterrupt:
@@ -139,8 +136,7 @@ def _run_in_worker(job: Job) -> Outcome:
 
 def analyze_many(jobs: Sequence[Job], classes: Sequence, ctx: Context, *, workers: int = 1,
                  max_pixels: int = DEFAULT_MAX_PIXELS, stability: int = 0,
-                 on_start: Callable[[int, Job], None] | None = None,
-                 keep_reports: bool = False) -> Iterator[Outcome]:
+                 on_start: Callable[[int, Job], None] | None = None) -> Iterator[Outcome]:
     """Outcomes of ``jobs`` in their order. ``workers`` > 1 analyses them in that many
     processes (detectors are loaded there by name, so ``classes`` must be registered
     detectors); ``ctx.progress`` is only called in-process. ``on_start(i, job)`` is called
@@ -152,8 +148,7 @@ def analyze_many(jobs: Sequence[Job], classes: Sequence, ctx: Context, *, worker
         for i, job in enumerate(jobs):
             if on_start is not None:
                 on_start(i, job)
-            yield analyze_one(job, classes, ctx, max_pixels=max_pixels, stability=stability,
-                              keep_report=keep_reports)
+            yield analyze_one(job, classes, ctx, max_pixels=max_pixels, stability=stability)
         return
 
     import multiprocessing as mp

@@ -99,23 +99,22 @@ def _read_note(name: str) -> str:
     return f"<br>How to read it: {escape(text)}" if text else ""
 
 
-def _how_to_read(name: str) -> str:
+def _detector_text(name: str, attr: str) -> str:
+    """A text attribute of the registered detector ``name`` ('' when it cannot be loaded)."""
     try:
         from veriscope.core import registry
 
-        return registry.load(name).how_to_read
+        return getattr(registry.load(name), attr)
     except Exception:
         return ""
 
 
-def _detector_notes(name: str) -> tuple[str, str]:
-    try:
-        from veriscope.core import registry
+def _how_to_read(name: str) -> str:
+    return _detector_text(name, "how_to_read")
 
-        cls = registry.load(name)
-        return cls.looks_at, cls.cannot_tell
-    except Exception:
-        return "", ""
+
+def _detector_notes(name: str) -> tuple[str, str]:
+    return _detector_text(name, "looks_at"), _detector_text(name, "cannot_tell")
 
 
 def _value_html(v, max_len: int, depth: int = 0) -> str:

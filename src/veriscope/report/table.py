@@ -22,7 +22,7 @@ def print_table(rows, with_paths: bool) -> None:
         t.add_column("report", overflow="fold")
     for p, rep, dest in rows:
         v = rep.verdict
-        reason = getattr(v, "headline", "") or (v.drivers[0]["message"] if v.drivers else "")
+        reason = v.headline or (v.drivers[0]["message"] if v.drivers else "")
         if len(reason) > 130:
             reason = reason[:127].rstrip() + "..."
         score = "" if v.score is None else f"{v.score:.2f}"
