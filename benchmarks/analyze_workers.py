@@ -15,24 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import layout_identity as L  # noqa: E402
-
-
-def run(files: list[Path], out: Path, workers: int) -> float:
-    exe = Path(sys.executable).with_name("veriscope")
-    cmd = [str(exe), "analyze", "--out", str(out.resolve()), "--workers", str(workers),
-           *[f.relative_to(L.SHARED).as_posix() for f in files]]
-    t0 = time.perf_counter()
-    subprocess.run(cmd, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   cwd=L.SHARED, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    return time.perf_counter() - t0
 
 
 def main(argv=None) -> int:
@@ -50,7 +38,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="veriscope-workers-") as tmp:
         for k, n in enumerate(order):
             out = Path(tmp) / f"run{k}"
-            times[n].append(run(files, out, n))
+            times[n].append(L.run(files, out, n, options=(), quiet=True))
             if n not in digests:
                 digests[n] = {p.name: L.digest_dir(p) for p in sorted(out.iterdir())
                               if (p / "report.json").is_file()}

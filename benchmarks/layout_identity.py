@@ -28,10 +28,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from veriscope.bench.records import AUDIO_EXTS, IMAGE_EXTS, VIDEO_EXTS
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
-MEDIA_EXTS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".wav", ".flac",
-              ".mp3", ".ogg", ".m4a", ".mp4", ".mov", ".mkv", ".avi", ".webm"}
+MEDIA_EXTS = IMAGE_EXTS | AUDIO_EXTS | VIDEO_EXTS
+IDENTITY_OPTIONS = ("--detectors", "all", "--timeout", "900", "--no-html")
+"""Every detector, no timeout in practice (a timeout would differ between runs), JSON only."""
 PER_FOLDER = 4
 VOLATILE = {"elapsed_s", "created", "timings_s", "scan_s", "cpu_seconds", "seconds_total"}
 """Keys whose values are wall-clock times or timestamps; ``seconds`` too when it holds a table
@@ -73,17 +76,20 @@ def digest_dir(rep_dir: Path) -> dict:
     return out
 
 
-def run(files: list[Path], out: Path, workers: int | None) -> float:
+def run(files: list[Path], out: Path, workers: int | None, options=IDENTITY_OPTIONS,
+        quiet: bool = False) -> float:
+    """`veriscope analyze OPTIONS --out OUT [--workers N] FILES` in a fresh process; wall
+    seconds. ``quiet`` also hides stderr (errors and progress)."""
     exe = Path(sys.executable).with_name("veriscope")
-    cmd = [str(exe), "analyze", "--detectors", "all", "--timeout", "900", "--no-html",
-           "--out", str(out.resolve())]
+    cmd = [str(exe), "analyze", *options, "--out", str(out.resolve())]
     if workers is not None:
         cmd += ["--workers", str(workers)]
     t0 = time.perf_counter()
     # paths relative to the shared folder, so that report.json's media.path does not depend on
     # where the checkout lies
     subprocess.run(cmd + [f.relative_to(SHARED).as_posix() for f in files], check=False,
-                   stdout=subprocess.DEVNULL, cwd=SHARED, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL if quiet else None,
+                   cwd=SHARED, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     return time.perf_counter() - t0
 
 
