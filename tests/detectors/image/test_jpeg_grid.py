@@ -259,3 +259,27 @@ def test_real_camera_jpegs_and_eval_paste(shared_data, tmp_path):
     ev = run(tmp_path, img)
     assert ev.score >= 0.5
     assert pixel_f1(ev.heatmap, mask) > 0.6
+
+
+def test_clipped_areas_are_not_a_missing_grid(tmp_path):
+    """A JPEG decoded to PNG whose highlights are blown: decoding clips values out of
+    [0, 255], which cuts the block pattern off there. That is not a pasted region (rule
+    CLIPPED_MAX; the false alarms on cbsd68 24077 / 21077 and RAISE r101)."""
+    img = texture(seed=12).astype(np.int16)
+    img[64:192, 64:192] = np.clip(img[64:192, 64:192] + 170, 0, 255)  # blown highlight
+    dec = decode(jpeg(np.clip(img, 0, 255).astype(np.uint8), 85))
+    ev = run(tmp_path, dec)
+    assert ev.score < 0.5, ev.data["regions"]
+    cells = jg.clipped_cells(dec, (dec.shape[0] // jg.CELL, dec.shape[1] // jg.CELL))
+    assert cells[10:22, 10:22].mean() > 0.8 and cells[:6, :6].mean() < 0.2
+
+
+def test_clipped_cell_rule_on_the_innocent_eval_photos(shared_data):
+    """The three innocent EVAL photos that led to CLIPPED_MAX are no longer flagged, and
+    jpeg_grid still finds the main grid in each."""
+    for f in (shared_data / "pristine-kodak24-cbsd68-mcmaster" / "cbsd68" / "24077.png",
+              shared_data / "pristine-kodak24-cbsd68-mcmaster" / "cbsd68" / "21077.png",
+              shared_data / "raise-realness-test" / "test_images" / "r101.png"):
+        ev = JpegGridDetector().analyze(Media.open(f), Context())
+        assert ev.data["main_grid"] is not None, f
+        assert ev.score < 0.5, (f, ev.data["regions"])

@@ -83,6 +83,14 @@ TEXTURE_MAX_ZEROS = 32
 """A cell is *textured* (the grid is testable there) when the block half a block off the main
 grid has fewer than 32 of its 63 AC coefficients at zero (rule: half; 16 and 48 were tried on
 the FIT split, 32 was best)."""
+CLIP_LO, CLIP_HI = 1, 254
+CLIPPED_MAX = 0.25
+"""A cell is left out of the local- and missing-grid tests when a quarter or more of the pixels
+its blocks cover (the cell and the 8 px a block reaches beyond it) have a colour channel at
+<= 1 or >= 254. Decoding a JPEG clips values out of [0, 255]: in blown highlights, deep
+shadows and saturated colours the block pattern is cut off, so the grid is *missing* there in
+innocent pictures (stained glass, night scenes: the three false alarms on innocent EVAL photos
+that led to this rule, issue 15). Rule constant."""
 MAX_ANALYSED_PIXELS = 24_000_000
 """Larger images are analysed on evenly spread full-resolution tiles covering this many px."""
 TILE = 1024
@@ -409,6 +417,22 @@ def textured_cells(z: np.ndarray, main: int, cshape, cell: int = CELL) -> np.nda
     return out
 
 
+def clipped_cells(rgb: np.ndarray, cshape, cell: int = CELL) -> np.ndarray:
+    """Cells where clipping hides the grid (see :data:`CLIPPED_MAX`)."""
+    a = rgb if rgb.ndim == 3 else rgb[..., None]
+    clip = ((a <= CLIP_LO) | (a >= CLIP_HI)).any(axis=-1).astype(np.float64)
+    h, w = clip.shape
+    ii = np.zeros((h + 1, w + 1))
+    ii[1:, 1:] = clip.cumsum(0).cumsum(1)
+    ch, cw = cshape
+    y0 = np.minimum(np.arange(ch) * cell, h)
+    x0 = np.minimum(np.arange(cw) * cell, w)
+    y1, x1 = np.minimum(y0 + 2 * cell, h), np.minimum(x0 + 2 * cell, w)
+    tot = ii[y1][:, x1] - ii[y0][:, x1] - ii[y1][:, x0] + ii[y0][:, x0]
+    area = np.maximum(1, (y1 - y0)[:, None] * (x1 - x0)[None, :])
+    return tot / area >= CLIPPED_MAX
+
+
 def analyze_rgb(rgb: np.ndarray, *, is_jpeg_file: bool = False, missing_grid: bool = True,
                 budget: int = MAX_ANALYSED_PIXELS) -> dict:
     """The whole analysis on one uint8 RGB (or gray) array; returns a plain dict."""
@@ -440,7 +464,7 @@ def analyze_rgb(rgb: np.ndarray, *, is_jpeg_file: bool = False, missing_grid: bo
     if main >= 0:
         # only textured cells can show whether the grid is there (flat cells are full of
         # zeros at every shift): both tests below count votes in textured cells only
-        tex = textured_cells(z, main, valid_cells.shape)
+        tex = textured_cells(z, main, valid_cells.shape) & ~clipped_cells(rgb, valid_cells.shape)
         v_tex = np.where(tex, valid_cells, 0)
         m_tex = np.where(tex, hist[..., main], 0).astype(np.int32)
         n_tex = int(v_tex.sum())
@@ -497,7 +521,7 @@ def grid_name(g: int) -> str:
 
 class JpegGridDetector(Detector):
     name = "jpeg_grid"
-    version = "1.0"
+    version = "1.1"  # 1.1: clipped cells left out of the local- and missing-grid tests
     modalities = ("image",)
     localizes = True
     default = True
@@ -509,7 +533,8 @@ class JpegGridDetector(Detector):
                    "same grid, or pastes hidden by a later, stronger JPEG compression; a grid "
                    "not at (0, 0) only shows a crop, which is innocent on its own.")
     how_to_read = ("Red = regions whose JPEG 8x8 block grid is missing or shifted compared with the rest "
-                   "of the picture. Flat and saturated areas carry no grid and are left out.")
+                   "of the picture. Flat areas, blown highlights, deep shadows and saturated colours carry no "
+                   "grid and are left out.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         opts = ctx.opts(self.name)
