@@ -29,6 +29,11 @@ The rule (also in docs/fusion.md):
    detectors and classic ones without a calibration (jpeg_grid, cfa) keep their own scores, so
    the verdict score is max(provenance, uncalibrated, calibrated).
 
+10. Scope: when the ``scope`` detector finds the picture outside what the pixel checks were built
+   for (tiny, heavily compressed, a graphic; veriscope.signals.scope), a ``manipulated`` or
+   ``synthetic`` label that rests on statistics (basis ``signals``) becomes ``inconclusive``
+   with the reason. Proof (basis ``provenance``) is unaffected.
+
 Bands: score < 0.5 -> "none"; [0.5, 0.65) weak; [0.65, 0.8) moderate;
 [0.8, 0.95) strong; >= 0.95 very strong.
 """
@@ -75,12 +80,17 @@ class Verdict:
     headline: str = ""
     """One sentence for a non-expert: what the verdict means for this input (the summary
     follows with the reasons and the figures)."""
+    reasons: list[str] = field(default_factory=list)
+    """Short bullets behind the headline, each citing a finding ("message [detector: code]")."""
+    limits: list[str] = field(default_factory=list)
+    """What this verdict cannot tell, in plain words (the deciding checks' own limits first)."""
 
     def to_dict(self) -> dict:
         return {"label": self.label, "score": self.score, "band": self.band,
                 "band_text": BAND_WORDS[self.band], "summary": self.summary,
                 "drivers": self.drivers, "checked": self.checked, "failed": self.failed,
-                "basis": self.basis, "also": self.also, "headline": self.headline}
+                "basis": self.basis, "also": self.also, "headline": self.headline,
+                "reasons": self.reasons, "limits": self.limits}
 
 
 def band_of(score: float | None) -> str:
@@ -151,7 +161,10 @@ def fuse(evidence: list[Evidence], kind: str = "image") -> Verdict:
         return Verdict("inconclusive", None, "none",
                        f"Inconclusive: {why}, so nothing can be said about this {kind}.",
                        [], checked, failed,
-                       headline=f"No conclusion: {why}, so nothing could be checked.")
+                       headline=f"No conclusion: {why}, so nothing could be checked.",
+                       reasons=[f"Nothing could be checked: {why}."],
+                       limits=[f"Nothing about this {kind} was checked, so nothing can be said "
+                               "about it either way."])
 
     proof = [e for e in scored if e.name in PROVENANCE and e.score >= THRESHOLD
              and e.label in ("synthetic", "manipulated")]
@@ -210,9 +223,97 @@ def fuse(evidence: list[Evidence], kind: str = "image") -> Verdict:
                    "see only what they look at, and traces can be removed.")
     if failed:
         summary += f" Failed to run: {', '.join(failed)}."
-    headline = _headline(label, basis, top, kind, checked, failed, applicable)
+    out_of_scope = _scope_reasons(evidence)
+    if out_of_scope and basis == "signals" and label in ("manipulated", "synthetic"):
+        # rule 10: pixel statistics on a picture they were not built for decide nothing
+        why = "; ".join(out_of_scope)
+        summary = (f"Inconclusive: {why}. Signs of {label} content come from pixel statistics "
+                   f"only ({top.name} {score:.2f}), which are not reliable on such pictures. "
+                   + summary)
+        label = "inconclusive"
+    headline = _headline(label, basis, top, kind, checked, failed, applicable, out_of_scope)
+    reasons = _reasons(label, top, drivers, scored, checked, failed, notes)
+    limits = _limits(label, basis, top, kind)
+    if out_of_scope:
+        reasons.insert(0, f"Out of scope: {'; '.join(out_of_scope)} [scope].")
+        if label == "no_evidence":
+            limits.insert(0, "The checks are weak on this kind of picture, so finding nothing "
+                             "here means even less than usual.")
     return Verdict(label, round(score, 6), band, summary, drivers, checked, failed, basis, also,
-                   headline)
+                   headline, reasons, limits)
+
+
+def _cite(d: dict) -> str:
+    return f"{d['message'].rstrip('.')} [{d['detector']}: {d['code']}]."
+
+
+def _reasons(label, top, drivers, scored, checked, failed, notes) -> list[str]:
+    """The bullets under the headline: the findings behind the label (secondary conclusions
+    stay in ``also``); for ``no_evidence`` what ran and the weak signs worth a look."""
+    out = []
+    if label in ("synthetic", "manipulated"):
+        out = [_cite(d) for d in drivers[:3]] or [f"{top.name} scored {top.score:.2f}."]
+    elif label == "inconclusive" and top.score >= THRESHOLD:
+        flagged = [e for e in scored if e.score >= THRESHOLD]
+        out = [f"{e.name} ({e.score:.2f}) reports {e.label or 'a sign'}, but "
+               f"{_reliability_why(e).rstrip('.')}." if reliability_of(e) == "low"
+               else f"{e.name} reports {e.label or 'an unlabelled score'} at {e.score:.2f}."
+               for e in flagged[:3]]
+    else:
+        out = [f"{len(checked)} checks ran and none reached its threshold "
+               f"({', '.join(checked)})."]
+        out += [f"Worth a look: {n}" for n in notes[:3]]
+    if failed:
+        out.append(f"Failed to run: {', '.join(failed)}.")
+    return out
+
+
+_NO_PROOF = ("It does not prove the {kind} authentic: each check sees only the traces it looks "
+             "for, and re-saving, resizing or a screenshot erases many of them.")
+_LIMITS = {
+    ("synthetic", "provenance"): "Declared provenance (metadata, tags, credentials) shows what the "
+                                 "file says about itself; it can be copied into another file, "
+                                 "but a decoded watermark or a valid signature cannot be faked "
+                                 "that easily.",
+    ("manipulated", "provenance"): "It shows that the file changed after it was signed or "
+                                   "tagged, not what changed or whether the change matters.",
+    ("manipulated", "signals"): "It cannot tell what was changed, by whom or why, nor whether "
+                                "the change alters the meaning; genuinely repeated objects and "
+                                "heavy processing can look like edits, so check the marked "
+                                "region yourself.",
+    ("synthetic", "signals"): "It cannot name the generator, and heavy processing of a real "
+                              "recording can look synthetic.",
+}
+
+
+def _limits(label, basis, top, kind) -> list[str]:
+    """What this verdict cannot tell: the rule for the label, then the deciding detector's own
+    ``cannot_tell`` (from the registry)."""
+    out = []
+    if label in ("synthetic", "manipulated"):
+        out.append(_LIMITS.get((label, basis), ""))
+        try:
+            from veriscope.core import registry
+
+            name = top.name
+            if name == "classic_calibrated":
+                parts = (top.data or {}).get("contributions") or {}
+                name = max(parts, key=lambda d: parts[d].get("log_odds", 0), default=name)
+            ct = registry.load(name).cannot_tell
+        except Exception:
+            ct = ""
+        if ct:
+            out.append(f"{top.name if top.name != 'classic_calibrated' else name} cannot "
+                       f"tell: {ct[0].lower()}{ct[1:]}")
+    elif label == "inconclusive":
+        out.append(f"No conclusion is not a clean bill: the {kind} may be authentic or not.")
+    else:
+        out.append(_NO_PROOF.format(kind=kind))
+        if kind == "image":
+            out.append("Whether a picture was made by an AI can only be told here from what "
+                       "the file carries (generator metadata, a watermark, Content "
+                       "Credentials); a re-saved AI picture without them is not recognised.")
+    return [x for x in out if x]
 
 
 _PASTED = "as when something is pasted in"
@@ -263,7 +364,18 @@ def _plain(e: Evidence) -> str:
     return p or f"the {name} check found signs of {e.label or 'editing'}"
 
 
-def _headline(label, basis, top, kind, checked, failed, applicable) -> str:
+def _scope_reasons(evidence: list[Evidence]) -> list[str]:
+    """The reasons the ``scope`` detector gives for a picture outside what the pixel checks
+    were built for (empty when it did not run or found the picture in scope)."""
+    for e in evidence:
+        if e.name == "scope" and e.applicable and not e.error and isinstance(e.data, dict):
+            sc = e.data.get("scope") or {}
+            if sc.get("in_scope") is False:
+                return [str(r.get("message")) for r in sc.get("reasons") or [] if r.get("message")]
+    return []
+
+
+def _headline(label, basis, top, kind, checked, failed, applicable, out_of_scope=()) -> str:
     """One plain sentence for the verdict."""
     if label in ("synthetic", "manipulated"):
         where = _where(top, kind) if kind in ("video", "audio") else ""
@@ -274,6 +386,9 @@ def _headline(label, basis, top, kind, checked, failed, applicable) -> str:
             head = "Likely AI-generated" if label == "synthetic" else "Likely edited"
         return f"{head}: {what}."
     if label == "inconclusive":
+        if out_of_scope and top.score >= THRESHOLD and basis == "signals":
+            return (f"No conclusion: {out_of_scope[0]}; the signs found there are not "
+                    "reliable.")
         if failed and len(failed) * 2 >= len(applicable):
             return "No conclusion: too many checks failed to run on this file."
         if top.score >= THRESHOLD and reliability_of(top) == "low":

@@ -832,5 +832,11 @@ def _headline_html(verdict: dict) -> str:
     head = verdict.get("headline")
     if not head:
         return f"<p>{escape(verdict['summary'])}</p>"
-    return (f"<p class='headline'><b>{escape(head)}</b></p><details><summary>Why, and the "
-            f"figures</summary><p>{escape(verdict['summary'])}</p></details>")
+    reasons = "".join(f"<li>{escape(r)}</li>" for r in verdict.get("reasons") or [])
+    limits = "".join(f"<li>{escape(r)}</li>" for r in verdict.get("limits") or [])
+    return (f"<p class='headline'><b>{escape(head)}</b></p>"
+            + (f"<ul class='reasons'>{reasons}</ul>" if reasons else "")
+            + (f"<div class='limits'>What this cannot tell you:<ul>{limits}</ul></div>"
+               if limits else "")
+            + f"<details><summary>Technical details: the summary with scores and calibration"
+              f"</summary><p>{escape(verdict['summary'])}</p></details>")

@@ -110,6 +110,8 @@ _verdict = {
             "properties": {"detector": {"type": "string"}, "label": {"type": ["string", "null"]},
                            "score": {"type": "number", "minimum": 0, "maximum": 1},
                            "message": {"type": "string"}}}},
+        "reasons": {"type": "array", "items": {"type": "string"}},
+        "limits": {"type": "array", "items": {"type": "string"}},
     },
     "additionalProperties": False,
 }
