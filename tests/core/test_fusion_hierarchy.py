@@ -129,3 +129,40 @@ def test_headlines_are_one_plain_sentence_per_case():
     for v in (fuse([ev("copy_move", 0.9)]), fuse([])):
         assert v.headline.count(".") >= 1 and "\n" not in v.headline
         assert v.to_dict()["headline"] == v.headline
+
+
+def scope_ev(in_scope, code="graphic", message="most of the picture is flat colour"):
+    e = Evidence("scope", "1", applicable=True, score=None, label=None)
+    e.data["scope"] = {"in_scope": in_scope,
+                       "reasons": [] if in_scope else [{"code": code, "message": message}]}
+    return e
+
+
+def test_rule_10_statistics_on_an_out_of_scope_picture_are_inconclusive():
+    v = fuse([ev("copy_move", 0.9), scope_ev(False)], kind="image")
+    assert v.label == "inconclusive" and v.basis == "signals"
+    assert v.headline.startswith("No conclusion: most of the picture is flat colour")
+    assert v.reasons[0].startswith("Out of scope:")
+    assert fuse([ev("copy_move", 0.9), scope_ev(True)], kind="image").label == "manipulated"
+    # proof is unaffected
+    v = fuse([ev("watermark", 0.95, "synthetic"), ev("noise", 0.9), scope_ev(False)])
+    assert v.label == "synthetic" and v.basis == "provenance"
+    # nothing found stays no_evidence, with the caveat first among the limits
+    v = fuse([ev("noise", 0.1), scope_ev(False, "tiny", "the picture is small")])
+    assert v.label == "no_evidence" and "weak on this kind of picture" in v.limits[0]
+
+
+def test_reasons_cite_findings_and_limits_say_what_cannot_be_told():
+    v = fuse([ev("copy_move", 0.9)], kind="image")
+    assert v.reasons == ["copy_move found something [copy_move: copy_move_hit]."]
+    assert any(x.startswith("copy_move cannot tell:") for x in v.limits)
+    assert "check the marked region yourself" in v.limits[0]
+    v = fuse([ev("noise", 0.1), ev("metadata", 0.0, level=None)], kind="image")
+    assert v.reasons[0].startswith("2 checks ran and none reached its threshold")
+    assert "does not prove the image authentic" in v.limits[0]
+    assert any("AI" in x for x in v.limits)
+    v = fuse([ev("watermark", 0.95, "synthetic")], kind="image")
+    assert v.limits[0].startswith("Declared provenance")
+    d = v.to_dict()
+    assert d["reasons"] == v.reasons and d["limits"] == v.limits
+    assert fuse([]).reasons and fuse([]).limits
