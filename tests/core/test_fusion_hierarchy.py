@@ -166,3 +166,32 @@ def test_reasons_cite_findings_and_limits_say_what_cannot_be_told():
     d = v.to_dict()
     assert d["reasons"] == v.reasons and d["limits"] == v.limits
     assert fuse([]).reasons and fuse([]).limits
+
+
+def test_rule_11_stability_lowers_but_never_raises_a_statistical_verdict():
+    from veriscope.core.fusion import apply_stability
+
+    v = fuse([ev("copy_move", 0.9)], kind="image")
+    assert v.band == "strong" and v.confidence == {"groups": 1, "stability": "not_run",
+                                                   "effect": "none"}
+    v = apply_stability(v, {"signal_flip_rate": 0.6, "n_done": 5})
+    assert v.band == "moderate" and v.confidence["effect"] == "band_lowered"
+    assert v.label == "manipulated" and "did not survive 3 of 5" in v.reasons[-1]
+    v = apply_stability(fuse([ev("copy_move", 0.9)]), {"signal_flip_rate": 0.0, "n_done": 4})
+    assert v.band == "strong" and v.confidence["stability"] == "held"
+    assert "held under all 4" in v.reasons[-1]
+    # proof is untouched by re-encoding, and nothing-found verdicts have no band to lower
+    v = apply_stability(fuse([ev("watermark", 0.95, "synthetic")]),
+                        {"signal_flip_rate": 1.0, "n_done": 3})
+    assert v.band == "very_strong" and v.confidence["effect"] == "none"
+    v = apply_stability(fuse([ev("noise", 0.1)]), {"signal_flip_rate": 1.0, "n_done": 3})
+    assert v.label == "no_evidence" and v.band == "none"
+    assert apply_stability(fuse([]), {"signal_flip_rate": None, "n_done": 0}).confidence[
+        "stability"] == "not_run"
+
+
+def test_independent_groups_count_once():
+    v = fuse([ev("noise", 0.9), ev("splicebuster", 0.9)], kind="image")  # one trace
+    assert v.confidence["groups"] == 1
+    v = fuse([ev("noise", 0.9), ev("resampling", 0.9), ev("copy_move", 0.8)], kind="image")
+    assert v.confidence["groups"] == 3

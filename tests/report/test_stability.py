@@ -121,3 +121,18 @@ def test_cli_analyze_stability(tmp_path):
     assert st["findings"][0]["code"] == "verdict_stability"
     r = CliRunner().invoke(cli, ["analyze", str(p), "--stability", "11"])
     assert r.exit_code == 2
+
+
+def test_batch_applies_rule_11_to_a_fragile_statistical_verdict(tmp_path):
+    """analyze_one with stability: PngOnlyDet's flag vanishes in every JPEG variant, so the
+    verdict keeps its label but its band drops one step and a reason says why."""
+    from veriscope.pipeline.batch import Job, analyze_one
+
+    p = _png(tmp_path)
+    plain = analyze_one(Job(p, want_json=True), [PngOnlyDet], Context(timeout_s=30))
+    out = analyze_one(Job(p, want_json=True), [PngOnlyDet], Context(timeout_s=30), stability=3)
+    assert plain.verdict.band == "strong" and plain.verdict.confidence["stability"] == "not_run"
+    v = json.loads(out.json)["verdict"]
+    assert v["label"] == "manipulated" and v["band"] == "moderate"
+    assert v["confidence"] == {"groups": 1, "stability": "fragile", "effect": "band_lowered"}
+    assert "did not survive 3 of 3" in v["reasons"][-1]

@@ -84,13 +84,18 @@ class Verdict:
     """Short bullets behind the headline, each citing a finding ("message [detector: code]")."""
     limits: list[str] = field(default_factory=list)
     """What this verdict cannot tell, in plain words (the deciding checks' own limits first)."""
+    confidence: dict = field(default_factory=lambda: {"groups": 0, "stability": "not_run",
+                                                      "effect": "none"})
+    """How agreement and stability bear on the stated confidence (rule 11): ``groups`` (how
+    many independent kinds of trace reached 0.5), ``stability`` (``not_run``, ``held``,
+    ``fragile``) and ``effect`` (``none`` or ``band_lowered``)."""
 
     def to_dict(self) -> dict:
         return {"label": self.label, "score": self.score, "band": self.band,
                 "band_text": BAND_WORDS[self.band], "summary": self.summary,
                 "drivers": self.drivers, "checked": self.checked, "failed": self.failed,
                 "basis": self.basis, "also": self.also, "headline": self.headline,
-                "reasons": self.reasons, "limits": self.limits}
+                "reasons": self.reasons, "limits": self.limits, "confidence": self.confidence}
 
 
 def band_of(score: float | None) -> str:
@@ -239,8 +244,61 @@ def fuse(evidence: list[Evidence], kind: str = "image") -> Verdict:
         if label == "no_evidence":
             limits.insert(0, "The checks are weak on this kind of picture, so finding nothing "
                              "here means even less than usual.")
+    confidence = {"groups": _groups(scored), "stability": "not_run", "effect": "none"}
     return Verdict(label, round(score, 6), band, summary, drivers, checked, failed, basis, also,
-                   headline, reasons, limits)
+                   headline, reasons, limits, confidence)
+
+
+def _groups(scored: list[Evidence]) -> int:
+    """Independent kinds of trace at or above 0.5: each detector outside the calibration
+    counts as one; inside ``classic_calibrated``, each calibration group with a positive
+    contribution from a detector at 0.5 or more counts as one."""
+    from veriscope.core.calibration import GROUPS
+
+    kinds = set()
+    for e in scored:
+        if e.name == "classic_calibrated":
+            for d, p in ((e.data or {}).get("contributions") or {}).items():
+                if p.get("score", 0) >= THRESHOLD and p.get("log_odds_fitted", 0) > 0:
+                    kinds.add(GROUPS.get(d, d))
+        elif e.score >= THRESHOLD and e.label in ("manipulated", "synthetic"):
+            kinds.add(GROUPS.get(e.name, e.name))
+    return len(kinds)
+
+
+FRAGILE = 0.5
+"""Rule 11: a statistics-based label whose pixel evidence (the verdict re-fused without the
+container detectors) changes under at least half of the ``--stability`` variants is fragile."""
+BAND_ORDER = ("weak", "moderate", "strong", "very_strong")
+
+
+def apply_stability(v: Verdict, stability: dict) -> Verdict:
+    """Rule 11: what ``--stability`` says about a verdict's stated confidence. Only a
+    ``manipulated`` or ``synthetic`` label that rests on statistics (basis ``signals``) is
+    touched; proof is not (re-encoding legitimately strips it). Fragile (signal flip rate >=
+    :data:`FRAGILE`): the band drops one step (never below weak), a reason says so. Held (no
+    flip in 3 or more variants): a reason says so, the band stays: stability cannot raise it,
+    because repeated objects and other innocent causes are as stable as edits. Agreement of
+    independent kinds of trace is what raises confidence (rule 3: "very strong" needs two)."""
+    rate, n = stability.get("signal_flip_rate"), int(stability.get("n_done") or 0)
+    conf = dict(v.confidence or {})
+    if rate is None or not n:
+        return v
+    conf["stability"] = "fragile" if rate >= FRAGILE else "held" if rate == 0 else "mixed"
+    if v.label in ("manipulated", "synthetic") and v.basis == "signals":
+        k = round(rate * n)
+        if rate >= FRAGILE and v.band in BAND_ORDER:
+            i = BAND_ORDER.index(v.band)
+            if i > 0:
+                v.band = BAND_ORDER[i - 1]
+                conf["effect"] = "band_lowered"
+            v.reasons.append(f"The pixel evidence did not survive {k} of {n} everyday "
+                             "re-encodings: treat it as weaker than its score [stability].")
+        elif rate == 0 and n >= 3:
+            v.reasons.append(f"The pixel evidence held under all {n} everyday re-encodings "
+                             "[stability].")
+    v.confidence = conf
+    return v
 
 
 def _cite(d: dict) -> str:

@@ -68,7 +68,12 @@ def analyze_one(job: Job, classes: Sequence, ctx: Context, *, max_pixels: int = 
         if stability:
             from veriscope.pipeline.stability import assess
 
-            report.evidence.append(assess(media, report, classes, ctx, stability))
+            from veriscope.core.fusion import apply_stability
+
+            st = assess(media, report, classes, ctx, stability)
+            report.evidence.append(st)
+            if st.applicable and not st.error:
+                apply_stability(report.verdict, st.data)
         if job.dest is not None:
             report.write(job.dest, html=job.html)
         return Outcome(p, job.dest, verdict=report.verdict,

@@ -112,6 +112,10 @@ _verdict = {
                            "message": {"type": "string"}}}},
         "reasons": {"type": "array", "items": {"type": "string"}},
         "limits": {"type": "array", "items": {"type": "string"}},
+        "confidence": {"type": "object", "properties": {
+            "groups": {"type": "integer", "minimum": 0},
+            "stability": {"enum": ["not_run", "held", "mixed", "fragile"]},
+            "effect": {"enum": ["none", "band_lowered"]}}},
     },
     "additionalProperties": False,
 }
