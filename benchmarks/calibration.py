@@ -31,6 +31,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,46 @@ CROP_SHORT = (256, 480)
 JPEG_QS = (70, 80, 95)
 PROCESSING = ("jpeg:q=75..95", "jpeg:q=70..90+format:to=png", "resize:s=0.6..0.9+jpeg:q=80..95")
 PROCESS_SEED = 7
+CAMERA_MANIFEST = REPO / "benchmarks" / "data" / "camera_fit.tsv"
+CAMERA_REPO = "https://github.com/drewnoakes/metadata-extractor-images"
+CAMERA_COMMIT = "4beba640487802442bc9931fb01274e908102d3a"
+INNOCENT = ("resize:s=0.3..0.6+jpeg:q=75..90", "social:long_side=1080,q=70..85",
+            "screenshot:s=0.4..0.8", "crop:frac=0.5..0.9+jpeg:q=85..95", "format:to=png",
+            "resize:s=0.5..0.8+format:to=png")
+"""The innocent treatments of the camera photos (round-robin, one per photo): web export,
+social-network re-encode, screenshot, crop and re-save, PNG re-save, downscaled PNG."""
+INNOCENT_SEED = 11
+
+
+def camera_photos(src: Path, out_root: Path) -> list:
+    """The camera-fit photos of ``CAMERA_MANIFEST`` (innocent FIT negatives), copied from
+    ``src`` (the jpg/ folder of a clone of CAMERA_REPO at CAMERA_COMMIT) into out_root, each
+    checked against its SHA-256. Group = one photo."""
+    import hashlib
+    import re
+    import shutil
+
+    from veriscope.bench.datasets import Record
+
+    out_root.mkdir(parents=True, exist_ok=True)
+    recs, missing = [], []
+    lines = [ln for ln in CAMERA_MANIFEST.read_text().splitlines() if ln and not ln.startswith("#")]
+    for i, ln in enumerate(lines):
+        sha, _w, _h, name = ln.split("\t")
+        group = f"mei{i:03d}"
+        dst = out_root / f"{group}_{re.sub(r'[^A-Za-z0-9.-]+', '-', name)}"
+        if not dst.exists():
+            f = src / name
+            if not f.exists() or hashlib.sha256(f.read_bytes()).hexdigest() != sha:
+                missing.append(name)
+                continue
+            shutil.copyfile(f, dst)
+        recs.append(Record(dst, 0, split="fit", group=group, kind="camera"))
+    if missing:
+        raise SystemExit(f"{len(missing)} camera-fit photos missing or changed under {src} "
+                         f"(e.g. {missing[0]!r}): clone {CAMERA_REPO}, check out {CAMERA_COMMIT} "
+                         "and pass its jpg/ folder with --camera-dir")
+    return recs
 
 
 def kodak_crops(out_root: Path) -> list[Path]:
@@ -70,8 +111,8 @@ def kodak_crops(out_root: Path) -> list[Path]:
     return out
 
 
-def fit_records() -> dict:
-    """The three FIT sets as {name: [Record]} (built once under the cache folder)."""
+def fit_records(camera_dir: Path | None = None) -> dict:
+    """The FIT sets as {name: [Record]} (built once under the cache folder)."""
     from veriscope.bench import cache_root, datasets, synth
     from veriscope.bench.datasets import Record
     from veriscope.bench.perturb import perturb_records
@@ -104,6 +145,17 @@ def fit_records() -> dict:
             raise RuntimeError(f"FIT processing failed: {errors[:3]}")
         proc += recs
     sets["fit-processed"] = proc
+    # innocent camera photos of many makes, as they come and after one innocent treatment
+    cams = camera_photos(camera_dir or root / "metadata-extractor-images", root / "camera-fit")
+    sets["camera-fit"] = cams
+    treated = []
+    for i, spec in enumerate(INNOCENT):
+        recs, errors = perturb_records(cams[i::len(INNOCENT)], spec, cache_root() / "bench" / "perturb",
+                                       seed=INNOCENT_SEED)
+        if errors:
+            raise RuntimeError(f"FIT treatment failed: {errors[:3]}")
+        treated += [replace(r, kind=f"camera {spec}") for r in recs]
+    sets["camera-fit-treated"] = treated
     return sets
 
 
@@ -259,13 +311,16 @@ def main(argv=None) -> int:
     ap.add_argument("--from-table", action="store_true",
                     help="FIT rows from the committed table (tests/data/calibration_fit.csv) "
                          "instead of running the detectors on FIT")
+    ap.add_argument("--camera-dir", type=Path, default=None,
+                    help=f"the jpg/ folder of a clone of {CAMERA_REPO} at {CAMERA_COMMIT[:10]} "
+                         "(default: <cache>/calib/metadata-extractor-images)")
     a = ap.parse_args(argv)
     from veriscope.core import calibration as C
 
     if a.from_table:
         fit_rows = C.read_table(FIT_TABLE)
     else:
-        fit_rows = [r for rs in collect(fit_records(), a.workers).values() for r in rs]
+        fit_rows = [r for rs in collect(fit_records(a.camera_dir), a.workers).values() for r in rs]
     if a.write:
         C.write_table(fit_rows, FIT_TABLE)
         fit_rows = C.read_table(FIT_TABLE)  # fit on exactly what the tests refit from

@@ -123,6 +123,8 @@ def main(argv=None) -> int:
     ap.add_argument("--micc", action="store_true")
     ap.add_argument("--sets", default=None, help="comma-separated subset of the set names")
     ap.add_argument("--json", type=Path, default=None, help="also write every verdict here")
+    ap.add_argument("--save", type=Path, default=None,
+                    help="also write every report.json here (DIR/set/condition/file.json)")
     a = ap.parse_args(argv)
     from veriscope.bench.cache import cache_root
     from veriscope.bench.perturb import perturb_records
@@ -142,6 +144,12 @@ def main(argv=None) -> int:
         for cond, rr in conds:
             outs = run(rr, a.workers)
             reps = [json.loads(o.json) if o.ok else None for o in outs]
+            if a.save:
+                d = a.save / name / cond
+                d.mkdir(parents=True, exist_ok=True)
+                for o in outs:
+                    if o.ok:
+                        (d / f"{o.path.name}.json").write_text(o.json)
             cal.append((name, cond, [r.label for r in rr],
                         {b: [refuse(rep, b) if rep else None for rep in reps]
                          for b in (False, True)}))

@@ -66,9 +66,8 @@ def analyze_one(job: Job, classes: Sequence, ctx: Context, *, max_pixels: int = 
         media = Media.open(p, max_pixels=max_pixels)
         report = analyze_media(media, classes, ctx)
         if stability:
-            from veriscope.pipeline.stability import assess
-
             from veriscope.core.fusion import apply_stability
+            from veriscope.pipeline.stability import assess
 
             st = assess(media, report, classes, ctx, stability)
             report.evidence.append(st)
