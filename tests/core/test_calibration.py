@@ -62,12 +62,16 @@ def test_fit_false_alarms_meet_the_target_out_of_fold(rows, model):
     # and in sample, with the committed model itself
     s = np.array([C.combine(r["scores"], r["levels"], model).score for r in rows])
     assert (s[y == 0] >= 0.5).mean() <= 0.05
-    # the combination detects the forgeries that its detectors can see (copy-moves are left to
-    # copy_move's own bar, OWN_BAR)
+    # the combination detects at least half of the forgeries that its detectors can see
+    # (copy-moves are left to copy_move's own bar, OWN_BAR); since camera-fit (issue 15) a
+    # detector reporting low reliability adds nothing (rho low = 0), so fewer than before
     seen = np.array([any((r["scores"].get(d) or 0) >= 0.5 for d in model["detectors"])
                      for r in rows])
-    assert (s[(y == 1) & seen] >= 0.5).mean() > 0.6
+    assert (s[(y == 1) & seen] >= 0.5).mean() > 0.5
     assert not set(C.OWN_BAR) & set(model["detectors"])
+    # innocent camera photos, as they come and treated, stay within the target in sample
+    cam = np.array([r["set"].startswith("camera-fit") for r in rows])
+    assert cam.sum() >= 300 and (s[cam & (y == 0)] >= 0.5).mean() <= 0.035  # 10 / 330 measured
 
 
 def test_own_bar_detectors_keep_their_own_score_in_the_verdict(model):
@@ -176,13 +180,14 @@ def test_one_kind_of_trace_alone_stays_below_very_strong(model):
         if sum(model["weights"][d]) > 0:
             c = C.combine({d: 0.999}, {d: "high"}, model)
             assert c.score == pytest.approx(C.GROUP_MAX, abs=1e-6), d
-            assert C.combine({d: 0.999}, {d: "high"}, model, bounded=False).score > 0.999
+            assert C.combine({d: 0.999}, {d: "high"}, model, bounded=False).score > C.GROUP_MAX
     same = C.combine({"noise": 0.95, "splicebuster": 0.95}, {}, model)
     alone = C.combine({"noise": 0.95}, {}, model)
     assert same.score == pytest.approx(alone.score)  # counted once
     assert same.contributions["splicebuster"]["log_odds"] == 0.0
     assert same.contributions["splicebuster"]["log_odds_fitted"] >= 0.0
-    two = C.combine({"noise": 0.95, "resampling": 0.95}, {}, model)
+    two = C.combine({"noise": 0.95, "resampling": 0.95}, {"noise": "high", "resampling": "high"},
+                    model)
     assert two.score >= 0.95
     v = fuse([ev("noise", 0.999), ev("splicebuster", 0.999)], kind="image")
     assert v.label == "manipulated" and v.band == "strong"
