@@ -74,11 +74,27 @@ def test_fit_false_alarms_meet_the_target_out_of_fold(rows, model):
     assert cam.sum() >= 300 and (s[cam & (y == 0)] >= 0.5).mean() <= 0.035  # 10 / 330 measured
 
 
-def test_own_bar_detectors_keep_their_own_score_in_the_verdict(model):
+def test_own_bar_detectors_keep_their_own_bar_in_the_verdict(model):
+    """Rule 4: an own-bar detector enters the verdict through own_bar_score: its bar maps to
+    0.5, 1 maps to GROUP_MAX; the detector's own evidence keeps its score."""
     for d in C.OWN_BAR:
-        v = fuse([ev(d, 0.9), ev("noise", 0.1)], kind="image")
-        assert v.score == pytest.approx(0.9) and v.label == "manipulated"
+        bar = C.OWN_BAR_MIN[d]
+        e = ev(d, 1.0)
+        v = fuse([e, ev("noise", 0.1)], kind="image")
+        assert v.score == pytest.approx(C.GROUP_MAX) and v.label == "manipulated"
+        assert v.band == "strong" and e.score == 1.0  # never "very strong" alone; not mutated
+        assert fuse([ev(d, bar), ev("noise", 0.1)]).label == "manipulated"
+        v = fuse([ev(d, (0.5 + bar) / 2), ev("noise", 0.1)], kind="image")
+        assert v.label == "no_evidence" and v.score < 0.5
         assert fuse([ev(d, 0.4), ev("noise", 0.1)], kind="image").score < 0.5
+        xs = np.linspace(0, 1, 101)
+        ys = [C.own_bar_score(d, x) for x in xs]
+        assert all(b >= a for a, b in zip(ys, ys[1:], strict=False))
+
+
+def test_uncalibrated_classic_detectors_are_capped_alone(model):
+    v = fuse([ev("jpeg_grid", 0.99), ev("noise", 0.1)], kind="image")
+    assert v.label == "manipulated" and v.score == pytest.approx(C.GROUP_MAX)
 
 
 def test_monotone_in_every_detector(model):
