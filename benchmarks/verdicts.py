@@ -195,9 +195,33 @@ def main(argv=None) -> int:
             vsn = f"{int(((sc >= 0.95) & ~y & ok).sum())} / {int(((sc >= 0.95) & y & ok).sum())}"
             cells += [tpr, fpr, f"{ece(sc[ok], y[ok]):.3f}", vsn]
         print(f"| {name} | {cond} | {len(labels)} ({int(y.sum())}) | " + " | ".join(cells) + " |")
+    print("\n### Reliability diagram of the verdict score (rule 3, every set and condition pooled)\n")
+    print(reliability_table(cal))
     if a.json:
         a.json.write_text(json.dumps(dump, indent=1))
     return 0
+
+
+def reliability_table(cal) -> str:
+    """Pooled over ``cal`` ((set, condition, labels, {bounded: verdicts})): per band of the
+    verdict score (no score counts as 0), the number of pictures, their mean score and the
+    share that are forgeries or AI pictures."""
+    from veriscope.core.metrics import reliability_bins
+
+    sc, ys = [], []
+    for _name, _cond, labels, by_rule in cal:
+        for y, v in zip(labels, by_rule[True], strict=True):
+            if v is not None:
+                sc.append(v.score or 0.0)
+                ys.append(int(y))
+    lines = ["| verdict score | n | mean score | share manipulated or synthetic |",
+             "|---|---|---|---|"]
+    for r in reliability_bins(sc, ys):
+        ms = "-" if r["mean_score"] is None else f"{r['mean_score']:.3f}"
+        ps = "-" if r["positive_share"] is None else f"{r['positive_share']:.3f}"
+        lines.append(f"| [{r['lo']:.2f}, {r['hi']:.2f}{']' if r['hi'] == 1.0 else ')'} | "
+                     f"{r['n']} | {ms} | {ps} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

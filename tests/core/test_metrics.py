@@ -59,3 +59,13 @@ def test_ece():
     assert ece([0.55] * 4, [1, 0, 1, 0]) == pytest.approx(0.05)
     assert ece([1.0], [1]) == 0.0
     assert np.isnan(ece([], []))
+
+
+def test_reliability_bins_count_and_share():
+    from veriscope.core.metrics import reliability_bins
+
+    rows = reliability_bins([0.1, 0.2, 0.55, 0.9, 1.0, 0.97], [0, 0, 1, 1, 1, 0])
+    assert [r["n"] for r in rows] == [2, 1, 0, 1, 2]
+    assert rows[0]["positive_share"] == 0.0 and rows[1]["positive_share"] == 1.0
+    assert rows[2]["mean_score"] is None and rows[4]["positive_share"] == 0.5
+    assert abs(rows[4]["mean_score"] - 0.985) < 1e-9

@@ -153,6 +153,22 @@ def ece(scores, labels, bins: int = 10) -> float:
     return float(total / s.size)
 
 
+def reliability_bins(scores, labels, edges=(0.0, 0.5, 0.65, 0.8, 0.95, 1.0)) -> list[dict]:
+    """A reliability diagram as rows: for each score bin [lo, hi) (the last one closed), the
+    number of items, their mean score and the share of positives among them (None when the bin
+    is empty). A calibrated score has mean score close to the share in every bin."""
+    s = np.clip(np.asarray(scores, float), 0.0, 1.0)
+    y = np.asarray(labels, float)
+    out = []
+    for i, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True)):
+        m = (s >= lo) & ((s < hi) if i < len(edges) - 2 else (s <= hi))
+        n = int(m.sum())
+        out.append({"lo": lo, "hi": hi, "n": n,
+                    "mean_score": float(s[m].mean()) if n else None,
+                    "positive_share": float(y[m].mean()) if n else None})
+    return out
+
+
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
 _BOOTSTRAP_BLOCK = 4_000_000  # resampled values held at once (larger sets go in row blocks)
