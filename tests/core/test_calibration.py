@@ -83,6 +83,7 @@ def test_own_bar_detectors_keep_their_own_bar_in_the_verdict(model):
         v = fuse([e, ev("noise", 0.1)], kind="image")
         assert v.score == pytest.approx(C.GROUP_MAX) and v.label == "manipulated"
         assert v.band == "strong" and e.score == 1.0  # never "very strong" alone; not mutated
+        assert f"{d}'s own score 1.00 counts as 0.90" in v.summary
         assert fuse([ev(d, bar), ev("noise", 0.1)]).label == "manipulated"
         v = fuse([ev(d, (0.5 + bar) / 2), ev("noise", 0.1)], kind="image")
         assert v.label == "no_evidence" and v.score < 0.5
@@ -95,6 +96,7 @@ def test_own_bar_detectors_keep_their_own_bar_in_the_verdict(model):
 def test_uncalibrated_classic_detectors_are_capped_alone(model):
     v = fuse([ev("jpeg_grid", 0.99), ev("noise", 0.1)], kind="image")
     assert v.label == "manipulated" and v.score == pytest.approx(C.GROUP_MAX)
+    assert "jpeg_grid's own score 0.99 counts as 0.90" in v.summary
 
 
 def test_monotone_in_every_detector(model):

@@ -214,7 +214,8 @@ def fuse(evidence: list[Evidence], kind: str = "image") -> Verdict:
                 also_txt = " Also above threshold: " + ", ".join(
                     f"{e.name} ({e.label}, {e.score:.2f})" for e in others) + "."
         summary = (f"Likely {what}: {BAND_WORDS[band]}{_where(top, kind)}{source}. {cites}."
-                   f"{also_txt}{_notes_text(notes)} Checked by: {', '.join(checked)}.")
+                   f"{_adjusted_text(top)}{also_txt}{_notes_text(notes)} "
+                   f"Checked by: {', '.join(checked)}.")
     elif score >= THRESHOLD:
         label = "inconclusive"
         summary = (f"Inconclusive: {top.name} reports {top.label or 'an unlabelled score'} at "
@@ -420,6 +421,20 @@ def _plain(e: Evidence) -> str:
     if isinstance(p, dict):
         p = p.get(e.label or "")
     return p or f"the {name} check found signs of {e.label or 'editing'}"
+
+
+def _adjusted_text(e: Evidence) -> str:
+    """Why the verdict score differs from the detector's own (calibration rule 4)."""
+    d = e.data if isinstance(e.data, dict) else {}
+    if isinstance(d.get("own_bar"), dict):
+        o = d["own_bar"]
+        return (f" {e.name}'s own score {o['score']:.2f} counts as {e.score:.2f} in the verdict "
+                f"(its bar {o['bar']:.2f} maps to 0.5; one kind of trace alone stays below "
+                "'very strong').")
+    if isinstance(d.get("capped"), dict):
+        return (f" {e.name}'s own score {d['capped']['score']:.2f} counts as {e.score:.2f}: one "
+                "kind of trace alone stays below 'very strong'.")
+    return ""
 
 
 def _scope_reasons(evidence: list[Evidence]) -> list[str]:
