@@ -16,6 +16,8 @@ Protocol:
 - Second table: the same verdicts fused again from each report's evidence under calibration
   rule 2 (the fitted sum) and rule 3 (bounded, the default): TPR and FPR of the label, ECE of
   the verdict score (10 bins; no score counts as 0) and the number of "very strong" scores.
+- Third table: a reliability diagram of the verdict score, every set and condition pooled
+  (per band: pictures, mean score, share that are forgeries or AI pictures).
 - Conditions: ``as-is``, and ``web``: resized to 0.5-0.8 of each side, then JPEG q75-90
   (``resize:s=0.5..0.8+jpeg:q=75..90``, drawn per picture from seed 0 by
   veriscope.signals.perturb; copies cached by veriscope.bench.perturb).
@@ -23,6 +25,7 @@ Protocol:
   A false alarm is ``manipulated`` or ``synthetic`` on an innocent picture.
 
 Usage: .venv/bin/python benchmarks/verdicts.py [--workers 2] [--micc] [--sets a,b]
+       [--json FILE] [--save DIR]   (every verdict / every report.json, to re-fuse later)
 """
 
 from __future__ import annotations
