@@ -33,6 +33,10 @@ The rule (also in docs/fusion.md):
    for (tiny, heavily compressed, a graphic; veriscope.signals.scope), a ``manipulated`` or
    ``synthetic`` label that rests on statistics (basis ``signals``) becomes ``inconclusive``
    with the reason. Proof (basis ``provenance``) is unaffected.
+11. Confidence: ``verdict.confidence`` counts the independent kinds of trace at 0.5 or more;
+   with ``--stability`` (:func:`apply_stability`) a statistics-based label whose pixel evidence
+   does not survive half the everyday re-encodings loses one band step; stability never raises
+   a band.
 
 Bands: score < 0.5 -> "none"; [0.5, 0.65) weak; [0.65, 0.8) moderate;
 [0.8, 0.95) strong; >= 0.95 very strong.
