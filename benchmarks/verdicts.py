@@ -8,7 +8,10 @@ Protocol:
   cbsd68 + mcmaster photos, PNG), ``camera`` (the 30 camera JPEGs of exif-samples),
   ``faces-real`` (the 44 real face photos of deepface), ``raise-real`` (the 21 real photos of
   RAISE, PNG 512x384). Reported apart, because they hold genuinely repeated objects:
-  ``noso-originals``, ``micc-originals`` (MICC-F220 originals, with ``--micc``).
+  ``noso-originals``, ``micc-originals`` (MICC-F220 originals, with ``--micc``);
+  ``screenshots`` (with ``--screenshots DIR``: 53 terminal and UI screenshots, charts and
+  diagrams of two MIT-licensed repositories, benchmarks/data/screenshots.tsv), the kind of
+  input the ``scope`` detector puts out of scope.
 - Known answers: ``comfyui`` (all 26 ComfyUI pictures, generator named in their PNG chunks:
   every one should be ``synthetic``); ``noso`` and ``micc`` (copy-move forgeries with their
   originals, as they come only; ``micc`` with ``--micc``); ``synth-eval`` (the synth/1 EVAL
@@ -65,6 +68,32 @@ def sets(micc: bool) -> dict:
     if micc:
         out["micc-originals"] = [r for r in micc_f220(SHARED / "micc-f220") if r.label == 0]
         out["micc"] = micc_f220(SHARED / "micc-f220")
+    return out
+
+
+SCREENSHOTS = REPO / "benchmarks" / "data" / "screenshots.tsv"
+
+
+def screenshots(folder: Path) -> list:
+    """The innocent screenshots and graphics of ``SCREENSHOTS`` found in ``folder`` (each
+    checked against its SHA-256; a missing or changed file is an error)."""
+    import hashlib
+
+    from veriscope.bench.records import Record
+
+    out, bad = [], []
+    for ln in SCREENSHOTS.read_text().splitlines():
+        if not ln or ln.startswith("#"):
+            continue
+        sha, name = ln.split("\t")
+        f = folder / name
+        if not f.exists() or hashlib.sha256(f.read_bytes()).hexdigest() != sha:
+            bad.append(name)
+            continue
+        out.append(Record(f, 0))
+    if bad:
+        raise SystemExit(f"{len(bad)} screenshots missing or changed in {folder} (e.g. {bad[0]}); "
+                         f"see the header of {SCREENSHOTS} for where they come from")
     return out
 
 
@@ -126,6 +155,9 @@ def main(argv=None) -> int:
     ap.add_argument("--micc", action="store_true")
     ap.add_argument("--sets", default=None, help="comma-separated subset of the set names")
     ap.add_argument("--json", type=Path, default=None, help="also write every verdict here")
+    ap.add_argument("--screenshots", type=Path, default=None,
+                    help="folder with the files of benchmarks/data/screenshots.tsv: adds the "
+                         "innocent set 'screenshots' (out of scope for the pixel checks)")
     ap.add_argument("--save", type=Path, default=None,
                     help="also write every report.json here (DIR/set/condition/file.json)")
     a = ap.parse_args(argv)
@@ -136,6 +168,10 @@ def main(argv=None) -> int:
     names = a.sets.split(",") if a.sets else list(all_sets)
     if "synth-eval" in names:  # only when asked: it builds 256 pictures first
         all_sets["synth-eval"] = synth_eval()
+    if a.screenshots:
+        all_sets["screenshots"] = screenshots(a.screenshots)
+        if a.sets is None:
+            names.append("screenshots")
     rows, dump, cal = [], {}, []
     t0 = time.perf_counter()
     for name in names:

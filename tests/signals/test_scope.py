@@ -43,12 +43,21 @@ def test_tiny_and_heavily_compressed_pictures_are_out_of_scope():
     assert scope.assess(photo(), jpeg_quality=scope.MIN_QUALITY)["in_scope"]
 
 
-def test_flat_share_counts_exactly_flat_blocks():
+def test_flat_share_counts_flat_blocks():
     a = photo()
     assert scope.flat_share(a) < 0.01
     a[:240] = 128
     assert abs(scope.flat_share(a) - 0.5) < 0.02
     assert scope.flat_share(np.zeros((2, 2, 3), np.uint8)) == 0.0
+
+
+def test_a_graphic_resaved_as_jpeg_stays_out_of_scope(tmp_path):
+    """JPEG ringing breaks exact flatness; FLAT_TOL keeps the re-saved graphic a graphic."""
+    p = tmp_path / "ui.jpg"
+    Image.fromarray(graphic()).save(p, quality=80)
+    a = np.asarray(Image.open(p).convert("RGB"))
+    assert scope.assess(a)["facts"]["flat_share"] > scope.FLAT_MAX
+    assert not scope.assess(a, jpeg_quality(Media.open(p)))["in_scope"]
 
 
 def test_detector_reads_the_jpeg_quality(tmp_path):

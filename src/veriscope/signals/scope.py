@@ -9,11 +9,11 @@ scans and their everyday re-saves. Some inputs lie outside that, and there a con
 - ``heavy_compression``: a last JPEG compression at an estimated quality under
   :data:`MIN_QUALITY` erases the fine traces (noise, double compression, interpolation) the
   checks read, and leaves block artefacts that look like local differences;
-- ``graphic``: most of the picture in exactly flat 4x4 blocks (:data:`FLAT_MAX`), as in
+- ``graphic``: most of the picture in flat 4x4 blocks (:data:`FLAT_MAX`, :data:`FLAT_TOL`), as in
   screenshots of user interfaces, text, charts, drawings and cartoons. In a photograph sensor
   noise makes neighbouring pixels differ; flat blocks come from smooth areas a JPEG
   compression reduced to their mean, blown highlights and deep shadows, and stay a minority
-  (at most 0.51 on every innocent photo set measured; docs/fusion.md).
+  (docs/detectors/scope.md has the figures).
 
 Pure functions over arrays; the ``scope`` detector wraps them and fusion reads its result.
 Thresholds are rule constants, checked on the innocent FIT photos (camera-fit and its
@@ -30,7 +30,11 @@ splicebuster and resampling use 32-64 px windows: a 160 px side holds 2-5 of the
 MIN_QUALITY = 50
 """Estimated libjpeg quality of the luminance table under which compression is heavy."""
 FLAT_MAX = 0.6
-"""Share of exactly flat 4x4 blocks above which a picture counts as a graphic."""
+"""Share of flat 4x4 blocks (see :data:`FLAT_TOL`) above which a picture counts as a graphic."""
+FLAT_TOL = 2
+"""A block is flat when every channel varies by at most this many grey levels inside it:
+exact flatness (0) misses screenshots re-saved as JPEG, whose ringing breaks it (docs/detectors/
+scope.md)."""
 BLOCK = 4
 MAX_SIDE = 1024
 """The flat-block share is measured on a centre-weighted subsample: every k-th block row and
@@ -39,7 +43,7 @@ would blur flat edges)."""
 
 
 def flat_share(rgb: np.ndarray) -> float:
-    """Share of 4x4 blocks whose pixels are all equal in every channel."""
+    """Share of 4x4 blocks whose pixels differ by at most :data:`FLAT_TOL` in every channel."""
     a = rgb if rgb.ndim == 3 else rgb[..., None]
     h, w = a.shape[:2]
     nby, nbx = h // BLOCK, w // BLOCK
@@ -52,7 +56,8 @@ def flat_share(rgb: np.ndarray) -> float:
     blk = a[rows[:, None, None, None] + np.arange(BLOCK)[None, None, :, None],
             cols[None, :, None, None] + np.arange(BLOCK)[None, None, None, :]]
     # blk: (ny, nx, BLOCK, BLOCK, channels)
-    flat = (blk.max(axis=(2, 3)) == blk.min(axis=(2, 3))).all(axis=-1)
+    spread = blk.max(axis=(2, 3)).astype(np.int16) - blk.min(axis=(2, 3)).astype(np.int16)
+    flat = (spread <= FLAT_TOL).all(axis=-1)
     return float(flat.mean())
 
 
@@ -71,7 +76,7 @@ def assess(rgb: np.ndarray, jpeg_quality: int | None = None) -> dict:
     fs = flat_share(rgb)
     if fs > FLAT_MAX:
         reasons.append({"code": "graphic",
-                        "message": f"{fs:.0%} of the picture is perfectly flat colour (a "
+                        "message": f"{fs:.0%} of the picture is flat colour (a "
                                    "plain or cut-out background, a screenshot, a drawing, a "
                                    "chart): the pixel checks read the grain of photographs, "
                                    "which is missing there"})
