@@ -156,8 +156,7 @@ def render_html(report) -> str:
     parts.append(
         f"<section class='verdict' style='border-color:{colour}'>"
         f"<div class='badge' style='background:{colour}'>{escape(verdict['label'].replace('_', ' '))}</div>"
-        f"<div class='band'>{escape(verdict['band_text'])} &middot; score {score}"
-        f"{_basis_html(verdict.get('basis'))}</div>"
+        f"<div class='band'>{_band_html(verdict, score)}</div>"
         f"{_headline_html(verdict)}{_also_html(verdict.get('also') or [])}</section>")
 
     # ---------------------------------------------------------------- image + overlays
@@ -807,6 +806,16 @@ checks found nothing, not that nothing was done to the file.</p></footer>
 </script>
 </body></html>
 """
+
+
+def _band_html(verdict: dict, score: str) -> str:
+    """The line under the badge. An ``inconclusive`` verdict with a score of 0.5 or more (signs
+    from checks that are unreliable on this input, or a picture out of scope) does not show
+    the band words, which would read as a conclusion."""
+    if verdict["label"] == "inconclusive" and (verdict.get("score") or 0) >= 0.5:
+        return (f"signs found (score {score}), but not from checks that can be trusted on this "
+                "input")
+    return f"{escape(verdict['band_text'])} &middot; score {score}{_basis_html(verdict.get('basis'))}"
 
 
 def _basis_html(basis: str | None) -> str:
