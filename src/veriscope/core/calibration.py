@@ -13,21 +13,23 @@ hinges of each detector's own logit, with non-negative weights::
     combined = sigmoid(intercept + sum_d rho(reliability_d) * sum_k w_dk * h_dk),  w_dk >= 0
 
 Knots are never below 0.5, so a score under a detector's own bar contributes nothing and the
-combination can only raise a bar, never lower it: the FIT photos are too few (24 scenes) and
-too clean to show how often a detector false-alarms on other photos, so a low FIT false-alarm
+combination can only raise a bar, never lower it: the FIT photos (24 scenes and 165 camera
+photos) are too few to show a false-alarm tail of a few percent, so a low FIT false-alarm
 count must not make a detector *more* trusted than its own threshold. ``rho`` scales a
 detector's evidence by the reliability it reports (high = 1; medium, low as selected). A
 detector that did not apply, failed or gave no score contributes nothing. Every ``w * rho`` is
 >= 0 and every hinge is non-decreasing in ``s_d``, so raising one detector's score never lowers
 the combined score. Classic detectors the model has no weight for (too few FIT forgeries with
-a score >= 0.5: jpeg_grid and cfa never fired on FIT) and those in :data:`OWN_BAR`
-(copy_move) keep their own score in the verdict's maximum, as in v1.
+a score >= 0.5: jpeg_grid and cfa never fired on FIT) keep their own score in the verdict's
+maximum, capped at :data:`GROUP_MAX`; those in :data:`OWN_BAR` (copy_move) enter it through
+:func:`own_bar_score` (rule 4).
 
 Fitted on FIT data only (``benchmarks/calibration.py`` builds it and writes the JSON with the
 table's hash): forgeries and originals made from the 24 kodak24 photos (synth-fit; the same
 recipe on random crops of them; the crops as JPEG; every PNG record again after an everyday
-processing chain). Knots, reliability factors and L2 strength were chosen by grouped 6-fold CV
-on FIT (groups = kodak24 photo; lowest balanced log-loss, simplest within 1e-3); the intercept
+processing chain) and 165 innocent camera photos, as they come and after one innocent treatment
+(camera-fit; issue 15). Knots, reliability factors and L2 strength were chosen by grouped 6-fold
+CV on FIT (groups = photo; lowest balanced log-loss, simplest within 1e-3); the intercept
 is then shifted so that at most 2 % of the FIT negatives score 0.5 or more out of fold. EVAL
 figures (cbsd68 + mcmaster, camera JPEGs, NoSo, MICC-F220) are in docs/benchmarks.md.
 
