@@ -12,26 +12,8 @@ from __future__ import annotations
 from veriscope.core.evidence import Evidence
 from veriscope.core.media import Media
 from veriscope.detectors.base import Context, Detector
+from veriscope.detectors.image.noise import jpeg_quality
 from veriscope.signals import scope
-
-
-def jpeg_quality(media: Media) -> int | None:
-    """The estimated libjpeg quality of the luminance table of a JPEG file (None otherwise,
-    or when the header cannot be read)."""
-    if media.format != "jpeg":
-        return None
-    from veriscope.formats.jpeg import JpegParseError, estimate_ijg_quality, parse_jpeg
-
-    try:
-        info = parse_jpeg(media.read_bytes())
-    except (JpegParseError, OSError, ValueError):
-        return None
-    if info.frame is None or not info.frame.components:
-        return None
-    qt = info.quant_tables.get(info.frame.components[0].tq)
-    if qt is None:
-        return None
-    return int(estimate_ijg_quality(qt.values, chroma=False).quality)
 
 
 class ScopeDetector(Detector):
