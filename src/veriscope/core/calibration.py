@@ -194,30 +194,32 @@ def own_bar_score(name: str, s: float) -> float:
     return 0.5 + (GROUP_MAX - 0.5) * (s - bar) / (1.0 - bar)
 
 
-def _own_bar_evidence(e):
-    """A copy of ``e`` (an :data:`OWN_BAR` detector) with its verdict score; the detector's own
-    score stays in the report's evidence and in ``data["own_bar"]``."""
+def _rescored(e, score: float, key: str, info: dict):
+    """A copy of ``e`` with its verdict score and ``data[key] = info``; the detector's own
+    evidence (and score) stays as it is in the report."""
     import copy
 
     c = copy.copy(e)
-    c.data = {**(e.data or {}), "own_bar": {"score": float(e.score), "bar": OWN_BAR_MIN.get(
-        e.name, 0.5), "rule": "own_bar_score"}}
-    c.score = round(own_bar_score(e.name, e.score), 6)
+    c.data = {**(e.data or {}), key: info}
+    c.score = score
+    return c
+
+
+def _own_bar_evidence(e):
+    """An :data:`OWN_BAR` detector's evidence with its verdict score (rule 4)."""
+    bar = OWN_BAR_MIN.get(e.name, 0.5)
+    c = _rescored(e, round(own_bar_score(e.name, e.score), 6), "own_bar",
+                  {"score": float(e.score), "bar": bar, "rule": "own_bar_score"})
     if e.score >= 0.5 > c.score:
         c.label = "no_evidence"
     return c
 
 
 def _capped_evidence(e):
-    """A copy of an uncalibrated classic detector's evidence (jpeg_grid, cfa: no FIT forgery
-    made them fire, so no calibration) with its verdict score capped at :data:`GROUP_MAX`
-    (rule 3: one kind of trace alone stays below "very strong")."""
-    import copy
-
-    c = copy.copy(e)
-    c.data = {**(e.data or {}), "capped": {"score": float(e.score), "cap": GROUP_MAX}}
-    c.score = GROUP_MAX
-    return c
+    """An uncalibrated classic detector's evidence (jpeg_grid, cfa: no FIT forgery made them
+    fire, so no calibration) capped at :data:`GROUP_MAX` (rule 3: one kind of trace alone
+    stays below "very strong")."""
+    return _rescored(e, GROUP_MAX, "capped", {"score": float(e.score), "cap": GROUP_MAX})
 
 
 # ------------------------------------------------------------------ the fusion hook
