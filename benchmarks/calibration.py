@@ -68,25 +68,21 @@ def camera_photos(src: Path, out_root: Path) -> list:
     """The camera-fit photos of ``CAMERA_MANIFEST`` (innocent FIT negatives), copied from
     ``src`` (the jpg/ folder of a clone of CAMERA_REPO at CAMERA_COMMIT) into out_root, each
     checked against its SHA-256. Group = one photo."""
-    import hashlib
     import re
     import shutil
 
-    from veriscope.bench.datasets import Record
+    from veriscope.bench.records import Record, file_matches, read_manifest
 
     out_root.mkdir(parents=True, exist_ok=True)
     recs, missing = [], []
-    lines = [ln for ln in CAMERA_MANIFEST.read_text().splitlines() if ln and not ln.startswith("#")]
-    for i, ln in enumerate(lines):
-        sha, _w, _h, name = ln.split("\t")
+    for i, (sha, _w, _h, name) in enumerate(read_manifest(CAMERA_MANIFEST)):
         group = f"mei{i:03d}"
         dst = out_root / f"{group}_{re.sub(r'[^A-Za-z0-9.-]+', '-', name)}"
         if not dst.exists():
-            f = src / name
-            if not f.exists() or hashlib.sha256(f.read_bytes()).hexdigest() != sha:
+            if not file_matches(src / name, sha):
                 missing.append(name)
                 continue
-            shutil.copyfile(f, dst)
+            shutil.copyfile(src / name, dst)
         recs.append(Record(dst, 0, split="fit", group=group, kind="camera"))
     if missing:
         raise SystemExit(f"{len(missing)} camera-fit photos missing or changed under {src} "
@@ -118,11 +114,26 @@ def kodak_crops(out_root: Path) -> list[Path]:
     return out
 
 
+def round_robin(records: list, specs, seed: int, what: str) -> list[tuple]:
+    """Every record once, after one of ``specs`` in turn (record i gets spec i mod n), as
+    (spec, perturbed record), grouped by spec; copies cached by veriscope.bench.perturb."""
+    from veriscope.bench import cache_root
+    from veriscope.bench.perturb import perturb_records
+
+    out = []
+    for i, spec in enumerate(specs):
+        recs, errors = perturb_records(records[i::len(specs)], spec,
+                                       cache_root() / "bench" / "perturb", seed=seed)
+        if errors:
+            raise RuntimeError(f"{what} failed: {errors[:3]}")
+        out += [(spec, r) for r in recs]
+    return out
+
+
 def fit_records(camera_dir: Path | None = None) -> dict:
     """The FIT sets as {name: [Record]} (built once under the cache folder)."""
     from veriscope.bench import cache_root, datasets, synth
     from veriscope.bench.datasets import Record
-    from veriscope.bench.perturb import perturb_records
     from veriscope.synth import forgeries as F
 
     root = cache_root() / "calib"
@@ -144,24 +155,13 @@ def fit_records(camera_dir: Path | None = None) -> dict:
     # (round-robin over PROCESSING): forgeries and originals alike
     pngs = [r for k in ("synth-fit", "synth-fit-crops") for r in sets[k]
             if r.media.suffix.lower() == ".png"]
-    proc = []
-    for i, spec in enumerate(PROCESSING):
-        recs, errors = perturb_records(pngs[i::len(PROCESSING)], spec, cache_root() / "bench" / "perturb",
-                                       seed=PROCESS_SEED)
-        if errors:
-            raise RuntimeError(f"FIT processing failed: {errors[:3]}")
-        proc += recs
-    sets["fit-processed"] = proc
+    sets["fit-processed"] = [r for _spec, r in round_robin(pngs, PROCESSING, PROCESS_SEED,
+                                                           "FIT processing")]
     # innocent camera photos of many makes, as they come and after one innocent treatment
     cams = camera_photos(camera_dir or root / "metadata-extractor-images", root / "camera-fit")
     sets["camera-fit"] = cams
-    treated = []
-    for i, spec in enumerate(INNOCENT):
-        recs, errors = perturb_records(cams[i::len(INNOCENT)], spec, cache_root() / "bench" / "perturb",
-                                       seed=INNOCENT_SEED)
-        if errors:
-            raise RuntimeError(f"FIT treatment failed: {errors[:3]}")
-        treated += [replace(r, kind=f"camera {spec}") for r in recs]
+    treated = [replace(r, kind=f"camera {spec}")
+               for spec, r in round_robin(cams, INNOCENT, INNOCENT_SEED, "FIT treatment")]
     sets["camera-fit-treated"] = treated
     return sets
 

@@ -77,17 +77,12 @@ SCREENSHOTS = REPO / "benchmarks" / "data" / "screenshots.tsv"
 def screenshots(folder: Path) -> list:
     """The innocent screenshots and graphics of ``SCREENSHOTS`` found in ``folder`` (each
     checked against its SHA-256; a missing or changed file is an error)."""
-    import hashlib
-
-    from veriscope.bench.records import Record
+    from veriscope.bench.records import Record, file_matches, read_manifest
 
     out, bad = [], []
-    for ln in SCREENSHOTS.read_text().splitlines():
-        if not ln or ln.startswith("#"):
-            continue
-        sha, name = ln.split("\t")
+    for sha, name in read_manifest(SCREENSHOTS):
         f = folder / name
-        if not f.exists() or hashlib.sha256(f.read_bytes()).hexdigest() != sha:
+        if not file_matches(f, sha):
             bad.append(name)
             continue
         out.append(Record(f, 0))

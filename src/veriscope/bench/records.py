@@ -37,6 +37,20 @@ class Record:
     mask_rule: str | None = None  # a key of MASK_RULES; None = "gt127"
 
 
+def read_manifest(path) -> list[list[str]]:
+    """The rows of a tab-separated file list kept in the repository (e.g.
+    benchmarks/data/camera_fit.tsv); lines starting with ``#`` are its header."""
+    lines = Path(path).read_text().splitlines()
+    return [ln.split("\t") for ln in lines if ln and not ln.startswith("#")]
+
+
+def file_matches(path, sha256: str) -> bool:
+    """True when ``path`` exists and its bytes have this SHA-256."""
+    from veriscope.bench.cache import file_sha256
+
+    return Path(path).is_file() and file_sha256(path) == sha256
+
+
 def read_mask(record_or_path, rule: str | None = None):
     """The mask as a boolean array (True = manipulated), applying the record's ``mask_rule``."""
     import numpy as np
