@@ -57,6 +57,22 @@ def npr_residual(rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(((a - up) / 64.0).transpose(2, 0, 1))
 
 
+def wavelet_hh(rgb: np.ndarray) -> np.ndarray:
+    """The diagonal high band of an undecimated Haar transform (SAFE-style input, the CNN
+    ablation): (x[y,x] - x[y,x+1] - x[y+1,x] + x[y+1,x+1]) / 2 per channel, in grey levels / 64,
+    trimmed to even sides like :func:`npr_residual` (last row and column repeated)."""
+    a = to_float(rgb)
+    h, w = (a.shape[0] // 2) * 2, (a.shape[1] // 2) * 2
+    a = a[:h, :w]
+    p = np.pad(a, ((0, 1), (0, 1), (0, 0)), mode="edge")
+    hh = (p[:-1, :-1] - p[:-1, 1:] - p[1:, :-1] + p[1:, 1:]) / 2.0
+    return np.ascontiguousarray((hh / 64.0).transpose(2, 0, 1))
+
+
+INPUTS = {"npr": npr_residual, "wavelet_hh": wavelet_hh}
+"""The CNN's input transforms by name (the model's ``input`` field; ``npr`` by default)."""
+
+
 def luma(rgb: np.ndarray) -> np.ndarray:
     a = to_float(rgb)
     return 0.299 * a[..., 0] + 0.587 * a[..., 1] + 0.114 * a[..., 2]

@@ -1,0 +1,95 @@
+"""Build the ``--extra`` folder of ``veriscope train ai-image`` from the fetched sources.
+
+Every manifest in ``src/veriscope/train/manifests/ai_image/<owner+name>.tsv`` names a public
+GitHub repository, a commit and the pictures used (path and SHA-256). This script copies each
+listed picture to ``DEST/<owner+name>/<path>`` and checks its bytes:
+
+- ``--mirror ROOT``: from local bare git snapshots (``ROOT/<owner+name>/**/`` holding
+  ``HEAD`` or the commit), as made by a mirror tool; no network;
+- otherwise: ``git clone --filter=blob:none`` of ``https://github.com/<owner>/<name>`` at the
+  listed commit into a temporary folder (needs git and network).
+
+Pictures already present with the right hash are skipped, so a second run is cheap.
+
+Usage: python benchmarks/fetch_ai_image_sources.py DEST [--mirror ROOT] [--only NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from veriscope.train.ai_image_data import MANIFEST_DIR, read_manifest
+
+
+def _git_dir(mirror: Path, stem: str) -> Path | None:
+    base = mirror / stem
+    if not base.is_dir():
+        return None
+    for cand in [base, *sorted(p for p in base.rglob("*") if p.is_dir())]:
+        if (cand / "HEAD").is_file() and (cand / "objects").is_dir():
+            return cand
+    return None
+
+
+def _show(git_dir: Path, commit: str, path: str) -> bytes | None:
+    r = subprocess.run(["git", f"--git-dir={git_dir}", "show", f"{commit}:{path}"],
+                       capture_output=True)
+    return r.stdout if r.returncode == 0 else None
+
+
+def fetch_one(manifest: Path, dest: Path, mirror: Path | None) -> tuple[int, int]:
+    meta, rows = read_manifest(manifest)
+    stem = manifest.stem
+    commit = meta.get("commit", "HEAD")
+    todo = [r for r in rows if not _ok(dest / stem / r["path"], r["sha256"])]
+    if not todo:
+        return len(rows), 0
+    tmp = None
+    git_dir = _git_dir(mirror, stem) if mirror else None
+    if git_dir is None:
+        tmp = tempfile.TemporaryDirectory()
+        url = f"https://github.com/{meta.get('repo', stem.replace('+', '/'))}"
+        subprocess.run(["git", "clone", "--quiet", "--filter=blob:none", "--no-checkout", url,
+                        tmp.name], check=True)
+        git_dir = Path(tmp.name) / ".git"
+    bad = 0
+    for r in todo:
+        data = _show(git_dir, commit, r["path"])
+        if data is None or hashlib.sha256(data).hexdigest() != r["sha256"]:
+            bad += 1
+            continue
+        out = dest / stem / r["path"]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    if tmp is not None:
+        tmp.cleanup()
+    return len(rows) - bad, bad
+
+
+def _ok(path: Path, sha: str) -> bool:
+    return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("dest", type=Path)
+    ap.add_argument("--mirror", type=Path, default=None)
+    ap.add_argument("--only", nargs="*", default=None)
+    a = ap.parse_args()
+    failed = 0
+    for m in sorted(MANIFEST_DIR.glob("*.tsv")):
+        if a.only and m.stem not in a.only:
+            continue
+        ok, bad = fetch_one(m, a.dest, a.mirror)
+        failed += bad
+        print(f"{m.stem}: {ok} pictures ready, {bad} missing or changed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
