@@ -64,13 +64,17 @@ def unique_dir(out: Path, name: str, taken: set[str]) -> Path:
               help="Video: analyse N frames spread evenly instead (plus shot keyframes).")
 @click.option("--max-video-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
               metavar="S", help="Video: analyse at most the first S seconds (default 600).")
+@click.option("--frame-detectors", default=None, metavar="NAMES",
+              help="Video: image detectors run on sampled frames by video_frames, comma-separated "
+                   "(default noise,splicebuster,resampling; e.g. add ai_image for AI-generated "
+                   "frames).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
               help="Analyse N files at a time in separate processes (default: the number of "
               "cores, fewer when memory is short: about 2 GiB each). Reports and output order "
               "are the same as with one worker.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors, no_html, stability,
-            sample_fps, sample_frames, max_video_seconds, workers, debug):
+            sample_fps, sample_frames, max_video_seconds, frame_detectors, workers, debug):
     """Analyse media files with every applicable detector and fuse the evidence."""
     from veriscope.core import registry
     from veriscope.detectors.base import Context
@@ -89,6 +93,8 @@ def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors
     options = {}
     if trust_anchors is not None:
         options["c2pa"] = {"trust_anchors": str(trust_anchors)}
+    if frame_detectors:
+        options["video_frames"] = {"detectors": frame_detectors}
     if sample_fps is not None and sample_frames is not None:
         err.print("[red]error:[/red] give --sample-fps or --sample-frames, not both", soft_wrap=True)
         sys.exit(EXIT_USAGE)
@@ -310,6 +316,41 @@ def train_synthetic_speech(out_dir, seed, data_dir, no_tts, limit, workers):
     try:
         recipe.run(out_dir, seed=seed, data=data_dir, tts=not no_tts, limit=limit,
                    workers=workers, log=lambda m: click.echo(m, err=True))
+    except FileNotFoundError as e:
+        _err_console().print(f"[red]error:[/red] {e}", soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+
+
+@train_group.command("ai-image")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Write DIR/ai_image.onnx, DIR/ai_image.json and DIR/training_report.json.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--data", "data_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Shared data folder (default: $VERISCOPE_SHARED_DATA or ../shared/data).")
+@click.option("--extra", "extra_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=None, help="Folder of the fetched sources listed in "
+              "veriscope/train/manifests/ai_image/*.tsv, as DIR/<owner+name>/<path> "
+              "(docs/detectors/ai_image.md says how to build it).")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="CNN training steps of 64 crops (default: the committed model's).")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Tiny run: at most LIMIT pictures per source.")
+def train_ai_image(out_dir, seed, data_dir, extra_dir, steps, limit):
+    """Train the ai_image detector's model (see docs/detectors/ai_image.md)."""
+    try:
+        from veriscope.train import ai_image as recipe
+    except ImportError as e:  # pragma: no cover - depends on the install
+        _err_console().print(f"[red]error:[/red] {e}")
+        sys.exit(EXIT_USAGE)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        _err_console().print("[red]error:[/red] training needs torch: pip install -e '.[train]'")
+        sys.exit(EXIT_USAGE)
+    try:
+        recipe.run(out_dir, seed=seed, data_root=data_dir, extra=extra_dir,
+                   steps=steps or recipe.DEFAULT_STEPS, limit=limit,
+                   log=lambda m: click.echo(m, err=True))
     except FileNotFoundError as e:
         _err_console().print(f"[red]error:[/red] {e}", soft_wrap=True)
         sys.exit(EXIT_USAGE)

@@ -176,3 +176,13 @@ def test_verdict_summary_names_the_time_range(clip):
     assert _where(e, "video") == " in audio 00:00.8-00:01.6"  # a detector that listens
     e.data["strongest_segment"] = {"start": 0.2, "end": 0.5, "score": 0.6}
     assert strongest_segment(e).start == 0.2  # the detector's own choice wins
+
+
+def test_frame_detectors_flag_picks_the_image_detectors_on_frames(clip, tmp_path):
+    r = CliRunner().invoke(cli, ["analyze", str(clip), "--detectors", "video_frames", "--no-html",
+                                 "--out", str(tmp_path), "--sample-frames", "2",
+                                 "--frame-detectors", "noise,ai_image"])
+    assert r.exit_code == 0, r.output
+    d = json.loads((tmp_path / "clip.mp4" / "report.json").read_text())
+    ev = next(e for e in d["evidence"] if e["name"] == "video_frames")
+    assert sorted(ev["data"]["curves"]) == ["ai_image", "noise"]

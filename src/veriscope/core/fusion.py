@@ -243,7 +243,7 @@ def fuse(evidence: list[Evidence], kind: str = "image") -> Verdict:
         label = "inconclusive"
     headline = _headline(label, basis, top, kind, checked, failed, applicable, out_of_scope)
     reasons = _reasons(label, top, drivers, scored, checked, failed, notes)
-    limits = _limits(label, basis, top, kind)
+    limits = _limits(label, basis, top, kind, checked)
     if out_of_scope:
         reasons.insert(0, f"Out of scope: {'; '.join(out_of_scope)} [scope].")
         if label == "no_evidence":
@@ -349,7 +349,7 @@ _LIMITS = {
 }
 
 
-def _limits(label, basis, top, kind) -> list[str]:
+def _limits(label, basis, top, kind, checked=()) -> list[str]:
     """What this verdict cannot tell: the rule for the label, then the deciding detector's own
     ``cannot_tell`` (from the registry)."""
     out = []
@@ -372,7 +372,13 @@ def _limits(label, basis, top, kind) -> list[str]:
         out.append(f"No conclusion is not a clean bill: the {kind} may be authentic or not.")
     else:
         out.append(_NO_PROOF.format(kind=kind))
-        if kind == "image":
+        if kind == "image" and "ai_image" in checked:
+            out.append("AI pictures are recognised from what the file carries (generator "
+                       "metadata, a watermark, Content Credentials) or from their pixels "
+                       "(ai_image); the pixel check misses many of them, above all from "
+                       "generators unlike those it was trained on, so finding nothing does not "
+                       "show that the picture is a photograph.")
+        elif kind == "image":
             out.append("Whether a picture was made by an AI can only be told here from what "
                        "the file carries (generator metadata, a watermark, Content "
                        "Credentials); a re-saved AI picture without them is not recognised.")
@@ -405,7 +411,10 @@ PLAIN = {
     "audio_splice": "the recording seems to be cut or joined",
     "audio_facts": "the sound file shows signs of editing",
     "synthetic_speech": "the voice sounds like synthetic (text-to-speech) speech",
-    "video_frames": "frames of this video show signs of local editing",
+    "ai_image": "its pixels carry traces typical of AI image generators",
+    "video_frames": {"manipulated": "frames of this video show signs of local editing",
+                     "synthetic": "frames of this video carry traces typical of AI image "
+                                  "generators"},
     "frame_edits": "frames seem to be missing, repeated or inserted",
     "faces": "a face in this video looks pasted or swapped",
     "lip_sync": "the lips and the speech do not match",

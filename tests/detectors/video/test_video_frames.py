@@ -153,3 +153,20 @@ def test_not_a_video_and_broken_video(tmp_path):
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200)
     with pytest.raises(MediaError):
         Media.open(bad)
+
+
+def test_ai_image_runs_on_frames_and_labels_synthetic_only_above_its_band(clips, monkeypatch):
+    opts = {"video_frames": {"detectors": "ai_image"}}
+    e = _run(clips["clean"], video={"frames": 3}, options=opts)
+    assert e.error is None and list(e.data["curves"]) == ["ai_image"]
+    assert e.label in (None, "synthetic")  # never "manipulated" from ai_image frames
+    # the label rule on a fixed frame score: the inconclusive band gives no label
+    from veriscope.detectors.image import ai_image
+
+    for frame_score, want in ((0.58, None), (0.8, "synthetic")):
+        def fake(self, media, ctx, s=frame_score):
+            ev = self.evidence(score=s, label="synthetic" if s >= 0.65 else None)
+            return ev
+        monkeypatch.setattr(ai_image.AIImageDetector, "analyze", fake)
+        e = _run(clips["clean"], video={"frames": 3}, options=opts)
+        assert e.label == want, (frame_score, e.label, e.score)

@@ -81,6 +81,10 @@ STRIP_FRAMES = 10
 """With fewer keyframes than this, evenly spread sampled frames are added to the thumbnails
 listed in ``data["keyframes"]`` (kind ``"sample"``) so the report's strip shows the video."""
 BUDGET_SHARE = 0.85
+FRAME_LABELS = {"ai_image": ("synthetic", 0.65)}
+"""Frame detectors whose flagged frames mean something other than an edit: (label of the video
+evidence, the frame score from which that label holds). ``ai_image`` frames between 0.5 and
+0.65 are in its inconclusive band, so a video whose best segment is there gets no label."""
 
 
 @dataclass
@@ -410,6 +414,9 @@ class VideoFramesDetector(Detector):
         ev.segments = [Segment(sg.start, sg.end, sg.score, sg.label) for sg in segs]
         ev.score = round(float(best_v), 6) if curves else None
         ev.label = "manipulated" if best is not None and best_v >= FLAG else None
+        if ev.label and best.label in FRAME_LABELS:
+            lab, from_score = FRAME_LABELS[best.label]
+            ev.label = lab if best_v >= from_score else None
 
         # ------------------------------------------------------------ reliability
         if best is not None:
