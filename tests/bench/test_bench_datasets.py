@@ -572,6 +572,8 @@ SHARED = [
     ("fsdd-spoken-digits-subset", "fsdd-spoken-digits-subset", 600, 0, 0),  # 600 real
     ("resemblyzer-trump-real-fake", "resemblyzer-trump-real-fake", 18, 6, 0),  # 12 real, 6 fake
     ("talking-face-videoretalking-examples", "talking-face-videoretalking-examples", 7, 0, 0),
+    # ai_image EVAL: RAISE 21 real + 69 AI, ML72 50 AI, 30 camera JPEGs, 68 CBSD68 + 18 McMaster
+    ("ai-image-eval", ".", 256, 119, 0),
 ]
 
 

@@ -141,6 +141,7 @@ ADAPTERS: dict[str, Callable[[Path], list[Record]]] = {
     "micc-f2000": _lazy("forgery", "micc_f2000"),
     # synthetic images
     "genimage": _lazy("synthetic", "genimage"),
+    "ai-image-eval": _lazy("shared", "ai_image_eval"),
     # face / audio-visual video sets
     "ffpp": _lazy("video", "ffpp"),
     "dfdc": _lazy("video", "dfdc"),

@@ -136,3 +136,23 @@ def talking_face(root: Path) -> list[Record]:
     out += [Record(p, 0, group="audio", meta={"role": "driving_audio", "label_assumed": True})
             for p in auds]
     return nonempty(out, root, "face_video/*.mp4")
+
+
+def ai_image_eval(root: Path) -> list[Record]:
+    """The EVAL sources of the ``ai_image`` model (never trained on; docs/detectors/ai_image.md):
+    RAISE realness test (21 real 0, 69 AI 1), ML72 AI pictures (1), the exif-samples camera
+    JPEGs (0) and the CBSD68 / McMaster pristine photos (0). ``root`` is the shared data folder;
+    ``group`` = the source."""
+    out: list[Record] = []
+    ra = need_dir(root / "raise-realness-test", "RAISE realness test folder")
+    with open(ra / "labels.csv", newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            out.append(Record(ra / row["file"], int(row["label"].strip().lower() == "ai"),
+                              group="raise"))
+    out += [Record(p, 1, group="ml72") for p in files(root / "ml72-ai-images-559px", IMAGE_EXTS)]
+    out += [Record(p, 0, group="camera_jpegs")
+            for p in files(root / "exif-samples-camera-jpegs", IMAGE_EXTS)]
+    pr = root / "pristine-kodak24-cbsd68-mcmaster"
+    for sub in ("cbsd68", "mcmaster"):
+        out += [Record(p, 0, group="pristine_eval") for p in files(pr / sub, IMAGE_EXTS)]
+    return nonempty(out, root, "ai_image EVAL pictures")
