@@ -195,3 +195,24 @@ def test_independent_groups_count_once():
     assert v.confidence["groups"] == 1
     v = fuse([ev("noise", 0.9), ev("resampling", 0.9), ev("copy_move", 0.8)], kind="image")
     assert v.confidence["groups"] == 3
+
+
+def _c2pa_capture(state="Trusted", source="digitalCapture", ai=()):
+    e = ev("c2pa", 0.0, "no_evidence", level=None)
+    e.data["summary"] = {"validation_state": state, "ai_declarations": list(ai),
+                         "actions": [{"action": "c2pa.created", "digitalSourceType": source}]}
+    return e
+
+
+def test_rule_0b_a_trusted_signed_capture_outranks_a_pixel_synthetic():
+    ai = ev("ai_image", 0.56, "synthetic")
+    v = fuse([_c2pa_capture(), ai], kind="image")
+    assert v.label == "no_evidence"
+    assert "declare a camera capture" in v.reasons[0] and "ai_image (0.56)" in v.reasons[0]
+    # only a trusted, capture-declaring manifest does this
+    for c in (_c2pa_capture(state="Valid"), _c2pa_capture(source="trainedAlgorithmicMedia"),
+              _c2pa_capture(ai=["c2pa.created: trainedAlgorithmicMedia"])):
+        assert fuse([c, ev("ai_image", 0.56, "synthetic")], kind="image").label == "synthetic"
+    # and it does not hide an edit found by the pixel checks
+    v = fuse([_c2pa_capture(), ev("copy_move", 0.99)], kind="image")
+    assert v.label == "manipulated"

@@ -61,7 +61,9 @@ BASES = ("provenance", "signals", "none")
 PROVENANCE = ("c2pa", "watermark", "metadata", "video_container")
 """Detectors whose scores rest on what the file itself carries or declares (a signature, a
 decoded watermark payload, generator parameters, encoder and tool tags), set by documented rule
-constants, not by statistics. At or above 0.5 they decide the verdict (rule 0)."""
+constants, not by statistics. At or above 0.5 they decide the verdict (rule 0). A trusted C2PA
+manifest that declares a camera capture removes statistical ``synthetic`` evidence from the vote
+(rule 0b, docs/fusion.md)."""
 
 
 @dataclass
@@ -158,6 +160,11 @@ def fuse(evidence: list[Evidence], kind: str = "image") -> Verdict:
         from veriscope.core.calibration import combine_evidence
 
         scored = combine_evidence(scored)
+    overruled = []
+    if _signed_capture(scored):  # rule 0b: a trusted signed capture outranks a pixel statistic
+        overruled = [e for e in scored if e.name not in PROVENANCE and e.label == "synthetic"
+                     and e.score >= THRESHOLD]
+        scored = [e for e in scored if not any(e is o for o in overruled)]
 
     if not scored:
         if failed:
@@ -249,9 +256,31 @@ def fuse(evidence: list[Evidence], kind: str = "image") -> Verdict:
         if label == "no_evidence":
             limits.insert(0, "The checks are weak on this kind of picture, so finding nothing "
                              "here means even less than usual.")
+    if overruled:
+        said = ", ".join(f"{e.name} ({e.score:.2f})" for e in overruled)
+        note = (f"{said} found traces typical of AI generators, but the file's Content "
+                "Credentials, intact and signed by a trusted signer, declare a camera capture; "
+                "signed provenance outranks a pixel statistic [c2pa: c2pa_trusted].")
+        reasons.insert(0, note)
+        summary += " " + note
     confidence = {"groups": _groups(scored), "stability": "not_run", "effect": "none"}
     return Verdict(label, round(score, 6), band, summary, drivers, checked, failed, basis, also,
                    headline, reasons, limits, confidence)
+
+
+def _signed_capture(scored: list[Evidence]) -> bool:
+    """A C2PA manifest that validates against a configured trust anchor and declares a camera
+    capture (digitalSourceType digitalCapture) with no AI declaration."""
+    for e in scored:
+        if e.name != "c2pa":
+            continue
+        sm = (e.data or {}).get("summary") or {}
+        if sm.get("validation_state") != "Trusted" or sm.get("ai_declarations"):
+            continue
+        if any(str(a.get("digitalSourceType", "")).endswith("digitalCapture")
+               for a in sm.get("actions") or []):
+            return True
+    return False
 
 
 def _groups(scored: list[Evidence]) -> int:
