@@ -52,8 +52,8 @@ def test_tiles_are_bounded_on_a_12_mp_picture():
 def test_score_mapping_is_monotone_and_hits_its_anchors():
     m = det.load_model()
     t = m.spec["thresholds"]
-    assert m.to_score(t["inconclusive"]) == pytest.approx(0.5)
-    assert m.to_score(t["synthetic"]) == pytest.approx(0.65)
+    assert m.to_score(t["inconclusive"]) == pytest.approx(0.35)
+    assert m.to_score(t["synthetic"]) == pytest.approx(0.5)
     zs = np.linspace(t["inconclusive"] - 10, t["synthetic"] + 30, 200)
     s = [m.to_score(z) for z in zs]
     assert all(b >= a for a, b in zip(s, s[1:], strict=False))
@@ -72,8 +72,13 @@ def test_fusion_reads_the_three_bands():
     syn = Evidence(name="ai_image", version="1", score=0.7, label="synthetic")
     v = fuse([syn])
     assert v.label == "synthetic" and v.basis == "signals"
-    mid = Evidence(name="ai_image", version="1", score=0.56, label=None)
-    assert fuse([mid]).label == "inconclusive"
+    assert "AI" in v.headline
+    # the inconclusive band: no label, under 0.5, a weak sign listed with the verdict
+    mid = Evidence(name="ai_image", version="1", score=0.42, label=None)
+    mid.add("low", "weak_generator_traces", "Some traces typical of AI image generators.")
+    v = fuse([mid])
+    assert v.label == "no_evidence"
+    assert any("weak_generator_traces" in r for r in v.reasons)
     low = Evidence(name="ai_image", version="1", score=0.2, label="no_evidence")
     assert fuse([low]).label == "no_evidence"
 

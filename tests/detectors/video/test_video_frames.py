@@ -163,9 +163,9 @@ def test_ai_image_runs_on_frames_and_labels_synthetic_only_above_its_band(clips,
     # the label rule on a fixed frame score: the inconclusive band gives no label
     from veriscope.detectors.image import ai_image
 
-    for frame_score, want in ((0.58, None), (0.8, "synthetic")):
+    for frame_score, want in ((0.45, None), (0.8, "synthetic")):
         def fake(self, media, ctx, s=frame_score):
-            ev = self.evidence(score=s, label="synthetic" if s >= 0.65 else None)
+            ev = self.evidence(score=s, label="synthetic" if s >= 0.5 else None)
             return ev
         monkeypatch.setattr(ai_image.AIImageDetector, "analyze", fake)
         e = _run(clips["clean"], video={"frames": 3}, options=opts)

@@ -14,9 +14,11 @@ card, the data and the measured figures):
 Rule: the combined logit is ``a * mean CNN logit + b * mean trace logit + c`` (a, b, c fitted on
 the CAL split, never on EVAL). Its thresholds were set on CAL real photographs, as they come and
 after web export and JPEG re-saves: at or above ``synthetic`` (1 % of them) the label is
-``synthetic`` and the score 0.65 or more; between ``inconclusive`` (5 %) and ``synthetic`` the
-detector gives no label and a score in [0.5, 0.65), which fusion reports as inconclusive; below,
-a score under 0.5. The score stays under 0.95: a statistic alone is never "very strong".
+``synthetic`` and the score 0.5 or more; between ``inconclusive`` (5 %) and ``synthetic`` the
+detector is in its inconclusive band: no label, a score in [0.35, 0.5) and a low finding that
+the verdict lists as a weak sign (an inconclusive *verdict* on every such picture would make
+"no conclusion" the common answer on innocent photos, which issue 15 rules out); below, a score
+under 0.35. The score stays under 0.95: a statistic alone is never "very strong".
 
 Out of scope (says so instead of guessing): under :data:`MIN_SIDE` px on the short side the
 detector does not apply; graphics, screenshots and heavy JPEG compression (signals.scope) set
@@ -43,8 +45,8 @@ MIN_SIDE = 128
 TILE = 128
 MAX_TILES = 36
 MAX_TRACE_CROPS = 4
-SCORE_INCONCLUSIVE = 0.5
-SCORE_SYNTHETIC = 0.65
+SCORE_INCONCLUSIVE = 0.35
+SCORE_SYNTHETIC = 0.5
 SCORE_MAX = 0.94
 _LOCK = threading.Lock()
 
@@ -117,12 +119,12 @@ class AIImageModel:
                 "score": self.to_score(z), "corners": corners, "tile_logits": maps}
 
     def to_score(self, z: float) -> float:
-        """Combined logit -> score: 0.5 at the inconclusive threshold, 0.65 at the synthetic
-        one, at most SCORE_MAX (0.94)."""
+        """Combined logit -> score: SCORE_INCONCLUSIVE (0.35) at the inconclusive threshold,
+        SCORE_SYNTHETIC (0.5) at the synthetic one, at most SCORE_MAX (0.94)."""
         t = self.spec["thresholds"]
         lo, hi = t["inconclusive"], t["synthetic"]
         if z < lo:
-            return float(_sigmoid(z - lo))
+            return float(2 * SCORE_INCONCLUSIVE * _sigmoid(z - lo))
         if z < hi:
             return SCORE_INCONCLUSIVE + (SCORE_SYNTHETIC - SCORE_INCONCLUSIVE) * (z - lo) / (hi - lo)
         return float(SCORE_SYNTHETIC + (SCORE_MAX - SCORE_SYNTHETIC) * (1 - math.exp(-(z - hi) / 2)))

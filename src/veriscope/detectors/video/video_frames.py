@@ -81,10 +81,10 @@ STRIP_FRAMES = 10
 """With fewer keyframes than this, evenly spread sampled frames are added to the thumbnails
 listed in ``data["keyframes"]`` (kind ``"sample"``) so the report's strip shows the video."""
 BUDGET_SHARE = 0.85
-FRAME_LABELS = {"ai_image": ("synthetic", 0.65)}
+FRAME_LABELS = {"ai_image": ("synthetic", 0.5)}
 """Frame detectors whose flagged frames mean something other than an edit: (label of the video
-evidence, the frame score from which that label holds). ``ai_image`` frames between 0.5 and
-0.65 are in its inconclusive band, so a video whose best segment is there gets no label."""
+evidence, the frame score from which that label holds; ``ai_image``'s inconclusive band lies
+under 0.5, so its frames there are not flagged at all)."""
 
 
 @dataclass
