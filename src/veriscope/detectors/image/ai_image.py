@@ -185,10 +185,11 @@ class AIImageDetector(Detector):
                    "those it was trained on, heavy re-compression, screenshots and graphics can "
                    "make it miss AI pictures or, rarely, flag real ones; it is evidence to check, "
                    "not proof.")
-    how_to_read = ("Red = the network found generator traces in that part of the picture; blue or "
-                   "dark = it found none there or did not look. A whole picture in red points to a "
-                   "fully generated picture, a red patch on a dark picture to a generated or "
-                   "inpainted region.")
+    how_to_read = ("Red = the network found generator traces in that tile of the picture; blue or "
+                   "dark = it found none there, or no tile looked there (it reads up to 36 tiles "
+                   "of 128 px, a small part of a large photo). Red over most tiles points to a "
+                   "fully generated picture; a red patch among dark tiles is worth a closer look, "
+                   "but a generated region the tiles missed stays dark.")
 
     def applicable(self, media: Media) -> str | None:
         why = super().applicable(media)
