@@ -23,6 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from veriscope.core.media import file_sha256
 from veriscope.train.ai_image_data import MANIFEST_DIR, read_manifest
 
 
@@ -72,7 +73,7 @@ def fetch_one(manifest: Path, dest: Path, mirror: Path | None) -> tuple[int, int
 
 
 def _ok(path: Path, sha: str) -> bool:
-    return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == sha
+    return path.is_file() and file_sha256(path) == sha
 
 
 def main() -> int:

@@ -252,11 +252,7 @@ class Media:
     @property
     def sha256(self) -> str:
         if self._sha256 is None:
-            h = hashlib.sha256()
-            with open(self.path, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-            self._sha256 = h.hexdigest()
+            self._sha256 = file_sha256(self.path)
         return self._sha256
 
     @property
@@ -385,6 +381,16 @@ class Media:
         d.update(self.facts)
         d["warnings"] = list(self.warnings)
         return d
+
+
+def file_sha256(path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB chunks (the media hash, the key of cached bench
+    outputs, the check of the files listed in manifests)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def to_rgb8(im) -> np.ndarray:

@@ -26,6 +26,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from veriscope.core.media import file_sha256
+
 MANIFEST_DIR = Path(__file__).with_name("manifests") / "ai_image"
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -53,14 +55,6 @@ class Item:
         if self.source in EVAL_SOURCES:
             return "eval"
         return "cal" if int(self.key[:8], 16) % CAL_SHARE == 0 else "fit"
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def find_data_root(given: str | Path | None = None) -> Path:
@@ -150,7 +144,7 @@ def manifest_items(extra: Path, manifest_dir: Path = MANIFEST_DIR,
             if not p.is_file():
                 stats["missing"] += 1
                 continue
-            if check and sha256_of(p) != row["sha256"]:
+            if check and file_sha256(p) != row["sha256"]:
                 stats["mismatch"] += 1
                 continue
             label = 1 if row["label"].strip().lower() == "ai" else 0
@@ -165,7 +159,7 @@ def with_hashes(items: list[Item]) -> list[Item]:
     """Items with their content hash filled in (the CAL split and de-duplication use it)."""
     out, seen = [], set()
     for it in items:
-        h = it.sha256 or sha256_of(it.path)
+        h = it.sha256 or file_sha256(it.path)
         if h in seen:
             continue
         seen.add(h)
