@@ -42,6 +42,7 @@ from PIL import Image
 from veriscope.core import metrics
 from veriscope.signals import ai_traces
 from veriscope.train import ai_image_data as data
+from veriscope.train import common
 
 CNN_CROP = 96
 """Side of the CNN's training crops (the receptive field of one map cell is about 40 px)."""
@@ -323,25 +324,10 @@ def feature_rows(pool: Pool, seed: int, per_picture: int = FEATURE_CROPS,
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float) -> dict:
     """Weighted, standardised, L2 logistic regression by L-BFGS from zero (deterministic)."""
-    from scipy.optimize import minimize
-
-    w = w / w.sum()
-    mean = (w[:, None] * X).sum(axis=0)
-    scale = np.sqrt((w[:, None] * (X - mean) ** 2).sum(axis=0))
-    scale = np.where(scale > 1e-8, scale, 1.0)
-    Z = (X - mean) / scale
-    d = Z.shape[1]
-
-    def f(theta):
-        z = Z @ theta[:d] + theta[d]
-        g = w * (1.0 / (1.0 + np.exp(-z)) - y)
-        val = float(w @ np.logaddexp(0.0, -(2 * y - 1) * z)) + 0.5 * l2 * float(theta[:d] @ theta[:d])
-        return val, np.r_[Z.T @ g + l2 * theta[:d], g.sum()]
-
-    res = minimize(f, np.zeros(d + 1), jac=True, method="L-BFGS-B",
-                   options={"maxiter": 5000, "gtol": 1e-10, "ftol": 1e-15})
-    return {"mean": mean.tolist(), "scale": scale.tolist(), "weights": res.x[:d].tolist(),
-            "bias": float(res.x[d]), "l2": l2, "converged": bool(res.success)}
+    mean, scale, coef, bias, res = common.fit_logistic(X, y, w, l2, maxiter=5000, gtol=1e-10,
+                                                       ftol=1e-15)
+    return {"mean": mean.tolist(), "scale": scale.tolist(), "weights": coef.tolist(),
+            "bias": bias, "l2": l2, "converged": bool(res.success)}
 
 
 def balanced_weights(y: np.ndarray, src: np.ndarray, pool: Pool | None = None) -> np.ndarray:

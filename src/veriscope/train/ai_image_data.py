@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from veriscope.core.media import file_sha256
+from veriscope.train import common
 
 MANIFEST_DIR = Path(__file__).with_name("manifests") / "ai_image"
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -58,19 +58,8 @@ class Item:
 
 
 def find_data_root(given: str | Path | None = None) -> Path:
-    """The shared data folder: ``given``, $VERISCOPE_SHARED_DATA, or ``shared/data`` next to
-    (or above) the current directory or this source tree."""
-    cands = [Path(given)] if given else []
-    if os.environ.get("VERISCOPE_SHARED_DATA"):
-        cands.append(Path(os.environ["VERISCOPE_SHARED_DATA"]))
-    for base in (Path.cwd(), Path(__file__).resolve()):
-        for p in (base, *base.parents):
-            cands += [p / "shared" / "data", p.parent / "shared" / "data"]
-    for c in cands:
-        if (c / "comfyui-generated-with-metadata").is_dir():
-            return c
-    raise FileNotFoundError("shared data folder not found (give --data PATH or set "
-                            "VERISCOPE_SHARED_DATA)")
+    """The shared data folder that holds the ComfyUI sets (see train.common)."""
+    return common.find_data_root(given, ("comfyui-generated-with-metadata",))
 
 
 def _images(folder: Path) -> list[Path]:

@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from veriscope.detectors.audio import synthetic_speech as ss
+from veriscope.train import common
 
 DEFAULT_L2 = 1e-2
 """L2 penalty on the weights (standardised inputs); 1e-3..1e-1 gave similar
@@ -178,21 +179,8 @@ class FeatureSet:
 
 # ------------------------------------------------------------------ data
 def find_data_root(given: str | Path | None = None) -> Path:
-    """The shared data folder: ``given``, $VERISCOPE_SHARED_DATA, or ``shared/data`` next to
-    (or above) the current directory or this source tree."""
-    import os
-
-    cands = [Path(given)] if given else []
-    if os.environ.get("VERISCOPE_SHARED_DATA"):
-        cands.append(Path(os.environ["VERISCOPE_SHARED_DATA"]))
-    for base in (Path.cwd(), Path(__file__).resolve()):
-        for p in (base, *base.parents):
-            cands += [p / "shared" / "data", p.parent / "shared" / "data"]
-    for c in cands:
-        if (c / ESPNET).is_dir() or (c / FSDD).is_dir():
-            return c
-    raise FileNotFoundError("shared data folder not found (give --data PATH or set "
-                            "VERISCOPE_SHARED_DATA)")
+    """The shared data folder that holds the espnet or FSDD sets (see train.common)."""
+    return common.find_data_root(given, (ESPNET, FSDD))
 
 
 def espnet_items(root: Path) -> list[Item]:
@@ -488,39 +476,17 @@ def balanced_weights(fs: FeatureSet, mask: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ model fitting
-def _standardise(X: np.ndarray, w: np.ndarray):
-    mean = (w[:, None] * X).sum(axis=0)
-    scale = np.sqrt((w[:, None] * (X - mean) ** 2).sum(axis=0))
-    scale = np.where(scale > 1e-8, scale, 1.0)
-    return (X - mean) / scale, mean, scale
-
-
 def _minimize(f, theta0):
-    from scipy.optimize import minimize
-
-    res = minimize(f, theta0, jac=True, method="L-BFGS-B",
-                   options={"maxiter": MAX_ITER, "gtol": 1e-9, "ftol": 1e-14})
-    return res
+    return common.minimize(f, theta0, MAX_ITER, 1e-9, 1e-14)
 
 
 def fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = DEFAULT_L2,
                  seed: int = 0) -> dict:
     """Weighted, standardised, L2-regularised logistic regression (L-BFGS from zero)."""
-    keep = w > 0
-    y, w = y[keep].astype(np.float64), w[keep] / w[keep].sum()
-    Z, mean, scale = _standardise(X[keep], w)
-    d = Z.shape[1]
-
-    def f(theta):
-        coef, b = theta[:d], theta[d]
-        z = Z @ coef + b
-        g = w * (1.0 / (1.0 + np.exp(-z)) - y)
-        val = float(w @ np.logaddexp(0.0, -(2 * y - 1) * z)) + 0.5 * l2 * float(coef @ coef)
-        return val, np.r_[Z.T @ g + l2 * coef, g.sum()]
-
-    res = _minimize(f, np.zeros(d + 1))
+    mean, scale, coef, bias, res = common.fit_logistic(X, y, w, l2, maxiter=MAX_ITER,
+                                                       gtol=1e-9, ftol=1e-14)
     return {"kind": "logistic", "features": ss.FEATURES_ID, "mean": mean.tolist(),
-            "scale": scale.tolist(), "weights": res.x[:d].tolist(), "bias": float(res.x[d]),
+            "scale": scale.tolist(), "weights": coef.tolist(), "bias": bias,
             "offset": 0.0,
             "fit": {"l2": l2, "iterations": int(res.nit), "converged": bool(res.success),
                     "loss": float(res.fun)}}
@@ -532,7 +498,7 @@ def fit_mlp(X: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = DEFAULT_L2,
     seeded Glorot-style start): logit = tanh(z W1 + b1) w2 + b2."""
     keep = w > 0
     y, w = y[keep].astype(np.float64), w[keep] / w[keep].sum()
-    Z, mean, scale = _standardise(X[keep], w)
+    Z, mean, scale = common.standardise(X[keep], w)
     d, h = Z.shape[1], hidden
     r = np.random.default_rng([int(seed), 7])
     theta0 = np.r_[r.normal(0, 1 / np.sqrt(d), d * h), np.zeros(h),

@@ -128,3 +128,20 @@ def test_analyze_runs_ai_image_by_default_and_writes_its_map(tmp_path, shared_da
     assert ev.applicable and ev.error is None
     rep.write(tmp_path)
     assert (tmp_path / "maps" / "ai_image.png").is_file()
+
+
+def test_the_committed_rule_refits_from_the_committed_cal_rows():
+    """The combination and thresholds in models/ai_image.json are what train.ai_image.fit_rule
+    gives on the CAL rows kept in benchmarks/results (the recipe's last step, reproduced)."""
+    import json
+    from pathlib import Path
+
+    from veriscope.train import ai_image as T
+
+    repo = Path(__file__).resolve().parents[3]
+    rows = T.read_cal_rows(repo / "benchmarks" / "results" / "ai_image_cal_scores.tsv")
+    committed = json.loads((det.MODEL_DIR / "ai_image.json").read_text())
+    refit = dict(committed)
+    T.fit_rule(refit, rows)
+    assert refit["combine"] == pytest.approx(committed["combine"], rel=1e-9)
+    assert refit["thresholds"] == pytest.approx(committed["thresholds"], rel=1e-9)
