@@ -54,6 +54,7 @@ class Detector:
     looks_at: ClassVar[str] = ""  # "what this looks at", shown in the report
     cannot_tell: ClassVar[str] = ""  # "what it cannot tell", shown in the report
     how_to_read: ClassVar[str] = ""  # how to read its map or curve, shown next to it
+    claims: ClassVar[str] = "manipulated"  # what a score >= 0.5 stands for (video_frames reads it)
 
     def applicable(self, media: Media) -> str | None:
         """Return None when the detector applies, else the reason it does not."""

@@ -175,6 +175,7 @@ class AIImageDetector(Detector):
     requires = ("onnxruntime",)
     localizes = True
     default = True
+    claims = "synthetic"
     summary = "AI-generated pictures from the pixels alone (learned NPR-residual CNN + trace statistics)"
     looks_at = ("The fine pixel-to-pixel patterns that image generators leave when they upsample "
                 "their output (read by a small neural network trained here on real photographs "

@@ -81,10 +81,6 @@ STRIP_FRAMES = 10
 """With fewer keyframes than this, evenly spread sampled frames are added to the thumbnails
 listed in ``data["keyframes"]`` (kind ``"sample"``) so the report's strip shows the video."""
 BUDGET_SHARE = 0.85
-FRAME_LABELS = {"ai_image": ("synthetic", 0.5)}
-"""Frame detectors whose flagged frames mean something other than an edit: (label of the video
-evidence, the frame score from which that label holds; ``ai_image``'s inconclusive band lies
-under 0.5, so its frames there are not flagged at all)."""
 
 
 @dataclass
@@ -413,10 +409,9 @@ class VideoFramesDetector(Detector):
         segs.sort(key=lambda sg: (sg.start, sg.label or ""))
         ev.segments = [Segment(sg.start, sg.end, sg.score, sg.label) for sg in segs]
         ev.score = round(float(best_v), 6) if curves else None
-        ev.label = "manipulated" if best is not None and best_v >= FLAG else None
-        if ev.label and best.label in FRAME_LABELS:
-            lab, from_score = FRAME_LABELS[best.label]
-            ev.label = lab if best_v >= from_score else None
+        # the label is what the best segment's detector claims (ai_image: synthetic)
+        claims = {c.name: c.claims for c in dets}
+        ev.label = claims[best.label] if best is not None and best_v >= FLAG else None
 
         # ------------------------------------------------------------ reliability
         if best is not None:
