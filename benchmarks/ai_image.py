@@ -67,17 +67,13 @@ PAIRS = {
 }
 
 
-def _arr(x):
-    return x if isinstance(x, np.ndarray) else np.asarray(x)
-
-
 def score_items(model, items, treatments=TREATMENTS, log=print) -> list[dict]:
     rows = []
     t_syn = model.spec["thresholds"]["synthetic"]
     for i, it in enumerate(items):
         rgb = T.load_rgb(it.path)
         for name, f in treatments.items():
-            img = _arr(f(rgb))
+            img = np.asarray(f(rgb))
             r = model.score(img)
             if r is None:
                 continue
@@ -182,9 +178,7 @@ def loso(items, steps, seed, held_out=None, max_test=150, log=print) -> list[dic
     for s in sources:
         lab = next(lab for (ss, lab) in counts if ss == s)
         log(f"LOSO: without {s}")
-        sub = T.Pool.__new__(T.Pool)
-        sub.skipped = []
-        sub.by_class = {c: {k: v for k, v in d.items() if k != s} for c, d in pool.by_class.items()}
+        sub = pool.without(s)
         torch.manual_seed(seed)
         net, _ = T.train_cnn(sub, seed, steps, log=lambda m: None)
         keep = src != s

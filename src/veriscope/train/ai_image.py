@@ -34,13 +34,15 @@ import json
 import math
 import time
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from veriscope.core import metrics
-from veriscope.signals import ai_traces
+from veriscope.core.media import to_rgb8
+from veriscope.signals import ai_traces, perturb
 from veriscope.train import ai_image_data as data
 from veriscope.train import common
 
@@ -81,12 +83,9 @@ SCORE_SYNTHETIC = 0.65
 # ----------------------------------------------------------------------------- pictures
 
 def load_rgb(path: Path) -> np.ndarray:
+    """The picture as uint8 RGB, by the project's conversion of any mode (core.media.to_rgb8)."""
     with Image.open(path) as im:
-        im.load()
-        if im.mode not in ("RGB", "L"):
-            im = im.convert("RGBA").convert("RGB") if "A" in im.mode or im.mode == "P" \
-                else im.convert("RGB")
-        return np.asarray(im.convert("RGB"))
+        return to_rgb8(im)
 
 
 def regions_of(rgb: np.ndarray, rng: np.random.Generator, side: int = REGION,
@@ -184,6 +183,14 @@ class Pool:
             self.by_class[it.label].setdefault(it.source, []).append(regs)
             if (i + 1) % 100 == 0:
                 log(f"  read {i + 1}/{len(items)} pictures")
+
+    def without(self, source: str) -> Pool:
+        """The same regions without one source (leave-one-source-out), nothing read again."""
+        sub = object.__new__(Pool)
+        sub.skipped = list(self.skipped)
+        sub.by_class = {c: {k: v for k, v in d.items() if k != source}
+                        for c, d in self.by_class.items()}
+        return sub
 
     def sources(self, label: int) -> list[str]:
         return sorted(self.by_class[label])
@@ -352,16 +359,8 @@ def treatments(rgb: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarra
     f = float(rng.uniform(0.5, 0.8))
     small = Image.fromarray(rgb).resize((max(1, int(w * f)), max(1, int(h * f))),
                                         Image.Resampling.LANCZOS)
-    buf = io.BytesIO()
-    small.save(buf, "JPEG", quality=int(rng.integers(75, 91)))
-    buf.seek(0)
-    with Image.open(buf) as im:
-        out["web"] = np.asarray(im.convert("RGB"))
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "JPEG", quality=85)
-    buf.seek(0)
-    with Image.open(buf) as im:
-        out["jpeg85"] = np.asarray(im.convert("RGB"))
+    out["web"] = perturb.jpeg_encode(np.asarray(small), int(rng.integers(75, 91)))[0]
+    out["jpeg85"] = perturb.jpeg_encode(rgb, 85)[0]
     return out
 
 
@@ -497,11 +496,9 @@ def fit_rule(model: dict, rows: list[dict], fpr_synthetic: float = FPR_SYNTHETIC
 
 
 def _count(items: list[data.Item]) -> dict:
-    out: dict[str, int] = {}
-    for it in items:
-        out[f"{it.source}/{'ai' if it.label else 'real'}"] = out.get(
-            f"{it.source}/{'ai' if it.label else 'real'}", 0) + 1
-    return dict(sorted(out.items()))
+    """Pictures per "source/class"."""
+    return dict(sorted(Counter(f"{it.source}/{'ai' if it.label else 'real'}"
+                               for it in items).items()))
 
 
 def weighted_quantile(v: np.ndarray, w: np.ndarray, q: float) -> float:
