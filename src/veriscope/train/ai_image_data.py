@@ -104,28 +104,13 @@ def shared_items(root: Path) -> list[Item]:
     return out
 
 
-def read_manifest(path: Path) -> tuple[dict, list[dict]]:
-    """({'repo', 'commit', ...} from the '# key: value' header lines, rows)."""
-    meta: dict = {}
-    rows: list[str] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("#"):
-            k, _, v = line[1:].strip().partition(":")
-            if v:
-                meta.setdefault(k.strip().lower(), v.strip())
-        elif line.strip():
-            rows.append(line)
-    reader = csv.DictReader(rows, delimiter="\t")
-    return meta, list(reader)
-
-
 def manifest_items(extra: Path, manifest_dir: Path = MANIFEST_DIR,
                    check: bool = True) -> tuple[list[Item], dict]:
     """Items of every fetched source found under ``extra``; counts of missing / mismatched."""
     out: list[Item] = []
     stats = {"missing": 0, "mismatch": 0, "sources": {}}
     for m in sorted(manifest_dir.glob("*.tsv")):
-        meta, rows = read_manifest(m)
+        meta, rows = common.read_manifest(m)
         base = extra / m.stem
         n = 0
         for row in rows:

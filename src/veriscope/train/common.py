@@ -3,6 +3,7 @@ L2-regularised logistic regression the small models are fitted with."""
 
 from __future__ import annotations
 
+import csv
 import os
 from pathlib import Path
 
@@ -61,3 +62,18 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float, *, maxi
 
     res = minimize(f, np.zeros(d + 1), maxiter, gtol, ftol)
     return mean, scale, res.x[:d], float(res.x[d]), res
+
+
+def read_manifest(path: Path) -> tuple[dict, list[dict]]:
+    """({'repo', 'commit', ...} from the '# key: value' header lines, rows)."""
+    meta: dict = {}
+    rows: list[str] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            k, _, v = line[1:].strip().partition(":")
+            if v:
+                meta.setdefault(k.strip().lower(), v.strip())
+        elif line.strip():
+            rows.append(line)
+    reader = csv.DictReader(rows, delimiter="\t")
+    return meta, list(reader)

@@ -1,17 +1,18 @@
-"""Build the ``--extra`` folder of ``veriscope train ai-image`` from the fetched sources.
+"""Build the ``--extra`` folder of a training recipe from the fetched public sources.
 
-Every manifest in ``src/veriscope/train/manifests/ai_image/<owner+name>.tsv`` names a public
-GitHub repository, a commit and the pictures used (path and SHA-256). This script copies each
-listed picture to ``DEST/<owner+name>/<path>`` and checks its bytes:
+SET is ``ai_image`` (``veriscope train ai-image``) or ``synthetic_speech`` (``veriscope train
+synthetic-speech``). Every manifest in ``src/veriscope/train/manifests/SET/<owner+name>.tsv``
+names a public GitHub repository, a commit and the files used (path and SHA-256). This script
+copies each listed file to ``DEST/<owner+name>/<path>`` and checks its bytes:
 
 - ``--mirror ROOT``: from local bare git snapshots (``ROOT/<owner+name>/**/`` holding
   ``HEAD`` or the commit), as made by a mirror tool; no network;
 - otherwise: ``git clone --filter=blob:none`` of ``https://github.com/<owner>/<name>`` at the
   listed commit into a temporary folder (needs git and network).
 
-Pictures already present with the right hash are skipped, so a second run is cheap.
+Files already present with the right hash are skipped, so a second run is cheap.
 
-Usage: python benchmarks/fetch_ai_image_sources.py DEST [--mirror ROOT] [--only NAME ...]
+Usage: python benchmarks/fetch_sources.py SET DEST [--mirror ROOT] [--only NAME ...]
 """
 
 from __future__ import annotations
@@ -24,7 +25,10 @@ import tempfile
 from pathlib import Path
 
 from veriscope.core.media import file_sha256
-from veriscope.train.ai_image_data import MANIFEST_DIR, read_manifest
+from veriscope.train.common import read_manifest
+
+MANIFESTS = Path(__file__).resolve().parents[1] / "src" / "veriscope" / "train" / "manifests"
+SETS = ("ai_image", "synthetic_speech")
 
 
 def _git_dir(mirror: Path, stem: str) -> Path | None:
@@ -60,7 +64,7 @@ def fetch_one(manifest: Path, dest: Path, mirror: Path | None) -> tuple[int, int
         git_dir = Path(tmp.name) / ".git"
     bad = 0
     for r in todo:
-        data = _show(git_dir, commit, r["path"])
+        data = _show(git_dir, r.get("commit") or commit, r["path"])
         if data is None or hashlib.sha256(data).hexdigest() != r["sha256"]:
             bad += 1
             continue
@@ -78,17 +82,18 @@ def _ok(path: Path, sha: str) -> bool:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("set", choices=SETS)
     ap.add_argument("dest", type=Path)
     ap.add_argument("--mirror", type=Path, default=None)
     ap.add_argument("--only", nargs="*", default=None)
     a = ap.parse_args()
     failed = 0
-    for m in sorted(MANIFEST_DIR.glob("*.tsv")):
+    for m in sorted((MANIFESTS / a.set).glob("*.tsv")):
         if a.only and m.stem not in a.only:
             continue
         ok, bad = fetch_one(m, a.dest, a.mirror)
         failed += bad
-        print(f"{m.stem}: {ok} pictures ready, {bad} missing or changed")
+        print(f"{m.stem}: {ok} files ready, {bad} missing or changed")
     return 1 if failed else 0
 
 
