@@ -299,24 +299,35 @@ def train_group():
 
 @train_group.command("synthetic-speech")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
-              help="Write DIR/synthetic_speech.json and DIR/training_report.json.")
+              help="Write DIR/synthetic_speech.onnx, DIR/synthetic_speech.json, "
+                   "DIR/cal_scores.tsv and DIR/training_report.json.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--data", "data_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Shared data folder (default: $VERISCOPE_SHARED_DATA or ../shared/data).")
-@click.option("--no-tts", is_flag=True, help="Do not synthesize extra speech with espeak-ng / "
-              "festival even when they are installed.")
+@click.option("--extra", "extra_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=None, help="Folder of the fetched sources listed in "
+              "veriscope/train/manifests/synthetic_speech/*.tsv, as DIR/<owner+name>/<path> "
+              "(built by benchmarks/fetch_sources.py synthetic_speech DIR).")
+@click.option("--no-tts", is_flag=True, help="Do not synthesize speech with espeak-ng / "
+              "festival / flite even when they are installed.")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="CNN training steps of 32 windows (default: the committed model's).")
 @click.option("--limit", type=click.IntRange(min=1), default=None,
-              help="Tiny subset: LIMIT takes per FSDD digit and speaker, LIMIT files per espnet "
-                   "folder, LIMIT sentences per TTS tool.")
+              help="Tiny subset: LIMIT files per source folder, LIMIT sentences per TTS voice.")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
-def train_synthetic_speech(out_dir, seed, data_dir, no_tts, limit, workers):
+@click.option("--cache", "cache_file", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, help="Keep the computed spectrograms in FILE and reuse them when "
+              "the same data, seed and settings are asked for again.")
+def train_synthetic_speech(out_dir, seed, data_dir, extra_dir, no_tts, steps, limit, workers,
+                           cache_file):
     """Train the synthetic_speech detector's model (see docs/detectors/synthetic_speech.md)."""
     from veriscope.train import synthetic_speech as recipe
 
     try:
-        recipe.run(out_dir, seed=seed, data=data_dir, tts=not no_tts, limit=limit,
-                   workers=workers, log=lambda m: click.echo(m, err=True))
-    except FileNotFoundError as e:
+        recipe.run(out_dir, seed=seed, data=data_dir, extra=extra_dir, tts=not no_tts,
+                   limit=limit, steps=steps or recipe.DEFAULT_STEPS, workers=workers,
+                   cache=cache_file, log=lambda m: click.echo(m, err=True))
+    except (FileNotFoundError, ValueError) as e:
         _err_console().print(f"[red]error:[/red] {e}", soft_wrap=True)
         sys.exit(EXIT_USAGE)
 

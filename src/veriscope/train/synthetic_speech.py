@@ -1,33 +1,38 @@
-"""Training recipe of the ``synthetic_speech`` detector's model.
+"""Training recipe of the ``synthetic_speech`` detector's model (version 2: a small CNN).
 
-``veriscope train synthetic-speech --out DIR --seed N [--data PATH] [--no-tts] [--limit K]``
+``veriscope train synthetic-speech --out DIR --seed N [--data PATH] [--extra DIR] [--steps K]``
 
-Data (read in place from the shared data folder, never copied):
+Data (nothing is copied into the repository; docs/detectors/synthetic_speech.md lists it all):
 
-- real: ``fsdd-spoken-digits-subset`` (600 digit recordings, 6 speakers, 8 kHz) and the real
-  halves of ``espnet-tts-real-vs-synth`` (5 LJSpeech + 5 LibriTTS sentences);
-- synthetic: the 40 TTS files of ``espnet-tts-real-vs-synth`` (8 ESPnet systems), plus speech
-  synthesized here, offline, with ``espeak-ng`` (formant synthesis, many voices) and
-  ``festival`` (diphone synthesis) from this module's own sentences and the ten digit words,
-  when those programs are installed (skipped cleanly otherwise; the report says which ran).
-- ``resemblyzer-trump-real-fake`` is never read here: it is evaluation-only.
+- the shared data folder: ``fsdd-spoken-digits-subset`` (real digits, 6 speakers, 8 kHz) and
+  ``espnet-tts-real-vs-synth`` (real LJSpeech / LibriTTS sentences and 8 ESPnet TTS systems);
+- speech synthesised here, offline, from this module's own sentences with the Debian programs
+  that are installed: ``espeak-ng`` (formant synthesis), ``festival`` diphone and HTS voices,
+  ``flite`` (diphone and statistical parametric voices); a missing program is skipped and the
+  report says so;
+- with ``--extra DIR``: public demo-page and sample folders of speech projects, listed file by
+  file (repository, commit, path, class, system, family) in
+  ``veriscope/train/manifests/synthetic_speech/*.tsv`` and read as ``DIR/<owner+name>/<path>``
+  (``benchmarks/fetch_speech_sources.py`` builds DIR from repository snapshots).
+- ``resemblyzer-trump-real-fake`` and ``talking-face-videoretalking-examples`` are never read:
+  they are evaluation-only.
 
-Confound control: every file is resampled to 16 kHz and loudness-normalised over its voiced
-frames, and features are pooled over voiced frames only (leading silence does not count).
-Each file is also analysed in *augmented* copies, made identically for both classes:
-additive noise (SNR 10-35 dB), an MP3 round trip (24-96 kbit/s) and, for full-band sources,
-a 4 kHz band limit (an 8 kHz round trip) alone or combined with the others. Window weights
-then give real and synthetic speech the same total weight *within each bandwidth stratum*
-(full band / 4 kHz), so the band limit of the 8 kHz FSDD recordings cannot be used as a cue
-for "real"; within a class and stratum each source (fsdd, espnet real, espnet TTS, espeak,
-festival) has the same share, each file the same share within its source.
+Shortcuts are blocked by construction: every file is decoded like the detector decodes it,
+mixed to mono and resampled to 16 kHz; only frames the voice activity detector calls speech
+reach the model (no leading silence, no pause lengths, no duration); each window is
+normalised per band (no loudness, no fixed channel colouring); and every file is seen through
+random channel chains drawn from one distribution for both classes (speed, EQ, room reverb,
+telephone band, 8 kHz band limit, noise, MP3 / AAC / Opus / mu-law / AMR re-encoding).
 
-Model: standardisation + L2-regularised logistic regression fitted with L-BFGS (scipy) from a
-zero start: deterministic. The seed drives the augmentations and the synthesized voices
-(per-file generators seeded by (seed, file key), so a subset reproduces the same features).
+Split: real files whose group (speaker, sentence) hashes into the calibration fifth
+(:func:`is_cal`) are never trained on; they set the threshold offset (file-level false-alarm
+rate :data:`TARGET_FPR` over their clean and channel copies). Synthetic files of the same
+hash are held out too and give the calibration detection rate.
 
-Outputs in DIR: ``synthetic_speech.json`` (the model, loadable by
-:class:`veriscope.detectors.audio.synthetic_speech.SpeechModel`) and ``training_report.json``.
+Model: :class:`Net`, a four-block CNN (3x3 convolutions, batch norm, ReLU, 2x2 max pooling)
+over (80 bands x 200 frames), mean over time, a linear layer per remaining band. Trained with
+Adam on balanced batches (half real, half synthetic; within a class every source equally
+likely, within a source every file) and exported to ONNX; inference needs onnxruntime only.
 """
 
 from __future__ import annotations
@@ -39,32 +44,37 @@ import subprocess
 import tempfile
 import time
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from veriscope.detectors.audio import synthetic_speech as ss
+from veriscope.signals import speech_spec as sp
 from veriscope.train import common
 
-DEFAULT_L2 = 1e-2
-"""L2 penalty on the weights (standardised inputs); 1e-3..1e-1 gave similar
-leave-one-TTS-system-out results (benchmarks/synthetic_speech.py)."""
-HIDDEN = 16
-"""Hidden units of the MLP (it beat logistic regression on every held-out condition of the
-leave-one-TTS-system-out protocol, by 0.01-0.06 AUC)."""
-MAX_ITER = 3000
-HOLDOUT_UTTERANCES = ("LJ050-0033", "672_122797_000002_000002")
-"""One sentence per espnet corpus never used to train the committed model: its real recording
-and its 8 TTS versions are a sentence-disjoint test split (tests/test_synthetic_speech.py)."""
-CAL_TARGET_FPR = 0.05
-"""Calibration target: out-of-fold share of real files scoring >= 0.5, averaged over sources."""
-CAL_MAX_OFFSET = 6.0
 ESPNET = "espnet-tts-real-vs-synth"
 FSDD = "fsdd-spoken-digits-subset"
-SOURCES_REAL = ("fsdd", "espnet_real")
-SOURCES_SYNTH = ("espnet_tts", "espeak", "festival")
-
+MANIFESTS = Path(__file__).parent / "manifests" / "synthetic_speech"
+MAX_FILE_S = 30.0
+"""At most this much of each training file is read."""
+N_COPIES = 4
+"""Channel copies per file besides the clean one (FSDD digits: :data:`N_COPIES_SHORT`)."""
+N_COPIES_SHORT = 1
+TARGET_FPR = 0.05
+CAL_FOLDS = 5
+BATCH = 32
+DEFAULT_STEPS = 6000
+LR = 2e-3
+TIMEOUT_S = 30
+CHANNELS = (16, 32, 48, 64)
+AUG_P = {"speed": 0.3, "eq": 0.5, "reverb": 0.25, "noise": 0.3}
+BAND_P = {"full": 0.55, "tel": 0.2, "bl8k": 0.25}
+CODEC_P = {"none": 0.35, "mp3": 0.2, "aac": 0.15, "opus": 0.15, "mulaw": 0.08, "amr": 0.07}
+MP3_KBPS = (16, 24, 32, 48, 64, 96, 128)
+AAC_KBPS = (24, 32, 48, 64, 96)
+OPUS_KBPS = (8, 12, 16, 24, 32, 48)
+SPEED_RANGE = (0.9, 1.1)
+SNR_DB = (5.0, 30.0)
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 # Sentences written for this recipe (not taken from any corpus), varied in length and phonetics.
 SENTENCES = (
@@ -133,18 +143,11 @@ ESPEAK_VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-029", "en-gb-x-rp", "en
                  "en-gb-x-gbcwmd")
 ESPEAK_VARIANTS = ("", "+m1", "+m2", "+m3", "+m4", "+m5", "+m6", "+m7", "+f1", "+f2", "+f3",
                    "+f4", "+f5")
-MP3_KBPS = (24, 32, 48, 64, 96)
-N_AUG = 6
-"""Augmented copies per espnet / espeak-ng / festival file."""
-N_AUG_FSDD = 2
-"""Augmented copies per FSDD file (600 files)."""
-AUG_P = {"speed": 0.5, "eq": 0.7, "reverb": 0.3, "bl": 0.5, "noise": 0.5, "mp3": 0.5}
-"""Probability of each step in a random augmentation chain (same for both classes)."""
-SPEED_RANGE = (0.85, 1.15)
-"""Speed perturbation factors (a resampling: simulates other vocal-tract lengths)."""
-EQ_DB = 4.0
-TILT_DB = 3.0
-TIMEOUT_S = 30
+FESTIVAL_VOICES = (("festival_diphone", "voice_kal_diphone"), ("festival_diphone", "voice_ked_diphone"),
+                   ("festival_hts", "voice_cmu_us_slt_arctic_hts"))
+"""(system, Scheme voice command) of the Debian festival voices used when installed."""
+FLITE_VOICES = (("flite_diphone", "kal16"), ("flite_clustergen", "slt"),
+                ("flite_clustergen", "rms"), ("flite_clustergen", "awb"))
 
 
 @dataclass
@@ -153,116 +156,138 @@ class Item:
 
     key: str
     label: int  # 1 = synthetic
-    source: str  # fsdd | espnet_real | espnet_tts | espeak | festival
-    system: str  # "real" or the TTS system
-    group: str  # utterance id (espnet), speaker (fsdd), text id (espeak / festival)
+    source: str  # fsdd, espnet_real, espnet_tts, espeak, festival_*, flite_*, or a manifest's
+    family: str  # what leave-one-family-out holds out: a real corpus or a synthesis family
+    system: str
+    group: str  # speaker or sentence: files of one group are on one side of every split
     path: str
-    corpus: str = ""  # ljspeech / libritts for espnet
-
-
-@dataclass
-class FeatureSet:
-    """Window vectors of every (item, variant), with bookkeeping arrays (one row per window)."""
-
-    items: list[Item]
-    X: np.ndarray
-    item: np.ndarray  # index into items
-    variant: np.ndarray  # variant name per window
-    band: np.ndarray  # "bl" (4 kHz) or "full"
-    nwin: np.ndarray  # windows of the same (item, variant)
-    info: dict = field(default_factory=dict)
-
-    @property
-    def y(self) -> np.ndarray:
-        return np.array([self.items[i].label for i in self.item], dtype=np.int8)
-
-
-# ------------------------------------------------------------------ data
-def find_data_root(given: str | Path | None = None) -> Path:
-    """The shared data folder that holds the espnet or FSDD sets (see train.common)."""
-    return common.find_data_root(given, (ESPNET, FSDD))
-
-
-def espnet_items(root: Path) -> list[Item]:
-    base = root / ESPNET
-    out = []
-    for corpus in ("ljspeech", "libritts"):
-        for p in sorted((base / corpus / "real").glob("*.wav")):
-            out.append(Item(f"espnet/{corpus}/real/{p.stem}", 0, "espnet_real", "real", p.stem,
-                            str(p), corpus))
-        for sysdir in sorted((base / corpus / "synthetic").glob("*")):
-            for p in sorted(sysdir.glob("*.wav")):
-                out.append(Item(f"espnet/{corpus}/{sysdir.name}/{p.stem}", 1, "espnet_tts",
-                                f"{corpus}:{sysdir.name}", p.stem, str(p), corpus))
-    return out
-
-
-def fsdd_items(root: Path, limit: int | None = None) -> list[Item]:
-    """FSDD recordings; ``limit`` keeps the first ``limit`` takes of each digit and speaker."""
-    out = []
-    for p in sorted((root / FSDD / "recordings").glob("*.wav")):
-        parts = p.stem.split("_")
-        if len(parts) != 3:
-            continue
-        digit, speaker, take = parts
-        if limit is not None and int(take) >= limit:
-            continue
-        out.append(Item(f"fsdd/{p.stem}", 0, "fsdd", "real", speaker, str(p)))
-    return out
 
 
 def _rng(seed: int, key: str) -> np.random.Generator:
     return np.random.default_rng([int(seed), zlib.crc32(key.encode())])
 
 
+def is_cal(item: Item) -> bool:
+    """The calibration fifth: decided by the item's source and group, never by chance."""
+    return zlib.crc32(f"{item.source}/{item.group}".encode()) % CAL_FOLDS == 0
+
+
+def find_data_root(given: str | Path | None = None) -> Path:
+    return common.find_data_root(given, (ESPNET, FSDD))
+
+
+# ------------------------------------------------------------------ sources
+def shared_items(root: Path, limit: int | None = None) -> list[Item]:
+    out = []
+    base = root / ESPNET
+    for corpus in ("ljspeech", "libritts"):
+        reals = sorted((base / corpus / "real").glob("*.wav"))[:limit]
+        out += [Item(f"espnet/{corpus}/real/{p.stem}", 0, "espnet_real", f"real:{corpus}",
+                     "real", p.stem, str(p)) for p in reals]
+        for sysdir in sorted((base / corpus / "synthetic").glob("*")):
+            for p in sorted(sysdir.glob("*.wav"))[:limit]:
+                out.append(Item(f"espnet/{corpus}/{sysdir.name}/{p.stem}", 1, "espnet_tts",
+                                "espnet", f"espnet:{sysdir.name}", p.stem, str(p)))
+    for p in sorted((root / FSDD / "recordings").glob("*.wav")):
+        parts = p.stem.split("_")
+        if len(parts) != 3 or (limit is not None and int(parts[2]) >= limit):
+            continue
+        out.append(Item(f"fsdd/{p.stem}", 0, "fsdd", "real:fsdd", "real", parts[1], str(p)))
+    return out
+
+
+def manifest_rows(manifests: Path = MANIFESTS) -> list[dict]:
+    """Rows of every manifest, each with its ``repo`` and ``stem`` (folder name) added."""
+    rows = []
+    for f in sorted(manifests.glob("*.tsv")):
+        meta, rs = common.read_manifest(f)
+        rows += [{**r, "repo": meta.get("repo", f.stem.replace("+", "/")), "stem": f.stem}
+                 for r in rs]
+    return rows
+
+
+def extra_items(extra: Path | None, limit: int | None = None, log=print) -> list[Item]:
+    """Files of the manifests found under ``extra`` (missing ones are counted and skipped)."""
+    if extra is None:
+        return []
+    out, missing, seen = [], 0, {}
+    for r in manifest_rows():
+        p = Path(extra) / r["stem"] / r["path"]
+        k = (r["source"], r["label"])
+        if limit is not None and seen.get(k, 0) >= limit:
+            continue
+        if not p.is_file():
+            missing += 1
+            continue
+        seen[k] = seen.get(k, 0) + 1
+        lab = 1 if r["label"] == "synthetic" else 0
+        fam = r["family"] if lab else f"real:{r['source']}"
+        out.append(Item(f"{r['repo']}/{r['path']}", lab, r["source"], fam, r["system"],
+                        r["group"], str(p)))
+    if missing:
+        log(f"extra: {missing} manifest file(s) not found under {extra}")
+    return out
+
+
 def synthesize(workdir: Path, seed: int, n_sentences: int | None = None,
                log=print) -> tuple[list[Item], dict]:
-    """Speech made offline with espeak-ng and festival (whichever is installed)."""
+    """Speech made offline with espeak-ng, festival and flite (whichever are installed)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    items, info = [], {"espeak-ng": None, "festival": None}
     sents = SENTENCES if n_sentences is None else SENTENCES[:n_sentences]
+    texts = [(f"s{i:02d}", t) for i, t in enumerate(sents)] + \
+        [(f"d{i}", d) for i, d in enumerate(DIGITS[: n_sentences or None])]
+    items, info = [], {}
     espeak = shutil.which("espeak-ng")
     if espeak:
         n = 0
-        jobs = [(f"s{i:02d}", t, 2) for i, t in enumerate(sents)]
-        jobs += [(f"d{i}", d, 6) for i, d in enumerate(DIGITS)]
-        for tid, text, copies in jobs:
-            for c in range(copies):
+        for tid, text in texts:
+            for c in range(2):
                 key = f"espeak/{tid}/{c}"
                 r = _rng(seed, key)
                 voice = ESPEAK_VOICES[r.integers(len(ESPEAK_VOICES))] + \
                     ESPEAK_VARIANTS[r.integers(len(ESPEAK_VARIANTS))]
-                speed, pitch = int(r.integers(120, 200)), int(r.integers(25, 75))
                 wav = workdir / f"espeak_{tid}_{c}.wav"
-                cmd = [espeak, "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(wav), text]
-                if _run(cmd) and wav.is_file() and wav.stat().st_size > 1000:
-                    items.append(Item(key, 1, "espeak", "espeak-ng", tid, str(wav)))
+                cmd = [espeak, "-v", voice, "-s", str(int(r.integers(120, 200))), "-p",
+                       str(int(r.integers(25, 75))), "-w", str(wav), text]
+                if _run(cmd) and _ok(wav):
+                    items.append(Item(key, 1, "espeak", "classic_tts", "espeak-ng", tid, str(wav)))
                     n += 1
         info["espeak-ng"] = {"files": n, "version": _version([espeak, "--version"])}
-        log(f"espeak-ng: {n} files")
-    else:
-        log("espeak-ng not installed: skipped")
     t2w = shutil.which("text2wave")
     if t2w:
-        n = 0
-        jobs = [(f"s{i:02d}", t) for i, t in enumerate(sents) if i % 2 == 0]
-        jobs += [(f"d{i}", d) for i, d in enumerate(DIGITS)] * 2
-        seen: dict[str, int] = {}
-        for tid, text in jobs:
-            c = seen[tid] = seen.get(tid, -1) + 1
-            key = f"festival/{tid}/{c}"
-            r = _rng(seed, key)
-            stretch = round(float(r.uniform(0.85, 1.25)), 2)
-            wav = workdir / f"festival_{tid}_{c}.wav"
-            cmd = [t2w, "-o", str(wav), "-eval", f"(Parameter.set 'Duration_Stretch {stretch})"]
-            if _run(cmd, text) and wav.is_file() and wav.stat().st_size > 1000:
-                items.append(Item(key, 1, "festival", "festival", tid, str(wav)))
-                n += 1
-        info["festival"] = {"files": n, "version": _version(["festival", "--version"])}
-        log(f"festival: {n} files")
-    else:
-        log("festival (text2wave) not installed: skipped")
+        for system, voice in FESTIVAL_VOICES:
+            n = 0
+            for tid, text in texts:
+                key = f"festival/{voice}/{tid}"
+                wav = workdir / f"festival_{voice}_{tid}.wav"
+                stretch = round(float(_rng(seed, key).uniform(0.85, 1.2)), 2)
+                cmd = [t2w, "-o", str(wav), "-eval", f"({voice})", "-eval",
+                       f"(Parameter.set 'Duration_Stretch {stretch})"]
+                if _run(cmd, text) and _ok(wav):
+                    items.append(Item(key, 1, system, "classic_tts", f"festival:{voice}", tid,
+                                      str(wav)))
+                    n += 1
+            info[f"festival {voice}"] = {"files": n}
+        info["festival"] = {"version": _version(["festival", "--version"])}
+    flite = shutil.which("flite")
+    if flite:
+        for system, voice in FLITE_VOICES:
+            n = 0
+            for tid, text in texts:
+                key = f"flite/{voice}/{tid}"
+                wav = workdir / f"flite_{voice}_{tid}.wav"
+                if _run([flite, "-voice", voice, "-t", text, "-o", str(wav)]) and _ok(wav):
+                    items.append(Item(key, 1, system, "classic_tts", f"flite:{voice}", tid,
+                                      str(wav)))
+                    n += 1
+            info[f"flite {voice}"] = {"files": n}
+    for tool, found in (("espeak-ng", espeak), ("festival", t2w), ("flite", flite)):
+        log(f"{tool}: " + ("used" if found else "not installed, skipped"))
     return items, info
+
+
+def _ok(wav: Path) -> bool:
+    return wav.is_file() and wav.stat().st_size > 1000
 
 
 def _run(cmd: list[str], stdin: str | None = None) -> bool:
@@ -281,386 +306,489 @@ def _version(cmd: list[str]) -> str | None:
         return None
 
 
-# ------------------------------------------------------------------ signals and augmentation
-def load_16k(path: str) -> np.ndarray:
-    """Decode like the detector does (Media.audio) and resample to mono 16 kHz."""
+# ------------------------------------------------------------------ channel chains
+def load_16k(path: str, max_s: float = MAX_FILE_S) -> tuple[np.ndarray, int]:
+    """Decode like the detector does (Media.audio): (mono 16 kHz signal, native rate)."""
     from veriscope.core.media import Media
+    from veriscope.detectors.audio import synthetic_speech as ss
 
-    m = Media.open(path)
-    x, rate = m.audio(mono=True, max_seconds=ss.MAX_SECONDS)
-    return ss.prepare(x, rate)
-
-
-def native_band(item: Item) -> str:
-    return "bl" if item.source == "fsdd" else "full"
+    x, rate = Media.open(path).audio(mono=True, max_seconds=max_s)
+    return ss.prepare(x, rate), int(rate)
 
 
-def random_chain(item: Item, r: np.random.Generator) -> str:
-    """A random augmentation chain, e.g. ``"eq+reverb+mp3"`` (steps in a fixed order)."""
-    steps = []
-    if r.random() < AUG_P["speed"]:
-        steps.append("speed")
-    if r.random() < AUG_P["eq"]:
-        steps.append("eq")
-    if r.random() < AUG_P["reverb"]:
-        steps.append("reverb")
-    if native_band(item) == "full" and r.random() < AUG_P["bl"]:
-        steps.append("bl")
-    if r.random() < AUG_P["noise"]:
-        steps.append("noise")
-    if r.random() < AUG_P["mp3"]:
-        steps.append("mp3")
-    return "+".join(steps) or "eq"
+NARROW_STEPS = ("tel", "bl8k", "mulaw", "amr")
 
 
-def variant_names(item: Item, seed: int) -> list[str]:
-    """The clean file plus N_AUG random chains (N_AUG_FSDD for the 600 FSDD digits)."""
-    k = N_AUG_FSDD if item.source == "fsdd" else N_AUG
-    return ["clean"] + [random_chain(item, _rng(seed, f"{item.key}#chain{i}")) for i in range(k)]
+def is_narrow(chain: str, native_rate: int) -> bool:
+    """Speech limited to 4 kHz or less: an 8 kHz file or a telephone / 8 kHz channel step."""
+    return native_rate <= 8000 or any(s in NARROW_STEPS for s in chain.split("+"))
 
 
 def random_eq(y: np.ndarray, r: np.random.Generator, rate: int = 16000) -> np.ndarray:
-    """Zero-phase random equaliser (a microphone / channel colouring): gains drawn with a
-    standard deviation of EQ_DB dB at 8 log-spaced knots (60 Hz - 7.5 kHz) plus a random tilt
-    of up to +-TILT_DB dB per octave around 1 kHz, interpolated along log frequency."""
+    """Zero-phase random equaliser: 8 log-spaced knots (60 Hz-7.5 kHz), 4 dB spread, plus a
+    tilt of up to 3 dB per octave around 1 kHz."""
     f = np.fft.rfftfreq(y.size, 1.0 / rate)
     knots = np.geomspace(60.0, 7500.0, 8)
-    g = r.normal(0.0, EQ_DB, knots.size) + r.uniform(-TILT_DB, TILT_DB) * np.log2(knots / 1000)
+    g = r.normal(0.0, 4.0, knots.size) + r.uniform(-3.0, 3.0) * np.log2(knots / 1000)
     gain_db = np.interp(np.log2(np.maximum(f, 1.0)), np.log2(knots), g)
     return np.fft.irfft(np.fft.rfft(y) * 10 ** (gain_db / 20), n=y.size)
 
 
 def random_reverb(y: np.ndarray, r: np.random.Generator, rate: int = 16000) -> np.ndarray:
-    """Convolution with a synthetic room response: a direct path plus exponentially decaying
-    noise (RT60 0.15-0.7 s, direct-to-reverberant ratio 0-12 dB)."""
+    """A synthetic room: direct path plus exponentially decaying noise (RT60 0.15-0.8 s,
+    direct-to-reverberant ratio 0-12 dB)."""
     from scipy.signal import fftconvolve
 
-    rt60 = float(r.uniform(0.15, 0.7))
-    n = int(rt60 * rate)
-    t = np.arange(n) / rate
-    tail = r.standard_normal(n) * np.exp(-6.9 * t / rt60)
-    tail[: int(0.002 * rate)] = 0.0
-    drr = float(r.uniform(0, 12))
-    tail *= 10 ** (-drr / 20) / max(float(np.sqrt(np.sum(tail**2))), 1e-12)
-    h = tail
+    rt60 = float(r.uniform(0.15, 0.8))
+    t = np.arange(int(rt60 * rate)) / rate
+    h = r.standard_normal(t.size) * np.exp(-6.9 * t / rt60)
+    h[: int(0.002 * rate)] = 0.0
+    h *= 10 ** (-float(r.uniform(0, 12)) / 20) / max(float(np.sqrt(np.sum(h**2))), 1e-12)
     h[0] = 1.0
     return fftconvolve(y, h)[: y.size]
 
 
-def mp3_roundtrip(y: np.ndarray, kbps: int, rate: int = 16000) -> np.ndarray:
+def telephone(y: np.ndarray) -> np.ndarray:
+    """Telephone band: 300-3400 Hz band-pass at 8 kHz, back to 16 kHz."""
+    from scipy.signal import butter, sosfiltfilt
+
+    from veriscope.signals import audio_features as af
+
+    z = af.to_rate(y, 16000, 8000)
+    if z.size > 30:
+        z = sosfiltfilt(butter(4, [300, 3400], btype="band", fs=8000, output="sos"), z)
+    out = af.to_rate(z, 8000, 16000)
+    return out[: y.size] if out.size >= y.size else np.pad(out, (0, y.size - out.size))
+
+
+CODECS = {"mp3": ("mp3", "libmp3lame", 16000), "aac": ("adts", "aac", 16000),
+          "opus": ("ogg", "libopus", 16000), "mulaw": ("wav", "pcm_mulaw", 8000),
+          "amr": ("amr", "libopencore_amrnb", 8000)}
+
+
+def codec_roundtrip(y: np.ndarray, codec: str, kbps: int | None = None) -> np.ndarray:
+    """Encode and decode with PyAV's FFmpeg (same decoder as ``Media.audio``): 16 kHz, the
+    input's length."""
     import io
 
     import av
 
-    x = np.clip(y, -1, 1).astype(np.float32)
+    from veriscope.signals import audio_features as af
+
+    fmt, enc, rate = CODECS[codec]
+    x = af.to_rate(y, 16000, rate) if rate != 16000 else y
+    x = np.clip(x, -1, 1).astype(np.float32)
     buf = io.BytesIO()
-    with av.open(buf, "w", format="mp3") as c:
-        st = c.add_stream("libmp3lame", rate=rate)
+    with av.open(buf, "w", format=fmt) as c:
+        st = c.add_stream(enc, rate=rate)
         st.layout = "mono"
-        st.bit_rate = int(kbps) * 1000
+        if kbps:
+            st.bit_rate = int(kbps) * 1000
+        fmt_in = st.codec_context.codec.audio_formats[0].name if enc != "aac" else "fltp"
         fr = av.AudioFrame.from_ndarray(x[None, :], format="flt", layout="mono")
         fr.sample_rate = rate
-        for p in st.encode(fr):
-            c.mux(p)
+        rs = av.AudioResampler(format=fmt_in, layout="mono", rate=rate,
+                               frame_size=st.codec_context.frame_size or None)
+        for f in [*rs.resample(fr), *rs.resample(None)]:
+            for p in st.encode(f):
+                c.mux(p)
         for p in st.encode(None):
             c.mux(p)
     buf.seek(0)
     with av.open(buf) as c:
-        out = np.concatenate([f.to_ndarray().reshape(-1) for f in c.decode(audio=0)])
-    return out.astype(np.float64)
+        parts = [f.to_ndarray().reshape(-1) for f in c.decode(audio=0)]
+        rate_out = c.streams.audio[0].rate
+    out = np.concatenate(parts)
+    if np.issubdtype(out.dtype, np.integer):  # s16 / s32 samples -> [-1, 1)
+        out = out / float(np.iinfo(out.dtype).max + 1)
+    out = af.to_rate(out.astype(np.float64), int(rate_out), 16000)[: y.size]
+    return np.pad(out, (0, y.size - out.size))  # the input's length (codec delay kept)
 
 
-def augment(y: np.ndarray, variant: str, r: np.random.Generator) -> np.ndarray:
-    """Apply a chain such as ``"eq+reverb+bl+noise+mp3"`` (``"clean"``: unchanged)."""
+def random_chain(r: np.random.Generator) -> str:
+    """A chain such as ``"eq+tel+noise+opus24"``, drawn the same way for both classes."""
+    steps = [s for s in ("speed", "eq", "reverb") if r.random() < AUG_P[s]]
+    band = r.choice(list(BAND_P), p=list(BAND_P.values()))
+    if band != "full":
+        steps.append(str(band))
+    if r.random() < AUG_P["noise"]:
+        steps.append("noise")
+    codec = str(r.choice(list(CODEC_P), p=list(CODEC_P.values())))
+    if codec in ("mp3", "aac", "opus"):
+        rates = {"mp3": MP3_KBPS, "aac": AAC_KBPS, "opus": OPUS_KBPS}[codec]
+        steps.append(f"{codec}{int(rates[r.integers(len(rates))])}")
+    elif codec != "none":
+        steps.append(codec)
+    return "+".join(steps) or "clean"
+
+
+def augment(y: np.ndarray, chain: str, r: np.random.Generator) -> np.ndarray:
+    """Apply a chain (:func:`random_chain`; ``"clean"``: unchanged)."""
+    import re
+
     from veriscope.signals import audio_features as af
     from veriscope.signals import vad
 
     out = y
-    for step in variant.split("+"):
+    for step in chain.split("+"):
+        m = re.fullmatch(r"(mp3|aac|opus)(\d+)", step)
         if step == "clean":
             continue
-        if step == "speed":  # speed perturbation: pitch and formants move together
-            f = float(r.uniform(*SPEED_RANGE))
-            out = af.to_rate(out, int(round(16000 * f)), 16000)
+        if step == "speed":
+            out = af.to_rate(out, int(round(16000 * float(r.uniform(*SPEED_RANGE)))), 16000)
         elif step == "eq":
             out = random_eq(out, r)
         elif step == "reverb":
             out = random_reverb(out, r)
-        elif step == "bl":
+        elif step == "tel":
+            out = telephone(out)
+        elif step == "bl8k":
             out = af.band_limit(out, 8000)
-        elif step == "noise":
-            v = vad.voiced_frames(out)
-            rms = 0.05 / af.loudness_gain(out, v)
-            snr = float(r.uniform(10, 35))
+        elif step.startswith("noise"):  # "noise": random SNR; "noise10": 10 dB
+            rms = 0.05 / af.loudness_gain(out, vad.voiced_frames(out))
             noise = r.standard_normal(out.size)
-            if r.random() < 0.5:  # pink-ish: one-pole low-pass of white noise
+            if r.random() < 0.5:  # pink-ish
                 from scipy.signal import lfilter
 
                 noise = lfilter([1.0], [1.0, -0.95], noise)
                 noise /= max(float(np.std(noise)), 1e-12)
+            snr = float(step[5:]) if step[5:].isdigit() else float(r.uniform(*SNR_DB))
             out = out + noise * rms * 10 ** (-snr / 20)
-        elif step == "mp3":
-            out = mp3_roundtrip(out, int(MP3_KBPS[r.integers(len(MP3_KBPS))]))
+        elif m:
+            out = codec_roundtrip(out * (0.5 / max(float(np.max(np.abs(out))), 1e-9)),
+                                  m.group(1), int(m.group(2)))
+        elif step in ("mulaw", "amr"):
+            out = codec_roundtrip(out * (0.5 / max(float(np.max(np.abs(out))), 1e-9)), step)
         else:
-            raise ValueError(f"unknown augmentation {step!r}")
+            raise ValueError(f"unknown channel step {step!r}")
     peak = float(np.max(np.abs(out))) if out.size else 0.0
     return out / peak * 0.99 if peak > 0.99 else out
 
 
-def _featurize_item(args):
-    item, seed, variants = args
-    y = load_16k(item.path)
-    rows = []
-    for k, v in enumerate(variants):
-        z = augment(y, v, _rng(seed, f"{item.key}#{k}#{v}"))
-        a = ss.analyse_signal(z)
-        band = "bl" if ("bl" in v.split("+") or native_band(item) == "bl") else "full"
-        rows.append((v, band, a["vectors"]))
-    return rows
+# ------------------------------------------------------------------ features
+def chains_for(item: Item, seed: int, copies: int | None = None) -> list[str]:
+    k = copies if copies is not None else (N_COPIES_SHORT if item.source == "fsdd" else N_COPIES)
+    return ["clean"] + [random_chain(_rng(seed, f"{item.key}#chain{i}")) for i in range(k)]
 
 
-def featurize(items: list[Item], seed: int, variants: list[str] | None = None, workers: int = 1,
-              log=print) -> FeatureSet:
-    """Window vectors of all items: the clean file and its augmented copies
-    (:func:`variant_names`), or exactly ``variants`` for every item when given."""
-    jobs = [(it, seed, list(variants) if variants is not None else variant_names(it, seed))
-            for it in items]
+def _featurize(args):
+    item, seed, chains = args
+    try:
+        y, rate = load_16k(item.path)
+    except Exception as e:  # noqa: BLE001 - a bad training file is reported, not fatal
+        return item.key, [], f"{type(e).__name__}: {e}"
+    out = []
+    for k, ch in enumerate(chains):
+        z = augment(y, ch, _rng(seed, f"{item.key}#{k}#{ch}"))
+        b = sp.speech_frames(z)["bands"]
+        if b.shape[0] >= sp.MIN_FRAMES:
+            out.append((ch, b.astype(np.float16), is_narrow(ch, rate)))
+    return item.key, out, None
+
+
+def featurize(items: list[Item], seed: int, workers: int = 1, copies: int | None = None,
+              chains: list[str] | None = None, log=print) -> dict[str, list]:
+    """{item key: [(chain, speech bands (t, 80) float16, narrow band?), ...]}: the clean file
+    and its channel copies (exactly ``chains`` for every file when given)."""
+    jobs = [(it, seed, list(chains) if chains else chains_for(it, seed, copies)) for it in items]
+    res: dict[str, list] = {}
+    bad = 0
     if workers > 1:
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(workers) as ex:
-            results = list(ex.map(_featurize_item, jobs, chunksize=8))
+            results = ex.map(_featurize, jobs, chunksize=4)
+            for i, (key, rows, err) in enumerate(results):
+                res[key] = rows
+                bad += err is not None
+                if (i + 1) % 500 == 0:
+                    log(f"features: {i + 1}/{len(jobs)} files")
     else:
-        results = [_featurize_item(j) for j in jobs]
-    Xs, idx, var, band, nwin = [], [], [], [], []
-    for i, rows in enumerate(results):
-        for v, b, vec in rows:
-            k = vec.shape[0]
-            if k == 0:
-                continue
-            Xs.append(vec)
-            idx += [i] * k
-            var += [v] * k
-            band += [b] * k
-            nwin += [k] * k
-    from veriscope.signals.audio_features import FRAME_DIM
-
-    X = np.concatenate(Xs) if Xs else np.zeros((0, 2 * FRAME_DIM))
-    log(f"features: {len(items)} files, {X.shape[0]} windows")
-    return FeatureSet(items, X, np.array(idx, int), np.array(var), np.array(band),
-                      np.array(nwin, float))
+        for key, rows, err in map(_featurize, jobs):
+            res[key] = rows
+            bad += err is not None
+    log(f"features: {len(items)} files ({bad} unreadable), "
+        f"{sum(len(v) for v in res.values())} copies")
+    return res
 
 
-def balanced_weights(fs: FeatureSet, mask: np.ndarray) -> np.ndarray:
-    """Window weights (0 outside ``mask``): in each (class, band) cell sources share equally,
-    items share equally within a source, windows within an (item, variant); every cell that
-    holds data sums to 1."""
-    w = np.zeros(fs.X.shape[0])
-    ys = fs.y
-    src = np.array([fs.items[i].source for i in fs.item])
-    base = 1.0 / fs.nwin
-    for c in (0, 1):
-        for b in ("full", "bl"):
-            cell = mask & (ys == c) & (fs.band == b)
-            sources = sorted(set(src[cell]))
-            for s in sources:
-                m = cell & (src == s)
-                items_in = np.unique(fs.item[m])
-                # each item's windows (over its variants) sum to 1, then items and sources share
-                per_item = np.zeros(fs.X.shape[0])
-                for it in items_in:
-                    mi = m & (fs.item == it)
-                    per_item[mi] = base[mi] / base[mi].sum()
-                w[m] = per_item[m] / (len(items_in) * len(sources))
-    return w
+def crop(b: np.ndarray, r: np.random.Generator) -> np.ndarray:
+    """A random window of speech frames, normalised like the detector's (1, 80, WIN)."""
+    b = b.astype(np.float32)
+    if b.shape[0] > sp.WIN:
+        s = int(r.integers(b.shape[0] - sp.WIN + 1))
+        b = b[s: s + sp.WIN]
+    return sp.normalise(sp.fit_length(b))[None]
 
 
-# ------------------------------------------------------------------ model fitting
-def _minimize(f, theta0):
-    return common.minimize(f, theta0, MAX_ITER, 1e-9, 1e-14)
+# ------------------------------------------------------------------ model
+def make_net(channels=CHANNELS):
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        """(n, 1, 80, t) -> (n,) logits; any t >= 16."""
+
+        def __init__(self):
+            super().__init__()
+            layers, c_in = [], 1
+            for c in channels:
+                layers += [nn.Conv2d(c_in, c, 3, padding=1, bias=False), nn.BatchNorm2d(c),
+                           nn.ReLU(), nn.MaxPool2d(2)]
+                c_in = c
+            self.body = nn.Sequential(*layers)
+            self.drop = nn.Dropout(0.2)
+            self.head = nn.Linear(c_in * (sp.N_BANDS // 2 ** len(channels)), 1)
+
+        def forward(self, x):
+            h = self.body(x).mean(dim=3)  # mean over time: (n, c, bands')
+            return self.head(self.drop(torch.flatten(h, 1)))[:, 0]
+
+    return Net()
 
 
-def fit_logistic(X: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = DEFAULT_L2,
-                 seed: int = 0) -> dict:
-    """Weighted, standardised, L2-regularised logistic regression (L-BFGS from zero)."""
-    mean, scale, coef, bias, res = common.fit_logistic(X, y, w, l2, maxiter=MAX_ITER,
-                                                       gtol=1e-9, ftol=1e-14)
-    return {"kind": "logistic", "features": ss.FEATURES_ID, "mean": mean.tolist(),
-            "scale": scale.tolist(), "weights": coef.tolist(), "bias": bias,
-            "offset": 0.0,
-            "fit": {"l2": l2, "iterations": int(res.nit), "converged": bool(res.success),
-                    "loss": float(res.fun)}}
+class Sampler:
+    """Balanced batches: half real, half synthetic; within a class, half narrow-band copies
+    (4 kHz or less: :func:`is_narrow`) and half wide-band ones, so that bandwidth cannot stand
+    for the class; then every source equally likely, every file within a source, every copy
+    within a file."""
+
+    def __init__(self, items: list[Item], feats: dict[str, list], seed: int):
+        self.rng = np.random.default_rng([seed, 7])
+        self.by: dict = {(lab, nb): {} for lab in (0, 1) for nb in (False, True)}
+        for it in items:
+            for nb in (False, True):
+                rows = [r for r in feats.get(it.key) or [] if r[2] == nb]
+                if rows:
+                    self.by[(it.label, nb)].setdefault(it.source, []).append(rows)
+        for lab in (0, 1):
+            if not (self.by[(lab, False)] or self.by[(lab, True)]):
+                raise ValueError("training needs real and synthetic speech")
+
+    def batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        xs, ys = [], []
+        for k in range(n):
+            lab = k % 2
+            nb = bool((k // 2) % 2)
+            if not self.by[(lab, nb)]:
+                nb = not nb
+            cell = self.by[(lab, nb)]
+            srcs = sorted(cell)
+            files = cell[srcs[int(self.rng.integers(len(srcs)))]]
+            rows = files[int(self.rng.integers(len(files)))]
+            xs.append(crop(rows[int(self.rng.integers(len(rows)))][1], self.rng))
+            ys.append(lab)
+        return np.stack(xs), np.array(ys, np.float32)
 
 
-def fit_mlp(X: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float = DEFAULT_L2,
-            seed: int = 0, hidden: int = HIDDEN) -> dict:
-    """Weighted, standardised 1-hidden-layer tanh MLP with L2 on the weights (L-BFGS from a
-    seeded Glorot-style start): logit = tanh(z W1 + b1) w2 + b2."""
-    keep = w > 0
-    y, w = y[keep].astype(np.float64), w[keep] / w[keep].sum()
-    Z, mean, scale = common.standardise(X[keep], w)
-    d, h = Z.shape[1], hidden
-    r = np.random.default_rng([int(seed), 7])
-    theta0 = np.r_[r.normal(0, 1 / np.sqrt(d), d * h), np.zeros(h),
-                   r.normal(0, 1 / np.sqrt(h), h), 0.0]
-    s = 2 * y - 1
+def train_net(items: list[Item], feats: dict[str, list], seed: int, steps: int,
+              log=print):
+    import torch
 
-    def unpack(th):
-        return th[: d * h].reshape(d, h), th[d * h: d * h + h], th[d * h + h: d * h + 2 * h], th[-1]
-
-    def f(th):
-        W1, b1, w2, b2 = unpack(th)
-        hid = np.tanh(Z @ W1 + b1)
-        z = hid @ w2 + b2
-        g = w * (1.0 / (1.0 + np.exp(-z)) - y)
-        val = float(w @ np.logaddexp(0.0, -s * z)) + 0.5 * l2 * (float(np.sum(W1 * W1))
-                                                                 + float(w2 @ w2))
-        gh = np.outer(g, w2) * (1 - hid * hid)
-        grad = np.r_[(Z.T @ gh + l2 * W1).ravel(), gh.sum(axis=0), hid.T @ g + l2 * w2, g.sum()]
-        return val, grad
-
-    res = _minimize(f, theta0)
-    W1, b1, w2, b2 = unpack(res.x)
-    return {"kind": "mlp", "features": ss.FEATURES_ID, "mean": mean.tolist(),
-            "scale": scale.tolist(), "w1": W1.tolist(), "b1": b1.tolist(), "w2": w2.tolist(),
-            "b2": float(b2), "offset": 0.0,
-            "fit": {"l2": l2, "hidden": h, "iterations": int(res.nit),
-                    "converged": bool(res.success), "loss": float(res.fun)}}
+    torch.manual_seed(seed)
+    net = make_net()
+    opt = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, LR, total_steps=steps, pct_start=0.1)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    sam = Sampler(items, feats, seed)
+    net.train()
+    t0, run = time.time(), []
+    for i in range(steps):
+        x, y = sam.batch(BATCH)
+        x = spec_mask(x, sam.rng)
+        loss = loss_fn(net(torch.from_numpy(x)), torch.from_numpy(y))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        run.append(loss.item())
+        if (i + 1) % 100 == 0 or i + 1 == steps:
+            log(f"step {i + 1}/{steps} loss {np.mean(run[-100:]):.4f} "
+                f"({(i + 1) * BATCH / (time.time() - t0):.0f} crops/s)")
+    net.eval()
+    return net, {"steps": steps, "batch": BATCH, "final_loss": round(float(np.mean(run[-100:])), 4),
+                 "seconds": round(time.time() - t0, 1)}
 
 
-FITTERS = {"mlp": fit_mlp, "logistic": fit_logistic}
+def spec_mask(x: np.ndarray, r: np.random.Generator) -> np.ndarray:
+    """One random band stripe (up to 8 bands) and one time stripe (up to 20 frames) set to 0
+    per crop (a mild SpecAugment)."""
+    x = x.copy()
+    for k in range(x.shape[0]):
+        f0, fw = int(r.integers(sp.N_BANDS)), int(r.integers(9))
+        t0, tw = int(r.integers(sp.WIN)), int(r.integers(21))
+        x[k, 0, f0: f0 + fw] = 0.0
+        x[k, 0, :, t0: t0 + tw] = 0.0
+    return x
 
 
-def train_on(fs: FeatureSet, mask: np.ndarray, l2: float = DEFAULT_L2, kind: str = "mlp",
-             seed: int = 0) -> ss.SpeechModel:
-    d = FITTERS[kind](fs.X, fs.y, balanced_weights(fs, mask), l2, seed)
-    return ss.SpeechModel(d)
+def export_onnx(net, path: Path) -> None:
+    import warnings
+
+    import torch
+
+    x = torch.zeros(1, 1, sp.N_BANDS, sp.WIN)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (x,), str(path), dynamo=False, input_names=["bands"],
+                          output_names=["logits"], opset_version=17,
+                          dynamic_axes={"bands": {0: "n", 3: "t"}, "logits": {0: "n"}})
 
 
-def cv_folds(items: list[Item]) -> np.ndarray:
-    """Group folds for calibration: FSDD by speaker (6 folds), every other source by its
-    group (sentence / text id) hashed into the same number of folds."""
-    speakers = sorted({it.group for it in items if it.source == "fsdd"})
-    k = max(2, len(speakers))
-    return np.array([speakers.index(it.group) if it.source == "fsdd"
-                     else zlib.crc32(f"{it.source}/{it.group}".encode()) % k for it in items])
+def net_logits(net, X: np.ndarray, batch: int = 256) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        return np.concatenate([net(torch.from_numpy(X[i: i + batch])).numpy()
+                               for i in range(0, X.shape[0], batch)]) if X.shape[0] else np.zeros(0)
 
 
-def calibrate(fs: FeatureSet, l2: float, kind: str, seed: int,
-              target_fpr: float = CAL_TARGET_FPR) -> dict:
-    """Offset subtracted from every window logit so that, out of fold, real files score 0.5 or
-    more at most ``target_fpr`` of the time (averaged over the real sources).
+# ------------------------------------------------------------------ scoring and calibration
+def detector_windows(b: np.ndarray) -> np.ndarray:
+    """The detector's windows (:func:`veriscope.signals.speech_spec.windows`) of speech bands."""
+    t = b.shape[0]
+    return sp.windows({"bands": b.astype(np.float32), "index": np.arange(t)})[0]
 
-    Out-of-fold window logits come from group folds (:func:`cv_folds`: unseen FSDD speakers,
-    unseen sentences); file score = mean window probability, as in the detector.
-    """
-    folds = cv_folds(fs.items)
-    logits: dict[int, np.ndarray] = {}
-    for k in np.unique(folds):
-        held = folds == k
-        model = train_on(fs, ~held[fs.item], l2, kind, seed)
-        m = held[fs.item] & (fs.variant == "clean")
-        if not m.any():
-            continue
-        lg = model.logits(fs.X[m])
-        idx = fs.item[m]
-        for i in np.unique(idx):
-            logits[int(i)] = lg[idx == i]
-    src = {i: fs.items[i].source for i in logits}
 
-    def rates(delta):
-        out = {}
-        for s in sorted(set(src.values())):
-            sc = [float(np.mean(1 / (1 + np.exp(-(logits[i] - delta))))) for i in logits
-                  if src[i] == s]
-            out[s] = float(np.mean(np.array(sc) >= 0.5))
-        return out
+def file_logits(score_fn, items: list[Item], feats: dict[str, list]) -> list[dict]:
+    """One row per (file, copy): the window logits as the detector computes them, file score =
+    mean window probability at offset 0 (``logits`` kept so that an offset can be applied)."""
+    rows = []
+    for it in items:
+        for ch, b, nb in feats.get(it.key) or []:
+            z = score_fn(detector_windows(b))
+            rows.append({"key": it.key, "label": it.label, "source": it.source,
+                         "family": it.family, "chain": ch, "narrow": nb, "logits": z})
+    return rows
 
-    grid = np.round(np.arange(0.0, CAL_MAX_OFFSET + 1e-9, 0.1), 2)
-    delta, r = 0.0, rates(0.0)
-    for dlt in grid:
-        r = rates(dlt)
-        real = [r[s] for s in SOURCES_REAL if s in r]
-        if not real or float(np.mean(real)) <= target_fpr:
-            delta = float(dlt)
-            break
-    else:
-        delta = float(grid[-1])
-    rr0 = rates(0.0)
-    return {"offset": delta, "target_fpr": target_fpr, "folds": int(len(np.unique(folds))),
-            "oof_files": len(logits),
-            "oof_rate_at_0.5": {s: round(v, 4) for s, v in r.items()},
-            "oof_rate_at_0.5_uncalibrated": {s: round(v, 4) for s, v in rr0.items()},
-            "note": "rate = share of out-of-fold files scoring >= 0.5: false-positive rate for "
-                    "real sources, detection rate for synthetic ones"}
+
+def file_score(logits: np.ndarray, offset: float) -> float:
+    return float(np.mean(1.0 / (1.0 + np.exp(-(np.asarray(logits) - offset)))))
+
+
+def calibrate(rows: list[dict], target: float = TARGET_FPR) -> dict:
+    """Smallest offset (0.1 steps, from 0) whose file-level false-alarm rate on the real
+    calibration rows is <= ``target``; sources weigh equally."""
+    real = [r for r in rows if r["label"] == 0]
+    if not real:
+        return {"offset": 0.0, "note": "no real calibration files"}
+
+    def fpr(off):
+        by: dict[str, list] = {}
+        for r in real:
+            by.setdefault(r["source"], []).append(file_score(r["logits"], off) >= 0.5)
+        return float(np.mean([np.mean(v) for v in by.values()]))
+
+    off = 0.0
+    while fpr(off) > target and off < 8.0:
+        off = round(off + 0.1, 1)
+    rates: dict[str, list] = {}
+    for r in rows:
+        rates.setdefault(r["source"], []).append(file_score(r["logits"], off) >= 0.5)
+    return {"offset": off, "target_fpr": target, "fpr": round(fpr(off), 4),
+            "rate_at_0.5": {s: round(float(np.mean(v)), 4) for s, v in sorted(rates.items())},
+            "rows": len(rows)}
 
 
 # ------------------------------------------------------------------ the recipe
-def select_items(root: Path, limit: int | None, holdout: bool = True) -> list[Item]:
-    """Training files; ``limit`` keeps the first ``limit`` takes of each FSDD digit/speaker and
-    the first ``limit`` files of each espnet folder (a tiny subset for tests). ``holdout``
-    leaves out every espnet file of :data:`HOLDOUT_UTTERANCES` (the committed model's test
-    split)."""
-    items = [it for it in espnet_items(root)
-             if not (holdout and it.group in HOLDOUT_UTTERANCES)] + fsdd_items(root, limit)
-    if limit is None:
-        return items
-    keep, seen = [], {}
+def collect(root: Path, extra: Path | None, seed: int, workdir: Path, tts: bool = True,
+            limit: int | None = None, log=print) -> tuple[list[Item], dict]:
+    items = shared_items(root, limit) + extra_items(extra, limit, log)
+    info: dict = {}
+    if tts:
+        synth, info = synthesize(workdir, seed, limit, log)
+        items += synth
+    return items, info
+
+
+def counts(items: list[Item]) -> dict[str, int]:
+    out: dict[str, int] = {}
     for it in items:
-        k = (it.source, it.system, it.corpus)
-        seen[k] = seen.get(k, 0) + 1
-        if it.source == "fsdd" or seen[k] <= limit:
-            keep.append(it)
-    return keep
+        out[it.source] = out.get(it.source, 0) + 1
+    return dict(sorted(out.items()))
 
 
-def run(out: Path, seed: int = 0, data: str | Path | None = None, tts: bool = True,
-        limit: int | None = None, workers: int = 1, l2: float = DEFAULT_L2, kind: str = "mlp",
-        calibration: bool = True, holdout: bool = True, log=print) -> dict:
-    """Train on every training source and write the model + report into ``out``."""
-    t0 = time.time()
+def prepare(data: str | Path | None = None, extra: Path | None = None, seed: int = 0,
+            tts: bool = True, limit: int | None = None, workers: int = 2,
+            cache: Path | None = None, log=print) -> tuple[list[Item], dict, dict]:
+    """(items, features, TTS tool info): every file and its channel copies. ``cache``: a pickle
+    file reused when it was made with the same arguments (features take minutes)."""
+    import pickle
+
+    key = {"data": str(data), "extra": str(extra), "seed": seed, "tts": tts, "limit": limit,
+           "features": sp.FEATURES_ID, "copies": [N_COPIES, N_COPIES_SHORT],
+           "chains": [AUG_P, BAND_P, CODEC_P]}
+    if cache is not None and Path(cache).is_file():
+        with Path(cache).open("rb") as fh:
+            got = pickle.load(fh)
+        if got.get("key") == json.loads(json.dumps(key)):
+            log(f"features: reused {cache}")
+            return got["items"], got["feats"], got["tts"]
     root = find_data_root(data)
+    with tempfile.TemporaryDirectory(prefix="veriscope-tts-") as td, _threads(1):
+        items, tts_info = collect(root, extra, seed, Path(td), tts, limit, log)
+        feats = featurize(items, seed, workers=workers, log=log)
+    if cache is not None:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        with Path(cache).open("wb") as fh:
+            pickle.dump({"key": json.loads(json.dumps(key)), "items": items, "feats": feats,
+                         "tts": tts_info}, fh)
+    return items, feats, tts_info
+
+
+def run(out: Path, seed: int = 0, data: str | Path | None = None, extra: Path | None = None,
+        tts: bool = True, limit: int | None = None, steps: int = DEFAULT_STEPS,
+        workers: int = 2, cache: Path | None = None, log=print) -> dict:
+    """Train on every training source and write the model, its metadata and a report."""
+    from veriscope.detectors.audio import synthetic_speech as ss
+
+    t0 = time.time()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    items = select_items(root, limit, holdout)
-    tts_info: dict = {}
-    with _one_blas_thread(), tempfile.TemporaryDirectory(prefix="veriscope-tts-") as td:
-        if tts:
-            synth, tts_info = synthesize(Path(td), seed,
-                                         n_sentences=None if limit is None else limit, log=log)
-            items += synth
-        fs = featurize(items, seed, workers=workers, log=log)
-        cal = calibrate(fs, l2, kind, seed) if calibration else {"offset": 0.0}
-        log(f"calibration: offset {cal['offset']}")
-        model = FITTERS[kind](fs.X, fs.y, balanced_weights(fs, np.ones(fs.X.shape[0], bool)),
-                              l2, seed)
-    model["offset"] = cal["offset"]
-    counts: dict[str, int] = {}
-    for it in items:
-        counts[it.source] = counts.get(it.source, 0) + 1
-    model["training"] = {
-        "seed": seed, "recipe": "veriscope.train.synthetic_speech",
-        "files": counts, "windows": int(fs.X.shape[0]),
-        "augmentation": {"copies": N_AUG, "copies_fsdd": N_AUG_FSDD, "p": AUG_P,
-                         "speed": SPEED_RANGE, "eq_db": EQ_DB, "tilt_db": TILT_DB,
-                         "mp3_kbps": MP3_KBPS},
-        "tts_tools": tts_info, "limit": limit, "calibration": cal,
-        "held_out_utterances": list(HOLDOUT_UTTERANCES) if holdout else [],
-        "window_s": ss.WIN_S, "hop_s": ss.HOP_S, "rate": 16000,
+    items, feats, tts_info = prepare(data, extra, seed, tts, limit, workers, cache, log)
+    train = [it for it in items if not is_cal(it)]
+    cal = [it for it in items if is_cal(it)]
+    log(f"train {len(train)} files, calibration {len(cal)} files")
+    with _threads(workers):
+        net, fit = train_net(train, feats, seed, steps, log)
+        cal_rows = file_logits(lambda X: net_logits(net, X), cal, feats)
+    calib = calibrate(cal_rows)
+    log(f"calibration: offset {calib['offset']} (real false-alarm rate {calib.get('fpr')})")
+    export_onnx(net, out / ss.ONNX_FILE)
+    meta = {
+        "features": sp.FEATURES_ID, "offset": calib["offset"], "channels": list(CHANNELS),
+        "parameters": int(sum(p.numel() for p in net.parameters())),
+        "training": {"seed": seed, "recipe": "veriscope.train.synthetic_speech", "fit": fit,
+                     "files": counts(train), "calibration_files": counts(cal),
+                     "calibration": calib, "tts_tools": tts_info, "limit": limit,
+                     "extra": bool(extra),
+                     "channel_chains": {"copies": N_COPIES, "copies_fsdd": N_COPIES_SHORT,
+                                        "p": AUG_P, "band": BAND_P, "codec": CODEC_P,
+                                        "mp3_kbps": MP3_KBPS, "aac_kbps": AAC_KBPS,
+                                        "opus_kbps": OPUS_KBPS}},
     }
-    (out / ss.MODEL_FILE).write_text(json.dumps(model, separators=(",", ":")) + "\n")
-    report = {"model": str(out / ss.MODEL_FILE), "seconds": round(time.time() - t0, 1),
-              **model["training"], "fit": model["fit"]}
+    (out / ss.META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
+    with (out / "cal_scores.tsv").open("w") as fh:
+        fh.write("key\tlabel\tsource\tfamily\tchain\tscore\n")
+        for r in cal_rows:
+            fh.write(f"{r['key']}\t{r['label']}\t{r['source']}\t{r['family']}\t{r['chain']}\t"
+                     f"{file_score(r['logits'], calib['offset']):.4f}\n")
+    report = {"seconds": round(time.time() - t0, 1), **meta["training"]}
     (out / "training_report.json").write_text(json.dumps(report, indent=2) + "\n")
-    log(f"wrote {out / ss.MODEL_FILE} ({report['seconds']} s)")
-    return model
+    log(f"wrote {out / ss.ONNX_FILE} ({report['seconds']} s)")
+    return meta
 
 
-def _one_blas_thread():
-    """Limit BLAS to one thread while training when threadpoolctl is installed: the matrices
-    are small, and spinning BLAS threads only slow a busy 2-core machine down."""
+def _threads(n: int):
+    """Limit BLAS and torch to ``n`` threads while training (a 2-core machine)."""
+    try:
+        import torch
+
+        torch.set_num_threads(n)
+    except ImportError:
+        pass
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
         return contextlib.nullcontext()
-    return threadpool_limits(1)
+    return threadpool_limits(n)

@@ -66,12 +66,39 @@ def test_features_shapes_deltas_and_pooling():
         assert np.allclose(st[k], np.r_[sel.mean(0), sel.std(0)])
 
 
-def test_window_vectors_ignore_loudness():
-    """Loudness normalisation + dropping c0: a 20 dB quieter copy gives the same vectors."""
+def test_window_inputs_ignore_loudness_and_fixed_colouring():
+    """Per-band normalisation: a 20 dB quieter copy gives the same inputs, and a fixed gain per
+    band (a channel colouring) moves them only a little."""
+    from veriscope.signals import speech_spec as sp
+
     y = af.to_rate(speechlike(3.0), 16000)
     a, b = ss.analyse_signal(y), ss.analyse_signal(0.1 * y)
     assert np.array_equal(a["voiced"], b["voiced"])
-    assert np.allclose(a["vectors"], b["vectors"], rtol=1e-6, atol=1e-6)
+    assert a["inputs"].shape[1:] == (1, sp.N_BANDS, sp.WIN)
+    assert np.allclose(a["inputs"], b["inputs"], atol=1e-4)
+    x = np.random.default_rng(0).standard_normal((300, sp.N_BANDS)) * 5 - 40
+    tilt = np.linspace(-12, 12, sp.N_BANDS)[None]
+    assert np.allclose(sp.normalise(x), sp.normalise(x + tilt), atol=1e-5)
+
+
+def test_speech_windows_skip_silence_and_cover_short_files():
+    from veriscope.signals import speech_spec as sp
+
+    assert sp.window_starts(10).size == 0
+    assert list(sp.window_starts(150)) == [0]
+    assert list(sp.window_starts(200)) == [0]
+    assert list(sp.window_starts(420)) == [0, 100, 200]  # 20 frames left: not worth a window
+    assert list(sp.window_starts(460)) == [0, 100, 200, 260]
+    t = np.arange(30)[:, None] * np.ones((1, 4))
+    f = sp.fit_length(t)
+    assert f.shape == (sp.WIN, 4) and np.array_equal(f[30:60], t)
+    # leading silence never reaches the model: windows start where speech starts and hold
+    # about as much speech as without the silence
+    y = af.to_rate(speechlike(2.5, pauses=False), 16000)
+    a = ss.analyse_signal(y)
+    b = ss.analyse_signal(np.r_[np.zeros(32000), y])
+    assert abs(b["start_s"][0] - a["start_s"][0] - 2.0) < 0.05
+    assert abs(a["speech_s"] - b["speech_s"]) < 0.3
 
 
 def test_vad_finds_speech_not_silence():
@@ -102,22 +129,25 @@ def test_vad_steady_tone_is_not_speech(tmp_path):
 
 # ------------------------------------------------------------------ model file
 def test_model_file_loads_and_is_small():
+    from veriscope.signals import speech_spec as sp
+
     p = ss.model_path()
-    assert p.is_file() and p.stat().st_size < 300_000
+    assert p.is_file() and p.stat().st_size < 1_000_000
+    meta = json.loads((ss.model_dir() / ss.META_FILE).read_text())
+    assert meta["features"] == sp.FEATURES_ID and meta["training"]["seed"] is not None
     m = ss.load_model()
-    d = json.loads(p.read_text())
-    assert d["features"] == ss.FEATURES_ID and m.kind in ("mlp", "logistic")
-    assert m.mean.shape == (2 * af.FRAME_DIM,) and np.all(m.scale > 0)
-    assert np.isfinite(m.offset) and d["training"]["seed"] is not None
-    p_ = m.probs(np.tile(m.mean, (3, 1)))
+    assert np.isfinite(m.offset)
+    x = np.zeros((3, 1, sp.N_BANDS, sp.WIN), np.float32)
+    p_ = m.probs(x)
     assert p_.shape == (3,) and np.all((p_ >= 0) & (p_ <= 1))
+    assert m.probs(np.zeros((1, 1, sp.N_BANDS, 57), np.float32)).shape == (1,)  # any length
 
 
 def test_model_refuses_other_feature_pipeline():
-    d = json.loads(ss.model_path().read_text())
-    d["features"] = "something_else"
+    meta = json.loads((ss.model_dir() / ss.META_FILE).read_text())
+    meta["features"] = "something_else"
     with pytest.raises(ValueError, match="features"):
-        ss.SpeechModel(d)
+        ss.SpeechModel(ss.model_path(), meta)
 
 
 # ------------------------------------------------------------------ detector on made-up audio
@@ -126,10 +156,10 @@ def test_segments_in_seconds_inside_duration(tmp_path):
     ev = analyze(write(tmp_path / "s.wav", x, 22050))
     assert ev.applicable and ev.score is not None and 0 <= ev.score <= 1
     dur = x.size / 22050
-    assert len(ev.segments) >= 4
+    assert len(ev.segments) >= 2
     for sg in ev.segments:
         assert 0 <= sg.start < sg.end <= dur + 1e-6 and 0 <= sg.score <= 1
-        assert sg.end - sg.start <= ss.WIN_S + 1e-6
+    assert ev.segments[0].start < ev.segments[-1].start  # windows move along the file
     assert ev.label in ("synthetic", "no_evidence")
     assert ev.data["reliability"]["level"] in ("low", "medium", "high")
     assert ev.views["spectrogram"].dtype == np.uint8 and ev.views["spectrogram"].ndim == 3
@@ -187,25 +217,24 @@ def _scores(paths):
 
 
 @pytest.mark.shared
-def test_held_out_real_vs_synthetic(shared_data):
-    """The committed model never saw these files: the espnet sentence held out of training
-    (HOLDOUT_UTTERANCES: 2 real recordings, 8 TTS versions) and two real clips of another
-    channel (talking-face). Measured (docs/detectors/synthetic_speech.md): real 0.006 and
-    0.34, TTS 0.55-0.97, talking-face 0.005 and 0.009. Bounds: every TTS file above every
-    real one, real files below 0.5, at least 6 of the 8 TTS files at 0.5 or more."""
-    from veriscope.train.synthetic_speech import HOLDOUT_UTTERANCES
+def test_unseen_voice_clones_and_real_clips(shared_data):
+    """Never used for training or tuning: resemblyzer-trump-real-fake (12 real recordings, 6
+    voice clones of another voice, channel and synthesis system) and the real talking-face
+    clips. Measured with the committed model (docs/detectors/synthetic_speech.md): real
+    0.003-0.027, clones 0.044, 0.075, 0.104, 0.842, 0.884, 0.959; talking-face 0.001-0.145.
+    Bounds: every clone above every real recording, real recordings below 0.1, at least 3 of
+    the 6 clones at 0.5 or more, no talking-face clip at 0.5."""
+    from veriscope.core.metrics import auc
 
-    base = shared_data / "espnet-tts-real-vs-synth"
-    real, synth = [], []
-    for utt in HOLDOUT_UTTERANCES:
-        real += sorted(base.glob(f"*/real/{utt}.wav"))
-        synth += sorted(base.glob(f"*/synthetic/*/{utt}.wav"))
-    real += sorted((shared_data / "talking-face-videoretalking-examples" / "audio").glob("*.wav"))
-    assert len(real) == 4 and len(synth) == 8
-    sr, sy = _scores(real), _scores(synth)
-    assert max(sr) < min(sy), (sr, sy)
-    assert max(sr) < 0.5
-    assert sum(s >= 0.5 for s in sy) >= 6, sy
+    base = shared_data / "resemblyzer-trump-real-fake" / "donald_trump"
+    real = _scores(sorted((base / "real").iterdir()))
+    fake = _scores(sorted((base / "fake").iterdir()))
+    assert len(real) == 12 and len(fake) == 6
+    assert auc(np.r_[real, fake], np.r_[np.zeros(12), np.ones(6)]) == 1.0, (real, fake)
+    assert max(real) < 0.1 and sum(s >= 0.5 for s in fake) >= 3, (real, fake)
+    tf = sorted((shared_data / "talking-face-videoretalking-examples" / "audio").glob("*.wav"))
+    talk = [s for s in _scores(tf) if s is not None]
+    assert talk and max(talk) < 0.5, talk
 
 
 @pytest.mark.shared
@@ -223,24 +252,83 @@ def test_video_sound_track_and_invariance(shared_data, tmp_path):
 
 
 # ------------------------------------------------------------------ training recipe
+def test_channel_chains_are_reproducible_and_keep_length():
+    from veriscope.train import synthetic_speech as T
+
+    chains = [T.random_chain(np.random.default_rng(i)) for i in range(300)]
+    assert chains == [T.random_chain(np.random.default_rng(i)) for i in range(300)]
+    steps = {s for c in chains for s in c.split("+")}
+    assert {"eq", "reverb", "tel", "bl8k", "noise", "mulaw", "amr"} <= steps
+    assert any(s.startswith("opus") for s in steps) and any(s.startswith("aac") for s in steps)
+    y = af.to_rate(speechlike(2.0), 16000)
+    for codec, kbps in (("mp3", 32), ("aac", 48), ("opus", 16), ("mulaw", None), ("amr", None)):
+        z = T.codec_roundtrip(y, codec, kbps)
+        assert z.size == y.size and np.isfinite(z).all(), codec
+        assert 0.1 < np.std(z) / np.std(y) < 10, codec  # the speech came through
+    r1, r2 = np.random.default_rng(3), np.random.default_rng(3)
+    assert np.array_equal(T.augment(y, "eq+reverb+noise", r1), T.augment(y, "eq+reverb+noise", r2))
+    assert T.is_narrow("eq+tel", 16000) and T.is_narrow("clean", 8000)
+    assert not T.is_narrow("eq+mp364", 22050)
+    with pytest.raises(ValueError):
+        T.augment(y, "warp", np.random.default_rng(0))
+
+
+def test_sampler_balances_class_and_bandwidth():
+    from veriscope.train import synthetic_speech as T
+
+    b = np.zeros((250, 80), np.float16)
+    items = [T.Item("r1", 0, "a", "real:a", "real", "g", ""),
+             T.Item("r2", 0, "b", "real:b", "real", "g", ""),
+             T.Item("s1", 1, "c", "x", "x", "g", "")]
+    feats = {"r1": [("clean", b, False)], "r2": [("tel", b, True)],
+             "s1": [("clean", b, False), ("tel", b, True)]}
+    x, y = T.Sampler(items, feats, 0).batch(64)
+    assert x.shape == (64, 1, 80, 200) and y.mean() == 0.5
+    with pytest.raises(ValueError, match="real and synthetic"):
+        T.Sampler(items[:2], feats, 0)
+
+
+def test_manifests_are_complete_and_split_by_group():
+    from veriscope.train import synthetic_speech as T
+
+    rows = T.manifest_rows()
+    assert len(rows) > 2000
+    for r in rows:
+        assert len(r["sha256"]) == 64 and r["label"] in ("real", "synthetic"), r
+        assert r["family"] and r["group"] and r["source"] and len(r["commit"]) == 40
+        assert (r["family"] == "real") == (r["label"] == "real")
+    fams = {r["family"] for r in rows if r["label"] == "synthetic"}
+    assert {"gan_vocoder", "neural_codec", "voice_conversion", "codec_lm_cloning",
+            "diffusion_tts"} <= fams
+    it = [T.Item(f"k{i}", i % 2, "s", "f", "x", f"g{i // 4}", "") for i in range(400)]
+    cal = [T.is_cal(x) for x in it]
+    assert 0.1 < np.mean(cal) < 0.3
+    for i in range(0, 400, 4):  # one group: one side of the split
+        assert len(set(cal[i: i + 4])) == 1
+
+
 @pytest.mark.shared
 def test_retraining_tiny_subset_is_reproducible(shared_data, tmp_path):
-    """Same seed, same tiny subset: byte-identical model files (once through the CLI)."""
+    """Same seed, same tiny subset: the same network (once through the CLI), which the
+    detector can load and run."""
     from click.testing import CliRunner
 
     from veriscope.cli import cli
     from veriscope.train import synthetic_speech as T
 
-    m1 = T.run(tmp_path / "a", seed=5, data=shared_data, tts=False, limit=1, workers=1,
-               log=lambda *_: None)
+    m1 = T.run(tmp_path / "a", seed=5, data=shared_data, tts=False, limit=1, steps=15,
+               workers=1, log=lambda *_: None)
     r = CliRunner().invoke(cli, ["train", "synthetic-speech", "--out", str(tmp_path / "b"),
                                  "--seed", "5", "--data", str(shared_data), "--no-tts",
-                                 "--limit", "1", "--workers", "1"])
+                                 "--limit", "1", "--steps", "15", "--workers", "1"])
     assert r.exit_code == 0, r.output
-    m2 = json.loads((tmp_path / "b" / ss.MODEL_FILE).read_text())
-    for k in ("mean", "scale", "w1", "b1", "w2", "b2", "offset"):
-        assert np.array_equal(np.asarray(m1[k]), np.asarray(m2[k])), k
-    assert (tmp_path / "a" / ss.MODEL_FILE).read_bytes() == (tmp_path / "b" / ss.MODEL_FILE).read_bytes()
-    model = ss.SpeechModel.from_file(tmp_path / "a" / ss.MODEL_FILE)
-    assert model.kind == "mlp" and m1["training"]["files"]["fsdd"] == 60
+    m2 = json.loads((tmp_path / "b" / ss.META_FILE).read_text())
+    assert m1["offset"] == m2["offset"]
+    assert m1["training"]["files"] == m2["training"]["files"]
+    assert m1["training"]["files"]["fsdd"] >= 15  # limit 1: the first take of each digit and speaker
+    model_a = ss.SpeechModel.from_dir(tmp_path / "a")
+    model_b = ss.SpeechModel.from_dir(tmp_path / "b")
+    x = ss.analyse_signal(af.to_rate(speechlike(3.0), 16000))["inputs"]
+    assert np.allclose(model_a.logits(x), model_b.logits(x), atol=1e-5)
     assert (tmp_path / "a" / "training_report.json").is_file()
+    assert (tmp_path / "a" / "cal_scores.tsv").read_text().count("\n") > 5

@@ -1,23 +1,20 @@
-"""Synthetic (TTS / vocoded) speech: a small cepstral classifier with per-segment scores.
+"""Synthetic (TTS / vocoded / cloned) speech: a small CNN over speech-only spectrograms.
 
 Pipeline (shared by inference and by the training recipe ``veriscope train synthetic-speech``):
 
 1. Decode the first audio track (``Media.audio``, at most :data:`MAX_SECONDS`), mix to mono,
-   resample to 16 kHz (the sample rate never reaches the classifier).
-2. Voice activity (:mod:`veriscope.signals.vad`, energy + spectral flatness) and loudness
-   normalisation over the voiced frames.
-3. Per 10 ms frame: LFCC c1..c20 + deltas + delta-deltas and CQCC-style c1..c20 + deltas
-   (:mod:`veriscope.signals.audio_features`; c0, the loudness, is dropped).
-4. Windows of :data:`WIN_S` s every :data:`HOP_S` s (one window for shorter files): the mean
-   and standard deviation of each feature over the window's *voiced* frames (leading and
-   trailing silence are ignored) give a 200-dimensional vector. Windows with fewer than
-   :data:`MIN_VOICED_S` s of speech get no score.
-5. The committed model (``veriscope/models/synthetic_speech.json``: standardisation + logistic
-   regression, trained by :mod:`veriscope.train.synthetic_speech`) turns each vector into a
-   probability of synthetic speech. Each window is a :class:`Segment`; the file score is the
-   mean of the window probabilities.
+   resample to 16 kHz (the sample rate never reaches the model).
+2. :mod:`veriscope.signals.speech_spec`: 80 linear log-energy bands (0-8 kHz) per 10 ms frame;
+   only the frames the voice activity detector calls speech are kept (silence, pauses and
+   duration never reach the model); windows of 2 s of speech every 1 s, each normalised per
+   band (loudness and a fixed channel colouring cancel out).
+3. The committed model (``veriscope/models/synthetic_speech.onnx`` + ``.json``: a four-block
+   CNN trained by :mod:`veriscope.train.synthetic_speech`, run by onnxruntime on one thread)
+   gives each window a logit; minus the calibration offset, the logistic gives the window
+   probability. Each window is a :class:`Segment` (start and end of the speech it covers);
+   the file score is the mean window probability.
 
-Inference needs numpy and scipy only; nothing is downloaded.
+Nothing is downloaded; torch is not needed.
 """
 
 from __future__ import annotations
@@ -35,9 +32,7 @@ from veriscope.detectors.base import Context, Detector
 WIN_S = 2.0
 HOP_S = 1.0
 MIN_VOICED_S = 0.2
-"""A window needs this much detected speech to be scored (FSDD digits are 0.2-0.9 s long)."""
-TAIL_S = 0.25
-"""A final window aligned to the end of the file is added when more than this is left over."""
+"""Less detected speech than this is not scored."""
 MIN_RATE = 4000
 """Below this sample rate (2 kHz of bandwidth) there is too little speech spectrum to judge."""
 MAX_SECONDS = 600.0
@@ -45,14 +40,20 @@ MAX_SECONDS = 600.0
 MAX_SAMPLES = 600 * 48000 * 2
 """Decoded samples (all channels) at most: 10 min of 48 kHz stereo, about 230 MB as float32."""
 MIN_SPEECH_RELIABLE_S = 3.0
-"""Less detected speech than this makes the verdict low-reliability even in-domain."""
-FRAME_RATE = 100  # frames per second (10 ms hop at 16 kHz)
-MODEL_FILE = "synthetic_speech.json"
-FEATURES_ID = "lfcc20+d+dd_cqcc20+d_meanstd_voiced_v1"
-"""Names the feature pipeline; a model trained on another pipeline is refused."""
+"""Less detected speech than this makes the verdict low-reliability."""
+NARROW_HZ = 4800
+"""Speech with no energy above this gets low reliability: telephone, AMR and 8 kHz recordings
+read 3.6-4.5 kHz here (an 8 kHz round trip 4.5 kHz), full-band speech 7.4-8 kHz (MP3 64k 7.4)."""
+RELIABILITY = "low"
+RELIABILITY_WHY = ("a small model; on voices and synthesis systems it was not trained on it "
+                   "misses some fakes (docs/detectors/synthetic_speech.md)")
+ONNX_FILE = "synthetic_speech.onnx"
+META_FILE = "synthetic_speech.json"
+MODEL_FILE = ONNX_FILE
+BATCH = 32
 
 
-# ------------------------------------------------------------------ signal -> window vectors
+# ------------------------------------------------------------------ signal -> windows
 def prepare(x: np.ndarray, rate: int) -> np.ndarray:
     """Decoded samples (n,) or (n, ch) at ``rate`` -> mono float64 at 16 kHz."""
     from veriscope.signals import audio_features as af
@@ -60,105 +61,69 @@ def prepare(x: np.ndarray, rate: int) -> np.ndarray:
     return af.to_rate(af.to_mono(x), int(rate))
 
 
-def window_bounds(total_frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """Frame index bounds [start, end) of the analysis windows."""
-    win, hop = int(WIN_S * FRAME_RATE), int(HOP_S * FRAME_RATE)
-    if total_frames <= 0:
-        return np.zeros(0, int), np.zeros(0, int)
-    if total_frames <= win:
-        return np.array([0]), np.array([total_frames])
-    starts = list(range(0, total_frames - win + 1, hop))
-    if total_frames - (starts[-1] + win) > TAIL_S * FRAME_RATE:
-        starts.append(total_frames - win)
-    s = np.array(starts)
-    return s, s + win
-
-
 def analyse_signal(y: np.ndarray) -> dict:
-    """Window feature vectors of a 16 kHz mono signal.
-
-    Returns ``vectors`` (windows, 200), ``start_s`` / ``end_s`` (seconds), ``voiced_s`` per
-    kept window, the frame ``voiced`` mask and ``speech_s`` (total detected speech).
-    """
+    """Model inputs of a 16 kHz mono signal: ``inputs`` (windows, 1, 80, 200), ``start_s`` /
+    ``end_s`` per window, the frame ``voiced`` mask, ``speech_s`` and ``duration_s``."""
     from veriscope.signals import audio_features as af
-    from veriscope.signals import vad
+    from veriscope.signals import speech_spec as sp
 
-    y = np.asarray(y, dtype=np.float64)
-    en = af.filterbank_energies(y)  # block by block: bounded memory
-    voiced = vad.voiced_frames(y, en["flat"], en["tonal"])
-    out = {"voiced": voiced, "speech_s": float(voiced.sum()) / FRAME_RATE,
-           "duration_s": y.size / af.RATE}
-    empty = np.zeros(0)
-    if not voiced.any():
-        out.update(vectors=np.zeros((0, 2 * af.FRAME_DIM)), start_s=empty, end_s=empty,
-                   voiced_s=empty)
-        return out
-    lf, cq = af.cepstra(en, af.loudness_gain(y, voiced))
-    n = min(lf.shape[0], cq.shape[0], voiced.size)
-    lf, cq, v = lf[:n], cq[:n], voiced[:n]
-    d1 = af.deltas(lf)
-    feat = np.concatenate([lf, d1, af.deltas(d1), cq, af.deltas(cq)], axis=1)
-    s, e = window_bounds(n)
-    stats, nv = af.window_stats(feat, v, s, e)
-    keep = nv >= MIN_VOICED_S * FRAME_RATE
-    dur = y.size / af.RATE
-    out.update(vectors=stats[keep], start_s=s[keep] / FRAME_RATE,
-               end_s=np.minimum(e[keep] / FRAME_RATE, dur), voiced_s=nv[keep] / FRAME_RATE)
-    return out
+    s = sp.speech_frames(y)
+    xs, t0, t1 = sp.windows(s)
+    return {"inputs": xs, "start_s": t0, "end_s": np.minimum(t1, y.size / af.RATE),
+            "voiced": s["voiced"], "speech_s": s["speech_s"], "duration_s": y.size / af.RATE,
+            "bandwidth_hz": sp.bandwidth_hz(s["bands"])}
 
 
 # ------------------------------------------------------------------ the model
 class SpeechModel:
-    """Standardisation + a 1-hidden-layer MLP (or logistic regression) from a JSON file.
+    """The ONNX network and its metadata (features id, calibration offset)."""
 
-    ``offset`` (set by the recipe's calibration) is subtracted from every logit, so that 0.5
-    corresponds to a measured out-of-fold false-positive rate on real speech.
-    """
+    def __init__(self, onnx_path, meta: dict):
+        from veriscope.signals import speech_spec as sp
 
-    def __init__(self, d: dict):
-        if d.get("features") != FEATURES_ID:
-            raise ValueError(f"model was trained on features {d.get('features')!r}, this code "
-                             f"computes {FEATURES_ID!r}")
-        self.meta = d
-        self.kind = d["kind"]
-        self.mean = np.asarray(d["mean"], np.float64)
-        self.scale = np.asarray(d["scale"], np.float64)
-        self.offset = float(d.get("offset", 0.0))
-        if self.kind == "logistic":
-            self.w = np.asarray(d["weights"], np.float64)
-            self.b = float(d["bias"])
-        elif self.kind == "mlp":
-            self.w1 = np.asarray(d["w1"], np.float64)
-            self.b1 = np.asarray(d["b1"], np.float64)
-            self.w2 = np.asarray(d["w2"], np.float64)
-            self.b2 = float(d["b2"])
-        else:
-            raise ValueError(f"unknown model kind {self.kind!r}")
+        if meta.get("features") != sp.FEATURES_ID:
+            raise ValueError(f"model was trained on features {meta.get('features')!r}, this "
+                             f"code computes {sp.FEATURES_ID!r}")
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        self.session = ort.InferenceSession(str(onnx_path), so,
+                                            providers=["CPUExecutionProvider"])
+        self.meta = meta
+        self.offset = float(meta.get("offset", 0.0))
 
     @classmethod
-    def from_file(cls, path) -> SpeechModel:
-        return cls(json.loads(Path(path).read_text()))
+    def from_dir(cls, folder) -> SpeechModel:
+        folder = Path(folder)
+        return cls(folder / ONNX_FILE, json.loads((folder / META_FILE).read_text()))
 
     def logits(self, X: np.ndarray) -> np.ndarray:
-        z = (np.asarray(X, np.float64) - self.mean) / self.scale
-        if self.kind == "logistic":
-            return z @ self.w + self.b - self.offset
-        h = np.tanh(z @ self.w1 + self.b1)
-        return h @ self.w2 + self.b2 - self.offset
+        X = np.asarray(X, np.float32)
+        out = [self.session.run(None, {"bands": X[i: i + BATCH]})[0].reshape(-1)
+               for i in range(0, X.shape[0], BATCH)]
+        z = np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+        return z - self.offset
 
     def probs(self, X: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-np.clip(self.logits(X), -50, 50)))
 
 
-def model_path() -> Path:
+def model_dir() -> Path:
     from importlib.resources import files
 
-    return Path(str(files("veriscope") / "models" / MODEL_FILE))
+    return Path(str(files("veriscope") / "models"))
+
+
+def model_path() -> Path:
+    return model_dir() / ONNX_FILE
 
 
 @lru_cache(maxsize=1)
 def load_model() -> SpeechModel:
-    return SpeechModel.from_file(model_path())
+    return SpeechModel.from_dir(model_dir())
 
 
 def file_score(window_probs: np.ndarray) -> float | None:
@@ -170,18 +135,22 @@ def file_score(window_probs: np.ndarray) -> float | None:
 # ------------------------------------------------------------------ detector
 class SyntheticSpeechDetector(Detector):
     name = "synthetic_speech"
-    version = "1.1"
+    version = "2.0"
+    requires = ("onnxruntime",)
     modalities = ("audio", "video")
     default = True
-    summary = "Synthetic (TTS/vocoder) speech: cepstral classifier, per-2 s-segment scores"
-    looks_at = ("The fine spectral shape of the voice (LFCC and CQCC-style cepstra) in 2-second "
-                "windows of detected speech, scored by a small model trained on real and TTS speech.")
-    cannot_tell = ("Voices from TTS or voice-conversion systems unlike its small training set, "
-                   "which recording a real voice came from, or whether the words are true; a "
-                   "different microphone, room or codec can shift its score (channel confound).")
-    how_to_read = ("Each point scores a 2 s window of speech for traces of a synthetic (text-to-speech) "
-                   "voice; stretches above 0.5 are flagged. It was trained on few systems: a high curve "
-                   "on a phone or radio recording is weaker evidence than on a clean one.")
+    summary = "Synthetic (TTS/vocoder/cloned) speech: CNN on speech spectrograms, per-2 s-segment scores"
+    looks_at = ("The fine time-frequency texture of the voice (80 log-energy bands, 0-8 kHz) in "
+                "2-second windows of detected speech, scored by a small CNN trained on real "
+                "speech and many kinds of synthetic speech through many channels and codecs.")
+    cannot_tell = ("Voices from synthesis systems unlike everything it was trained on, which "
+                   "recording a real voice came from, or whether the words are true; a heavy "
+                   "codec, a telephone line or music under the voice can shift its score.")
+    how_to_read = ("Each point scores a 2 s window of speech for traces of synthetic speech "
+                   "(text-to-speech, vocoder, voice cloning); stretches above 0.5 are flagged. "
+                   "Silence and pauses are skipped, so a window can span several seconds of the "
+                   "file. A high curve on a phone or radio recording is weaker evidence than on "
+                   "a clean one.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         from veriscope.core.errors import MediaError
@@ -215,11 +184,11 @@ class SyntheticSpeechDetector(Detector):
         if a["speech_s"] == 0:
             return Evidence.not_applicable(self.name, self.version,
                                            "no speech detected (silence or non-speech sound)")
-        if a["vectors"].shape[0] == 0:
+        if a["inputs"].shape[0] == 0:
             return Evidence.not_applicable(
                 self.name, self.version, f"too little speech: {a['speech_s']:.2f} s detected, "
                 f"a segment needs {MIN_VOICED_S:g} s")
-        probs = model.probs(a["vectors"])
+        probs = model.probs(a["inputs"])
         score = file_score(probs)
         ev = self.evidence(score=score, label="synthetic" if score >= 0.5 else "no_evidence")
         for s0, s1, p in zip(a["start_s"], a["end_s"], probs, strict=True):
@@ -231,13 +200,15 @@ class SyntheticSpeechDetector(Detector):
         capped = n >= int(max_s * rate) and (not total or total > analysed + 0.5)
         _findings(ev, score, probs, flagged, a, analysed, capped, total)
         ev.data.update({
-            "reliability": _reliability(a["speech_s"]),
+            "reliability": _reliability(a["speech_s"], a["bandwidth_hz"]),
+            "bandwidth_hz": a["bandwidth_hz"],
             "sample_rate": rate, "analysed_s": round(analysed, 3),
             "speech_s": round(a["speech_s"], 2), "windows": len(ev.segments),
             "window_s": WIN_S, "hop_s": HOP_S, "flagged_windows": len(flagged),
             "mean_window_score": round(score, 4), "max_window_score": round(float(probs.max()), 4),
             "vad": "energy+flatness", "truncated": capped,
-            "model": {"kind": model.kind, "features": FEATURES_ID,
+            "model": {"kind": "cnn", "features": model.meta.get("features"),
+                      "offset": model.offset,
                       "seed": model.meta.get("training", {}).get("seed"),
                       "training_files": model.meta.get("training", {}).get("files")},
         })
@@ -275,13 +246,14 @@ def _findings(ev, score, probs, flagged, a, analysed, capped, total):
                analysed_s=round(analysed, 3), duration_s=total or None)
 
 
-def _reliability(speech_s: float) -> dict:
+def _reliability(speech_s: float, bandwidth_hz: float | None) -> dict:
     if speech_s < MIN_SPEECH_RELIABLE_S:
-        return {"level": "low", "why": f"only {speech_s:.1f} s of speech, and the model is small "
-                "and trained on few voices and TTS systems"}
-    return {"level": "low", "why": "small model trained on 8 ESPnet TTS systems, espeak-ng and "
-            "festival voices and about 10 real speakers; it missed every voice clone of an "
-            "unseen voice, channel and TTS family (see docs/detectors/synthetic_speech.md)"}
+        return {"level": "low", "why": f"only {speech_s:.1f} s of speech"}
+    if bandwidth_hz is not None and bandwidth_hz <= NARROW_HZ:
+        return {"level": "low", "why": f"the speech has no energy above about "
+                f"{bandwidth_hz / 1000:.1f} kHz (telephone or 8 kHz audio), where the model "
+                "is weaker (docs/detectors/synthetic_speech.md)"}
+    return {"level": RELIABILITY, "why": RELIABILITY_WHY}
 
 
 def spectrogram_view(y: np.ndarray, segments: list[Segment], max_cols: int = 1200) -> np.ndarray:
