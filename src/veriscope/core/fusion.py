@@ -439,7 +439,7 @@ PLAIN = {
     "cfa": "one region lacks the camera's colour-filter traces that the rest of the picture has",
     "audio_splice": "the recording seems to be cut or joined",
     "audio_facts": "the sound file shows signs of editing",
-    "synthetic_speech": "the voice sounds like synthetic (text-to-speech) speech",
+    "synthetic_speech": "the voice sounds like synthetic speech (text-to-speech, cloning or a vocoder)",
     "ai_image": "its pixels carry traces typical of AI image generators",
     "video_frames": {"manipulated": "frames of this video show signs of local editing",
                      "synthetic": "frames of this video carry traces typical of AI image "

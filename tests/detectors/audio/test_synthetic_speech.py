@@ -166,6 +166,35 @@ def test_segments_in_seconds_inside_duration(tmp_path):
     json.dumps(ev.to_dict())  # JSON-ready
 
 
+def test_reliability_names_short_narrow_and_heavily_compressed_audio(tmp_path):
+    import av
+
+    ev = analyze(write(tmp_path / "short.wav", speechlike(2.0, pauses=False), 16000))
+    assert ev.data["reliability"]["level"] == "low" and "of speech" in ev.data["reliability"]["why"]
+    ev = analyze(write(tmp_path / "tel.wav", speechlike(6.0, rate=8000, f0=110), 8000))
+    assert ev.data["bandwidth_hz"] <= ss.NARROW_HZ and "kHz" in ev.data["reliability"]["why"]
+    hiss = 0.003 * np.random.default_rng(1).standard_normal(96000).astype(np.float32)
+    wide = analyze(write(tmp_path / "wide.wav", speechlike(6.0) + hiss, 16000))
+    assert wide.data["bandwidth_hz"] > ss.NARROW_HZ and wide.data["bitrate_kbps"] > 200
+    p = tmp_path / "low.mp3"  # 6 s of speech-like sound at 16 kbit/s
+    x = speechlike(6.0)
+    with av.open(str(p), "w") as c:
+        st = c.add_stream("libmp3lame", rate=16000)
+        st.layout = "mono"
+        st.bit_rate = 16000
+        fr = av.AudioFrame.from_ndarray(x[None, :], format="flt", layout="mono")
+        fr.sample_rate = 16000
+        rs = av.AudioResampler(format="fltp", layout="mono", rate=16000, frame_size=1152)
+        for f in [*rs.resample(fr), *rs.resample(None)]:
+            for pk in st.encode(f):
+                c.mux(pk)
+        for pk in st.encode(None):
+            c.mux(pk)
+    ev = analyze(p)
+    assert ev.data["bitrate_kbps"] < ss.HEAVY_CODEC_KBPS, ev.data["bitrate_kbps"]
+    assert "compressed" in ev.data["reliability"]["why"] or "kHz" in ev.data["reliability"]["why"]
+
+
 def test_stereo_and_multichannel(tmp_path):
     x = speechlike(3.0)
     ev = analyze(write(tmp_path / "st.wav", np.stack([x, 0.5 * x, 0.2 * x], 1), 16000))
