@@ -150,6 +150,18 @@ def test_model_refuses_other_feature_pipeline():
         ss.SpeechModel(ss.model_path(), meta)
 
 
+def test_damaged_model_file_is_a_clear_failure(tmp_path, monkeypatch):
+    (tmp_path / ss.ONNX_FILE).write_bytes(b"not an onnx model")
+    (tmp_path / ss.META_FILE).write_text((ss.model_dir() / ss.META_FILE).read_text())
+    monkeypatch.setattr(ss, "model_dir", lambda: tmp_path)
+    ss.load_model.cache_clear()
+    try:
+        ev = analyze(write(tmp_path / "s.wav", speechlike(3.0), 16000))
+    finally:
+        ss.load_model.cache_clear()
+    assert ev.score is None and "model file cannot be loaded" in (ev.reason or ev.error or "")
+
+
 # ------------------------------------------------------------------ detector on made-up audio
 def test_segments_in_seconds_inside_duration(tmp_path):
     x = speechlike(6.3, rate=22050)

@@ -180,8 +180,9 @@ class SyntheticSpeechDetector(Detector):
                 f"needs at least {MIN_VOICED_S:g} s of speech")
         try:
             model = load_model()
-        except (OSError, ValueError, KeyError) as e:
-            return Evidence.failed(self.name, self.version, f"model file cannot be loaded: {e}")
+        except Exception as e:  # noqa: BLE001 - a damaged model file (onnxruntime raises its own types)
+            return Evidence.failed(self.name, self.version,
+                                   f"model file cannot be loaded: {type(e).__name__}: {e}")
         y = prepare(x, rate)
         a = analyse_signal(y)
         kbps = _audio_bitrate(media, st)
