@@ -297,17 +297,27 @@ def train_group():
     """Re-train veriscope's small committed models from their recipes (reproducible from a seed)."""
 
 
+def _training_data_options(model: str, built_by: str):
+    """The --seed, --data and --extra options every training command shares."""
+    def deco(f):
+        f = click.option(
+            "--extra", "extra_dir", type=click.Path(path_type=Path, file_okay=False),
+            default=None, help="Folder of the fetched sources listed in "
+            f"veriscope/train/manifests/{model}/*.tsv, as DIR/<owner+name>/<path> "
+            f"({built_by}).")(f)
+        f = click.option("--data", "data_dir", type=click.Path(path_type=Path, file_okay=False),
+                         default=None, help="Shared data folder (default: "
+                         "$VERISCOPE_SHARED_DATA or ../shared/data).")(f)
+        return click.option("--seed", type=int, default=0, show_default=True)(f)
+    return deco
+
+
 @train_group.command("synthetic-speech")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="Write DIR/synthetic_speech.onnx, DIR/synthetic_speech.json, "
                    "DIR/cal_scores.tsv and DIR/training_report.json.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--data", "data_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Shared data folder (default: $VERISCOPE_SHARED_DATA or ../shared/data).")
-@click.option("--extra", "extra_dir", type=click.Path(path_type=Path, file_okay=False),
-              default=None, help="Folder of the fetched sources listed in "
-              "veriscope/train/manifests/synthetic_speech/*.tsv, as DIR/<owner+name>/<path> "
-              "(built by benchmarks/fetch_sources.py synthetic_speech DIR).")
+@_training_data_options("synthetic_speech",
+                        "built by benchmarks/fetch_sources.py synthetic_speech DIR")
 @click.option("--no-tts", is_flag=True, help="Do not synthesize speech with espeak-ng / "
               "festival / flite even when they are installed.")
 @click.option("--steps", type=click.IntRange(min=1), default=None,
@@ -335,13 +345,7 @@ def train_synthetic_speech(out_dir, seed, data_dir, extra_dir, no_tts, steps, li
 @train_group.command("ai-image")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), required=True,
               help="Write DIR/ai_image.onnx, DIR/ai_image.json and DIR/training_report.json.")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--data", "data_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Shared data folder (default: $VERISCOPE_SHARED_DATA or ../shared/data).")
-@click.option("--extra", "extra_dir", type=click.Path(path_type=Path, file_okay=False),
-              default=None, help="Folder of the fetched sources listed in "
-              "veriscope/train/manifests/ai_image/*.tsv, as DIR/<owner+name>/<path> "
-              "(docs/detectors/ai_image.md says how to build it).")
+@_training_data_options("ai_image", "docs/detectors/ai_image.md says how to build it")
 @click.option("--steps", type=click.IntRange(min=1), default=None,
               help="CNN training steps of 64 crops (default: the committed model's).")
 @click.option("--limit", type=click.IntRange(min=1), default=None,

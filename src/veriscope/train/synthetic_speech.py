@@ -255,35 +255,37 @@ def synthesize(workdir: Path, seed: int, n_sentences: int | None = None,
         info["espeak-ng"] = {"files": n, "version": _version([espeak, "--version"])}
     t2w = shutil.which("text2wave")
     if t2w:
-        for system, voice in FESTIVAL_VOICES:
-            n = 0
-            for tid, text in texts:
-                key = f"festival/{voice}/{tid}"
-                wav = workdir / f"festival_{voice}_{tid}.wav"
-                stretch = round(float(_rng(seed, key).uniform(0.85, 1.2)), 2)
-                cmd = [t2w, "-o", str(wav), "-eval", f"({voice})", "-eval",
-                       f"(Parameter.set 'Duration_Stretch {stretch})"]
-                if _run(cmd, text) and _ok(wav):
-                    items.append(Item(key, 1, system, "classic_tts", f"festival:{voice}", tid,
-                                      str(wav)))
-                    n += 1
-            info[f"festival {voice}"] = {"files": n}
+        def festival(voice, key, text, wav):
+            stretch = round(float(_rng(seed, key).uniform(0.85, 1.2)), 2)
+            return [t2w, "-o", str(wav), "-eval", f"({voice})", "-eval",
+                    f"(Parameter.set 'Duration_Stretch {stretch})"], text
+
+        _voices("festival", FESTIVAL_VOICES, texts, workdir, festival, items, info)
         info["festival"] = {"version": _version(["festival", "--version"])}
     flite = shutil.which("flite")
     if flite:
-        for system, voice in FLITE_VOICES:
-            n = 0
-            for tid, text in texts:
-                key = f"flite/{voice}/{tid}"
-                wav = workdir / f"flite_{voice}_{tid}.wav"
-                if _run([flite, "-voice", voice, "-t", text, "-o", str(wav)]) and _ok(wav):
-                    items.append(Item(key, 1, system, "classic_tts", f"flite:{voice}", tid,
-                                      str(wav)))
-                    n += 1
-            info[f"flite {voice}"] = {"files": n}
+        _voices("flite", FLITE_VOICES, texts, workdir,
+                lambda voice, key, text, wav: ([flite, "-voice", voice, "-t", text, "-o",
+                                                str(wav)], None), items, info)
     for tool, found in (("espeak-ng", espeak), ("festival", t2w), ("flite", flite)):
         log(f"{tool}: " + ("used" if found else "not installed, skipped"))
     return items, info
+
+
+def _voices(tool: str, voices, texts, workdir: Path, make, items: list[Item], info: dict):
+    """One file per (voice, text) of a TTS program: ``make(voice, key, text, wav)`` gives the
+    command and its standard input; made files are added to ``items``, counts to ``info``."""
+    for system, voice in voices:
+        n = 0
+        for tid, text in texts:
+            key = f"{tool}/{voice}/{tid}"
+            wav = workdir / f"{tool}_{voice}_{tid}.wav"
+            cmd, stdin = make(voice, key, text, wav)
+            if _run(cmd, stdin) and _ok(wav):
+                items.append(Item(key, 1, system, "classic_tts", f"{tool}:{voice}", tid,
+                                  str(wav)))
+                n += 1
+        info[f"{tool} {voice}"] = {"files": n}
 
 
 def _ok(wav: Path) -> bool:
