@@ -1,0 +1,457 @@
+"""The desk's web application: REST API under ``/api/v1`` and server-rendered pages.
+
+Authentication: API clients send ``X-API-Key``; a browser signs in once with a key and then
+carries an HttpOnly, SameSite=Strict session cookie. Requests that change something with a
+cookie must also carry the session's CSRF token (header ``X-CSRF-Token`` or form field
+``csrf``), so another site cannot act through a signed-in browser. Every route but
+``/api/v1/health`` and the sign-in page refuses without a key or session.
+
+Uploads are raw request bodies (``POST /api/v1/cases/{id}/items?name=...``, one file each),
+hashed and counted while they stream to a temporary file: a body over the byte limit is
+refused with 413 as soon as it passes the limit (or at once from its Content-Length), and the
+temporary file is removed. The pixel and duration limits are read from the file's header
+before anything is decoded. Every asset (CSS, JS) is served from the package: no page
+loads anything from another host.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from pydantic import BaseModel, Field
+
+from veriscope.core.version import __version__
+from veriscope.desk import queue
+from veriscope.desk.store import PRIORITY_BATCH, PRIORITY_INTERACTIVE, REVIEW_STATES, Store
+
+HERE = Path(__file__).parent
+COOKIE = "vs_session"
+SHA_PATTERN = r"^[0-9a-fA-F]{64}$"
+
+
+@dataclass
+class Limits:
+    max_bytes: int = 1 << 30
+    max_pixels: int = 120_000_000
+    max_seconds: float = 600.0
+
+    def to_dict(self) -> dict:
+        return {"max_bytes": self.max_bytes, "max_pixels": self.max_pixels,
+                "max_seconds": self.max_seconds}
+
+
+# ------------------------------------------------------------------ API models
+class CaseIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class Case(BaseModel):
+    id: int
+    name: str
+    created: str
+    n_items: int = 0
+    n_done: int = 0
+    n_failed: int = 0
+
+
+class Item(BaseModel):
+    id: int
+    case_id: int
+    sha256: str
+    name: str
+    size: int
+    expected_sha256: str | None
+    hash_ok: bool | None
+    created: str
+    state: str
+    error: str | None
+    verdict: str | None
+    score: float | None
+    band: str | None
+    kind: str | None
+    review: str
+    note: str
+    tags: list[str]
+    report_dir: str | None
+
+
+class Annotation(BaseModel):
+    note: str | None = Field(default=None, max_length=20000)
+    tags: list[str] | None = Field(default=None, max_length=50)
+    review: str | None = Field(default=None, pattern="^(" + "|".join(REVIEW_STATES) + ")$")
+
+
+class QueueStats(BaseModel):
+    queued: int
+    running: int
+    done: int
+    failed: int
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    queue: QueueStats
+
+
+class AuditCheck(BaseModel):
+    ok: bool
+    rows: int
+    head: str
+    problems: list[str]
+
+
+def _item_out(d: dict) -> dict:
+    d = dict(d)
+    d["hash_ok"] = None if d.get("hash_ok") is None else bool(d["hash_ok"])
+    return {k: d.get(k) for k in Item.model_fields}
+
+
+def create_app(data_dir, *, limits: Limits | None = None, detectors: str | None = None) -> FastAPI:
+    store = Store(data_dir)
+    limits = limits or Limits()
+    app = FastAPI(title="veriscope desk", version=__version__,
+                  description="Cases, uploads, analyses, notes and custody of a veriscope desk.",
+                  docs_url=None, redoc_url=None)  # the docs pages would load assets from a CDN
+    app.state.store, app.state.limits = store, limits
+
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                      autoescape=select_autoescape(["html"]))
+
+    # -------------------------------------------------------------- who is asking
+    def principal(request: Request) -> str:
+        key = request.headers.get("x-api-key")
+        if key is not None:
+            name = store.check_key(key)
+            if name is None:
+                raise HTTPException(401, "unknown or revoked API key")
+            return f"key:{name}"
+        sess = store.session(request.cookies.get(COOKIE))
+        if sess is None:
+            raise HTTPException(401, "an API key is needed (header X-API-Key)")
+        name, csrf = sess
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            sent = request.headers.get("x-csrf-token")
+            if sent != csrf:
+                raise HTTPException(403, "missing or wrong CSRF token")
+        return f"key:{name}"
+
+    def page_user(request: Request) -> tuple[str, str] | None:
+        return store.session(request.cookies.get(COOKIE))
+
+    api = APIRouter(prefix="/api/v1")
+
+    @api.get("/health", response_model=Health, tags=["service"])
+    def health():
+        """Liveness and queue counts (no key needed)."""
+        return {"status": "ok", "version": __version__, "queue": queue.stats(store)}
+
+    @api.get("/cases", response_model=list[Case], tags=["cases"])
+    def list_cases(who: str = Depends(principal)):
+        return store.cases()
+
+    @api.post("/cases", response_model=Case, status_code=201, tags=["cases"])
+    def create_case(body: CaseIn, who: str = Depends(principal)):
+        cid = store.create_case(body.name, who)
+        return {**store.case(cid), "n_items": 0, "n_done": 0, "n_failed": 0}
+
+    @api.get("/cases/{case_id}/items", response_model=list[Item], tags=["cases"])
+    def case_items(case_id: int, who: str = Depends(principal)):
+        if store.case(case_id) is None:
+            raise HTTPException(404, f"no case {case_id}")
+        return [_item_out(i) for i in store.items(case_id)]
+
+    @api.post("/cases/{case_id}/items", response_model=Item, status_code=201, tags=["items"],
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+    async def upload(case_id: int, request: Request,
+                     name: str = Query(min_length=1, max_length=1000),
+                     expected_sha256: str | None = Query(default=None, pattern=SHA_PATTERN),
+                     batch: bool = Query(default=False),
+                     who: str = Depends(principal)):
+        """Upload one file as the raw request body; its analysis is queued (``batch=true``:
+        after interactive uploads)."""
+        if store.case(case_id) is None:
+            raise HTTPException(404, f"no case {case_id}")
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limits.max_bytes:
+            raise HTTPException(413, f"the file is {int(declared)} bytes; this desk accepts at "
+                                     f"most {limits.max_bytes} bytes")
+        from veriscope.desk.store import safe_name
+
+        suffix = Path(safe_name(name)).suffix[:12]
+        tmp = store.new_tmp(suffix)
+        h, n = hashlib.sha256(), 0
+        try:
+            with open(tmp, "wb") as fh:
+                async for chunk in request.stream():
+                    n += len(chunk)
+                    if n > limits.max_bytes:
+                        raise HTTPException(413, f"the file is over {limits.max_bytes} bytes, "
+                                                 "the most this desk accepts")
+                    h.update(chunk)
+                    fh.write(chunk)
+            if n == 0:
+                raise HTTPException(400, "the file is empty (0 bytes)")
+            _check_media(tmp, limits)
+            return _item_out(store.add_item(
+                case_id, tmp, sha256=h.hexdigest(), size=n, name=name, actor=who,
+                expected_sha256=expected_sha256, detectors=detectors,
+                priority=PRIORITY_BATCH if batch else PRIORITY_INTERACTIVE))
+        finally:
+            tmp.unlink(missing_ok=True)  # moved into files/ on success
+
+    @api.get("/items/{item_id}", response_model=Item, tags=["items"])
+    def get_item(item_id: int, who: str = Depends(principal)):
+        return _item_out(_item_or_404(store, item_id))
+
+    @api.patch("/items/{item_id}", response_model=Item, tags=["items"])
+    def annotate(item_id: int, body: Annotation, who: str = Depends(principal)):
+        _item_or_404(store, item_id)
+        return _item_out(store.annotate(item_id, who, note=body.note, tags=body.tags,
+                                        review=body.review))
+
+    @api.get("/items/{item_id}/report", tags=["items"])
+    def get_report(item_id: int, who: str = Depends(principal)):
+        """The item's report (schema veriscope.report/1) with the desk's notes, tags and review
+        status added under ``desk``."""
+        it = _item_or_404(store, item_id)
+        rep = store.report(it)
+        if rep is None:
+            raise HTTPException(409, f"item {item_id} has no report yet (state: {it['state']})")
+        rep["desk"] = {"item": item_id, "case": it["case_id"], "review": it["review"],
+                       "note": it["note"], "tags": it["tags"], "hash_ok": it["hash_ok"]}
+        return JSONResponse(rep)
+
+    @api.get("/items/{item_id}/files/{rel:path}", tags=["items"])
+    def report_file(item_id: int, rel: str, who: str = Depends(principal)):
+        """A file of the item's report folder (report.html, maps/..., views/..., display.jpg)."""
+        it = _item_or_404(store, item_id)
+        base = store.report_path(it)
+        if base is None:
+            raise HTTPException(404, "no report yet")
+        p = (base / rel).resolve()
+        if base.resolve() not in p.parents or not p.is_file():
+            raise HTTPException(404, "no such file in this report")
+        # report.html is self-contained but holds text from the file (names, metadata):
+        # served sandboxed, it runs as an origin of its own and cannot act for the user
+        return FileResponse(p, media_type=mimetypes.guess_type(p.name)[0] or
+                            "application/octet-stream", headers=_REPORT_HEADERS)
+
+    @api.get("/items/{item_id}/original", tags=["items"])
+    def original(item_id: int, download: bool = False, who: str = Depends(principal)):
+        """The file as received (byte for byte)."""
+        it = _item_or_404(store, item_id)
+        mt = mimetypes.guess_type(it["name"])[0] or "application/octet-stream"
+        return FileResponse(store.blob_path(it["sha256"]), media_type=mt,
+                            filename=it["name"] if download else None,
+                            content_disposition_type="attachment" if download else "inline")
+
+    @api.get("/search", response_model=list[Item], tags=["items"])
+    def search(q: str | None = Query(default=None, max_length=200),
+               verdict: str | None = Query(default=None, max_length=40),
+               tag: str | None = Query(default=None, max_length=40),
+               who: str = Depends(principal)):
+        """Items whose file name contains ``q``, whose SHA-256 starts with it, or tagged so;
+        optionally only one verdict label or tag."""
+        return [_item_out(i) for i in store.items(query=q, verdict=verdict, tag=tag)]
+
+    @api.get("/queue", response_model=QueueStats, tags=["service"])
+    def queue_stats(who: str = Depends(principal)):
+        return queue.stats(store)
+
+    @api.get("/audit/verify", response_model=AuditCheck, tags=["custody"])
+    def audit_verify(who: str = Depends(principal)):
+        """Re-derive the audit chain: where the first edited, deleted or reordered row is."""
+        return store.verify_audit().to_dict()
+
+    @api.get("/audit", tags=["custody"])
+    def audit_rows(since: int = Query(default=0, ge=0), who: str = Depends(principal)):
+        return [r for r in store.audit_rows() if r["seq"] > since][:1000]
+
+    app.include_router(api)
+
+    # -------------------------------------------------------------- pages
+    def render(name: str, request: Request, status: int = 200, **ctx) -> HTMLResponse:
+        sess = page_user(request)
+        html = env.get_template(name).render(user=sess[0] if sess else None,
+                                             csrf=sess[1] if sess else "", version=__version__,
+                                             limits=limits, **ctx)
+        return HTMLResponse(html, status_code=status, headers=_SECURITY_HEADERS)
+
+    def need_login(request: Request):
+        if page_user(request) is None:
+            raise _LoginRedirect()
+
+    @app.exception_handler(_LoginRedirect)
+    def _to_login(request: Request, exc):
+        return RedirectResponse("/login", status_code=303)
+
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    def login_page(request: Request, error: str | None = None):
+        return render("login.html", request, error=error)
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request):
+        form = await request.form()
+        name = store.check_key(str(form.get("key", "")))
+        if name is None:
+            return render("login.html", request, status=401, error="Unknown or revoked key.")
+        token, _ = store.open_session(name)
+        resp = RedirectResponse("/", status_code=303)
+        resp.set_cookie(COOKIE, token, httponly=True, samesite="strict", max_age=12 * 3600)
+        return resp
+
+    @app.post("/logout", include_in_schema=False)
+    async def logout(request: Request):
+        sess = page_user(request)
+        form = await request.form()
+        if sess is not None and form.get("csrf") == sess[1]:
+            store.close_session(request.cookies.get(COOKIE))
+        resp = RedirectResponse("/login", status_code=303)
+        resp.delete_cookie(COOKIE)
+        return resp
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False,
+             dependencies=[Depends(need_login)])
+    def home(request: Request):
+        return render("cases.html", request, cases=store.cases(), stats=queue.stats(store))
+
+    @app.post("/cases", include_in_schema=False, dependencies=[Depends(need_login)])
+    async def new_case_form(request: Request):
+        form = await request.form()
+        name, csrf = page_user(request)
+        if form.get("csrf") != csrf:
+            raise HTTPException(403, "missing or wrong CSRF token")
+        cid = store.create_case(str(form.get("name", "")), f"key:{name}")
+        return RedirectResponse(f"/cases/{cid}", status_code=303)
+
+    @app.get("/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False,
+             dependencies=[Depends(need_login)])
+    def case_page(request: Request, case_id: int):
+        case = store.case(case_id)
+        if case is None:
+            raise HTTPException(404, f"no case {case_id}")
+        return render("case.html", request, case=case, items=store.items(case_id))
+
+    @app.get("/items/{item_id}", response_class=HTMLResponse, include_in_schema=False,
+             dependencies=[Depends(need_login)])
+    def item_page(request: Request, item_id: int):
+        it = _item_or_404(store, item_id)
+        rep = store.report(it)
+        base = store.report_path(it)
+
+        def has(rel: str) -> bool:
+            return base is not None and (base / rel).is_file()
+
+        return render("item.html", request, item=it, case=store.case(it["case_id"]), report=rep,
+                      view=_view_model(rep) if rep else None,
+                      has_display=has("display.jpg"), has_fused=has("maps/fused.png"),
+                      reviews=REVIEW_STATES)
+
+    @app.get("/search", response_class=HTMLResponse, include_in_schema=False,
+             dependencies=[Depends(need_login)])
+    def search_page(request: Request, q: str | None = None, verdict: str | None = None,
+                    tag: str | None = None):
+        items = store.items(query=q, verdict=verdict or None, tag=tag or None)
+        from veriscope.core.fusion import VERDICT_LABELS
+
+        return render("search.html", request, items=items, q=q or "", verdict=verdict or "",
+                      tag=tag or "", labels=VERDICT_LABELS)
+
+    @app.get("/static/{name}", include_in_schema=False)
+    def static(name: str):
+        p = HERE / "static" / Path(name).name
+        if not p.is_file():
+            raise HTTPException(404)
+        return FileResponse(p, media_type=mimetypes.guess_type(p.name)[0],
+                            headers={"Cache-Control": "no-cache"})
+
+    return app
+
+
+_SECURITY_HEADERS = {
+    # pages load only from this server; no frames; no referrer leaves
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; media-src 'self'; "
+                               "style-src 'self'; script-src 'self'; frame-ancestors 'none'; "
+                               "form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+_REPORT_HEADERS = {
+    "Content-Security-Policy": "sandbox allow-scripts allow-popups; default-src 'none'; "
+                               "img-src data: blob:; style-src 'unsafe-inline'; "
+                               "script-src 'unsafe-inline'; media-src data: blob:",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+class _LoginRedirect(Exception):
+    pass
+
+
+def _item_or_404(store: Store, item_id: int) -> dict:
+    it = store.item(item_id)
+    if it is None:
+        raise HTTPException(404, f"no item {item_id}")
+    return it
+
+
+def _check_media(path: Path, limits: Limits) -> None:
+    """Refuse what the analysis would refuse, from the header only (nothing decoded): not
+    media (415), over the pixel or duration limit (413)."""
+    from veriscope.core.errors import MediaError
+    from veriscope.core.media import Media
+
+    try:
+        m = Media.open(path, max_pixels=limits.max_pixels)
+    except MediaError as e:
+        code = 413 if "limit" in e.message else 415
+        raise HTTPException(code, e.message) from None
+    dur = m.facts.get("duration")
+    if isinstance(dur, int | float) and dur > limits.max_seconds:
+        raise HTTPException(413, f"the recording lasts {dur:.0f} s; this desk accepts at most "
+                                 f"{limits.max_seconds:.0f} s")
+
+
+def _view_model(rep: dict) -> dict:
+    """What the file page shows from a report: verdict, findings, timeline segments,
+    provenance."""
+    ev = rep.get("evidence", [])
+    findings, segments, prov = [], [], []
+    for e in ev:
+        for f in e.get("findings", []):
+            findings.append({"detector": e["name"], **f})
+        for s in e.get("segments", []):
+            segments.append({"detector": e["name"], **s})
+        if e["name"] in ("c2pa", "metadata", "watermark", "jpeg_tables", "video_container") \
+                and e.get("applicable", True) and not e.get("error"):
+            prov.append({"detector": e["name"], "label": e.get("label"), "score": e.get("score"),
+                         "findings": e.get("findings", [])})
+    media = rep.get("media", {})
+    return {"verdict": rep.get("verdict", {}), "findings": findings,
+            "segments": sorted(segments, key=lambda s: s.get("start", 0)),
+            "provenance": prov, "media": media,
+            "duration": media.get("duration"),
+            "scored": [{"name": e["name"], "score": e.get("score"), "label": e.get("label"),
+                        "error": e.get("error")} for e in ev if e.get("applicable", True)],
+            "json": json.dumps(rep.get("verdict", {}), indent=2)}
+
+
+def serve_key_hint(store: Store) -> str | None:
+    """A first key when the desk has none (printed once by ``veriscope serve``)."""
+    with store.read() as c:
+        n = c.execute("SELECT COUNT(*) FROM api_keys WHERE revoked = 0").fetchone()[0]
+    return store.add_key("admin") if n == 0 else None
+
+

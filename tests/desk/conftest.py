@@ -1,0 +1,60 @@
+"""Fixtures of the desk tests: a data folder, small media, an app with a key."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("fastapi")
+
+
+def _jpeg(seed: int = 0, size=(96, 128), quality: int = 90) -> bytes:
+    rng = np.random.default_rng(seed)
+    a = (rng.random((size[0], size[1], 3)) * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def store(tmp_path):
+    from veriscope.desk.store import Store
+
+    return Store(tmp_path / "desk")
+
+
+@pytest.fixture
+def jpeg():
+    """jpeg(seed, size=(h, w), quality) -> bytes of a noise picture."""
+    return _jpeg
+
+
+def _put(store, case_id: int, data: bytes, name: str = "x.jpg", **kw) -> dict:
+    import hashlib
+
+    tmp = store.new_tmp()
+    tmp.write_bytes(data)
+    return store.add_item(case_id, tmp, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+                          name=name, actor="test", **kw)
+
+
+@pytest.fixture
+def put():
+    """put(store, case_id, data, name=...) adds an item as an upload would."""
+    return _put
+
+
+@pytest.fixture
+def client(tmp_path):
+    """(TestClient, API key headers, store) over a fresh desk with cheap detectors."""
+    from fastapi.testclient import TestClient
+
+    from veriscope.desk.app import Limits, create_app
+
+    app = create_app(tmp_path / "desk", limits=Limits(max_bytes=400_000, max_pixels=1_000_000,
+                                                      max_seconds=5.0),
+                     detectors="metadata,jpeg_tables")
+    key = app.state.store.add_key("tester")
+    with TestClient(app) as c:
+        yield c, {"X-API-Key": key}, app.state.store
