@@ -189,6 +189,8 @@ function setupViewer() {
   function fit() {
     const w = img.naturalWidth, h = img.naturalHeight;
     if (!w) return;
+    const hgt = `${Math.min(window.innerHeight * 0.7, paneA.clientWidth * h / w)}px`;
+    paneA.style.height = hgt; paneB.style.height = hgt;
     view.fit = Math.min(paneA.clientWidth / w, paneA.clientHeight / h);
     view.scale = view.fit; view.x = (paneA.clientWidth - w * view.scale) / 2; view.y = 0;
     apply();
