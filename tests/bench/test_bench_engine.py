@@ -11,10 +11,10 @@ from helpers import save, smooth_image
 
 from veriscope.bench import Benchmark
 from veriscope.bench.datasets import Record
-from veriscope.bench.engine import DaskEngine, LocalEngine, make_engine
 from veriscope.bench.runner import Runner
 from veriscope.cli import cli
 from veriscope.detectors.base import Detector
+from veriscope.pipeline.engine import DaskEngine, LocalEngine, make_engine
 
 
 class NoiseMapDet(Detector):

@@ -54,7 +54,7 @@ def test_workers_killed_mid_job_lose_and_duplicate_nothing(store, put, jpeg):
     with exactly one result, and the audit chain is intact."""
     cid = store.create_case("c", "t")
     items = [put(store, cid, jpeg(i, size=(384, 384)), name=f"{i}.jpg")["id"] for i in range(40)]
-    kw = dict(detectors="metadata,noise,splicebuster", lease_s=1.5, poll_s=0.05)
+    kw = dict(detectors="metadata,noise,splicebuster", lease_s=3.0, poll_s=0.05)
     procs = {n: spawn(store.root, n, **kw) for n in ("a", "b")}
     kills, deadline = 0, time.monotonic() + 240
     try:

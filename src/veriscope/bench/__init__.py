@@ -33,7 +33,7 @@ class Benchmark:
         """``detectors``: names (comma-separated string or list) and/or Detector classes.
         ``perturb``: a :mod:`veriscope.signals.perturb` spec; each variant is benchmarked too
         (results["sweep"]). ``engine``: "local", "dask" (with ``scheduler``) or an
-        :class:`~veriscope.bench.engine.Engine`."""
+        :class:`~veriscope.pipeline.engine.Engine`."""
         from veriscope.bench import datasets
         from veriscope.core import registry
 
@@ -66,7 +66,7 @@ class Benchmark:
 
     @property
     def engine(self):
-        from veriscope.bench.engine import Engine, make_engine
+        from veriscope.pipeline.engine import Engine, make_engine
 
         if self._engine is None:
             if isinstance(self._engine_arg, Engine):
@@ -78,7 +78,7 @@ class Benchmark:
 
     def close(self):
         """Close the engine if this benchmark started it."""
-        from veriscope.bench.engine import Engine
+        from veriscope.pipeline.engine import Engine
 
         if self._engine is not None and not isinstance(self._engine_arg, Engine):
             self._engine.close()

@@ -185,7 +185,7 @@ class Runner:
     def __init__(self, cache_dir, detectors: list, options: dict | None = None,
                  workers: int = 1, timeout_s: float = 300.0, engine=None):
         """``detectors``: registered names and/or Detector classes. ``engine``: a
-        :mod:`veriscope.bench.engine` engine (default: a local one with ``workers``)."""
+        :mod:`veriscope.pipeline.engine` engine (default: a local one with ``workers``)."""
         self.cache = Path(cache_dir)
         self.specs = list(detectors)
         self._classes = {c.name: c for c in map(_load, self.specs)}
@@ -198,7 +198,7 @@ class Runner:
 
     def run(self, records: list[Record], progress=None) -> int:
         """Fill the cache for every record x detector; returns how many detector runs happened."""
-        from veriscope.bench.engine import LocalEngine
+        from veriscope.pipeline.engine import LocalEngine
 
         jobs = [(r.media, self.specs, self.cache, self.options, self.timeout_s) for r in records]
         ran = 0

@@ -48,6 +48,9 @@ _FORMATS = {
     "mp3": ("audio", {".mp3"}),
 }
 
+MEDIA_EXTENSIONS = frozenset(e for _, exts in _FORMATS.values() for e in exts)
+"""File name extensions (lower case, with the dot) of the formats :func:`sniff_format` knows."""
+
 # Formats Pillow decodes for us; others are recognised but need a later detector family.
 _PIL_FORMATS = {"jpeg", "png", "gif", "bmp", "tiff", "webp"}
 

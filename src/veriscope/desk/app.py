@@ -21,8 +21,10 @@ import json
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
@@ -33,6 +35,10 @@ from veriscope.desk.store import PRIORITY_BATCH, PRIORITY_INTERACTIVE, REVIEW_ST
 HERE = Path(__file__).parent
 COOKIE = "vs_session"
 SHA_PATTERN = r"^[0-9a-fA-F]{64}$"
+ID = Annotated[int, PathParam(ge=1, le=2**62)]  # SQLite integers are 64-bit
+_BINARY = {200: {"description": "The file's bytes (its media type: image, audio, video, HTML, "
+                                "JSON).", "content": {"*/*": {"schema": {"type": "string",
+                                                                         "format": "binary"}}}}}
 
 
 @dataclass
@@ -62,7 +68,7 @@ class Case(BaseModel):
 
 class Item(BaseModel):
     id: int
-    case_id: int
+    case_id: ID
     sha256: str
     name: str
     size: int
@@ -164,15 +170,43 @@ def create_app(data_dir, *, limits: Limits | None = None, detectors: str | None 
         return {**store.case(cid), "n_items": 0, "n_done": 0, "n_failed": 0}
 
     @api.get("/cases/{case_id}/items", response_model=list[Item], tags=["cases"])
-    def case_items(case_id: int, who: str = Depends(principal)):
+    def case_items(case_id: ID, who: str = Depends(principal)):
         if store.case(case_id) is None:
             raise HTTPException(404, f"no case {case_id}")
         return [_item_out(i) for i in store.items(case_id)]
 
+    @api.get("/cases/{case_id}/bundle", tags=["custody"],
+             response_class=FileResponse,
+             responses={200: {"content": {"application/zip": {}},
+                              "description": "The case as a signed BagIt bundle (zip)."}})
+    def case_bundle(case_id: ID, who: str = Depends(principal)):
+        """The case as a signed evidence bundle: a BagIt zip with the originals, the reports,
+        items.json, the audit chain (other cases' rows redacted) and case.jsonld (CASE/UCO),
+        its tag manifest signed with the desk's Ed25519 key (``veriscope verify-bundle``)."""
+        import shutil
+
+        from starlette.background import BackgroundTask
+
+        from veriscope.desk.bundle import BundleError, export_case
+
+        if store.case(case_id) is None:
+            raise HTTPException(404, f"no case {case_id}")
+        work = store.new_tmp("-export")
+        work.mkdir(parents=True)
+        try:
+            path = export_case(store, case_id, work / f"case-{case_id}.zip", who)
+        except BaseException as e:
+            shutil.rmtree(work, ignore_errors=True)
+            if isinstance(e, BundleError):  # a damaged stored file or audit chain: said why
+                raise HTTPException(409, str(e)) from None
+            raise
+        return FileResponse(path, media_type="application/zip", filename=path.name,
+                            background=BackgroundTask(shutil.rmtree, work, ignore_errors=True))
+
     @api.post("/cases/{case_id}/items", response_model=Item, status_code=201, tags=["items"],
               openapi_extra={"requestBody": {"required": True, "content": {
                   "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
-    async def upload(case_id: int, request: Request,
+    async def upload(case_id: ID, request: Request,
                      name: str = Query(min_length=1, max_length=1000),
                      expected_sha256: str | None = Query(default=None, pattern=SHA_PATTERN),
                      batch: bool = Query(default=False),
@@ -210,17 +244,17 @@ def create_app(data_dir, *, limits: Limits | None = None, detectors: str | None 
             tmp.unlink(missing_ok=True)  # moved into files/ on success
 
     @api.get("/items/{item_id}", response_model=Item, tags=["items"])
-    def get_item(item_id: int, who: str = Depends(principal)):
+    def get_item(item_id: ID, who: str = Depends(principal)):
         return _item_out(_item_or_404(store, item_id))
 
     @api.patch("/items/{item_id}", response_model=Item, tags=["items"])
-    def annotate(item_id: int, body: Annotation, who: str = Depends(principal)):
+    def annotate(item_id: ID, body: Annotation, who: str = Depends(principal)):
         _item_or_404(store, item_id)
         return _item_out(store.annotate(item_id, who, note=body.note, tags=body.tags,
                                         review=body.review))
 
     @api.get("/items/{item_id}/report", tags=["items"])
-    def get_report(item_id: int, who: str = Depends(principal)):
+    def get_report(item_id: ID, who: str = Depends(principal)):
         """The item's report (schema veriscope.report/1) with the desk's notes, tags and review
         status added under ``desk``."""
         it = _item_or_404(store, item_id)
@@ -231,8 +265,9 @@ def create_app(data_dir, *, limits: Limits | None = None, detectors: str | None 
                        "note": it["note"], "tags": it["tags"], "hash_ok": it["hash_ok"]}
         return JSONResponse(rep)
 
-    @api.get("/items/{item_id}/files/{rel:path}", tags=["items"])
-    def report_file(item_id: int, rel: str, who: str = Depends(principal)):
+    @api.get("/items/{item_id}/files/{rel:path}", tags=["items"], response_class=FileResponse,
+             responses=_BINARY)
+    def report_file(item_id: ID, rel: str, who: str = Depends(principal)):
         """A file of the item's report folder (report.html, maps/..., views/..., display.jpg)."""
         it = _item_or_404(store, item_id)
         base = store.report_path(it)
@@ -246,8 +281,9 @@ def create_app(data_dir, *, limits: Limits | None = None, detectors: str | None 
         return FileResponse(p, media_type=mimetypes.guess_type(p.name)[0] or
                             "application/octet-stream", headers=_REPORT_HEADERS)
 
-    @api.get("/items/{item_id}/original", tags=["items"])
-    def original(item_id: int, download: bool = False, who: str = Depends(principal)):
+    @api.get("/items/{item_id}/original", tags=["items"], response_class=FileResponse,
+             responses=_BINARY)
+    def original(item_id: ID, download: bool = False, who: str = Depends(principal)):
         """The file as received (byte for byte)."""
         it = _item_or_404(store, item_id)
         mt = mimetypes.guess_type(it["name"])[0] or "application/octet-stream"
@@ -336,7 +372,7 @@ def create_app(data_dir, *, limits: Limits | None = None, detectors: str | None 
 
     @app.get("/cases/{case_id}", response_class=HTMLResponse, include_in_schema=False,
              dependencies=[Depends(need_login)])
-    def case_page(request: Request, case_id: int):
+    def case_page(request: Request, case_id: ID):
         case = store.case(case_id)
         if case is None:
             raise HTTPException(404, f"no case {case_id}")
@@ -344,7 +380,7 @@ def create_app(data_dir, *, limits: Limits | None = None, detectors: str | None 
 
     @app.get("/items/{item_id}", response_class=HTMLResponse, include_in_schema=False,
              dependencies=[Depends(need_login)])
-    def item_page(request: Request, item_id: int):
+    def item_page(request: Request, item_id: ID):
         it = _item_or_404(store, item_id)
         rep = store.report(it)
         base = store.report_path(it)

@@ -137,8 +137,12 @@ class Worker:
             shutil.rmtree(final, ignore_errors=True)
         return True
 
-    def loop(self, poll_s: float = 0.5, once: bool = False) -> None:
+    def loop(self, poll_s: float = 0.5, once: bool = False, parent: int | None = None) -> None:
+        """Run jobs until stopped (or, with ``once``, until the queue is empty). ``parent``: the
+        pid of the server that started this worker; when it is gone, stop."""
         while not self.stop.is_set():
+            if parent is not None and os.getppid() != parent:
+                return
             worked = self.run_one()
             if once and not worked:
                 return
@@ -156,6 +160,8 @@ def main(argv=None) -> int:
     ap.add_argument("--lease", type=float, default=queue.DEFAULT_LEASE_S)
     ap.add_argument("--poll", type=float, default=0.5)
     ap.add_argument("--once", action="store_true", help="stop when the queue is empty")
+    ap.add_argument("--parent", type=int, default=None,
+                    help="stop when the process with this pid (the server) is gone")
     ap.add_argument("--engine", choices=["local", "dask"], default="local")
     ap.add_argument("--scheduler", default=None)
     a = ap.parse_args(argv)
@@ -167,8 +173,10 @@ def main(argv=None) -> int:
     w = Worker(Store(a.data, create=False), a.name, detectors=a.detectors, timeout_s=a.timeout,
                lease_s=a.lease, engine=engine)
     signal.signal(signal.SIGTERM, lambda *_: w.stop.set())
+    if a.parent is not None:
+        _die_with_parent()
     try:
-        w.loop(a.poll, once=a.once)
+        w.loop(a.poll, once=a.once, parent=a.parent)
     except KeyboardInterrupt:
         pass
     finally:
@@ -177,15 +185,32 @@ def main(argv=None) -> int:
     return 0
 
 
+def _die_with_parent() -> None:
+    """Linux: have the kernel send SIGTERM to this worker when its parent dies (a server killed
+    with SIGKILL leaves no orphan analysing in the background); elsewhere the loop's parent
+    check does it between jobs."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def spawn(data_dir, name: str, *, detectors: str | None = None, timeout_s: float = 120.0,
           lease_s: float = queue.DEFAULT_LEASE_S, engine: str = "local",
-          scheduler: str | None = None, poll_s: float = 0.5, once: bool = False):
-    """Start a worker process; returns its ``subprocess.Popen``."""
+          scheduler: str | None = None, poll_s: float = 0.5, once: bool = False,
+          tie_to_parent: bool = True):
+    """Start a worker process; returns its ``subprocess.Popen``. With ``tie_to_parent`` the
+    worker stops when this process ends."""
     import subprocess
 
     cmd = [sys.executable, "-m", "veriscope.desk.worker", "--data", str(data_dir), "--name", name,
            "--timeout", str(timeout_s), "--lease", str(lease_s), "--poll", str(poll_s),
            "--engine", engine]
+    if tie_to_parent:
+        cmd += ["--parent", str(os.getpid())]
     if detectors:
         cmd += ["--detectors", detectors]
     if scheduler:

@@ -1,12 +1,13 @@
-"""Where the per-record benchmark work runs: this process, a local process pool, or Dask.
+"""Where per-item work runs: this process, a local process pool, or Dask.
 
 An engine has one job: ``map(fn, items)`` -> results in the order of ``items``. ``fn`` is a
-module-level function (the runner's per-record worker, or the perturbation worker) and
-the items are plain picklable tuples, so every engine computes exactly the same thing;
-only where it runs differs. The on-disk cache is the meeting point: workers write the
-detector outputs there and the client scores from it, so with Dask every worker must see
-the dataset and the cache folder at the same paths as the client (a shared filesystem),
-and must have veriscope (and the detectors' dependencies) installed.
+module-level function (the bench runner's per-record worker, the perturbation worker, the
+per-file worker of :mod:`veriscope.pipeline.scan`) and the items are plain picklable tuples or
+dataclasses, so every engine computes exactly the same thing; only where it runs differs.
+Workers write their heavy output to disk (the bench cache, a scan's report folders) and send
+back small results, so with Dask every worker must see the input files and the output folder
+at the same paths as the client (a shared filesystem), and must have veriscope (and the
+detectors' dependencies) installed.
 
 >>> with make_engine("local", workers=4) as eng:
 ...     results = list(eng.map(fn, items))
@@ -59,8 +60,8 @@ class LocalEngine(Engine):
         return self._pool.map(fn, items, chunksize=1)
 
     def close(self):
-        if self._pool is not None:
-            self._pool.shutdown()
+        if self._pool is not None:  # work still queued (an error, Ctrl-C) is dropped, not run
+            self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
     def describe(self):
