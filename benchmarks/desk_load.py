@@ -4,8 +4,8 @@
 Protocol (each run a fresh data folder and fresh `veriscope serve` processes on 127.0.0.1):
 
 1. **Queue and faults**: N small distinct PNGs (96x128 noise, about 37 kB; ``--jobs``, default
-   1000) uploaded through the API by 4 client threads (upload throughput and latency), analysed
-   by ``serve --workers 2`` with the cheap detectors ``metadata,jpeg_tables`` (so that the figure
+   1000) uploaded through the API by 4 client threads (upload throughput and latency) while no
+   worker runs, then analysed by ``serve --workers 2`` with the cheap detectors ``metadata,jpeg_tables`` (so that the figure
    is the queue's, not the detectors'), lease 3 s. While the queue drains, a worker process is
    killed with SIGKILL ``--kills`` times (default 5) and the server itself is stopped and
    started again once halfway; a thread reads the file page of a random done item every
@@ -14,7 +14,7 @@ Protocol (each run a fresh data folder and fresh `veriscope serve` processes on 
 2. **Drain rate, 1 vs 2 workers**: the same cheap jobs (``--drain-jobs``, default 300) with 1
    and then 2 workers, no faults.
 3. **Real pictures, 1 vs 2 workers**: the 24 photos of
-   ``../shared/data/pristine-kodak24-cbsd68-mcmaster/kodak24`` (768x512 PNG) with the default detector set,
+   ``../shared/data/pristine-kodak24-cbsd68-mcmaster/kodak24`` (500x500 PNG) with the default detector set,
    as a desk user gets them.
 
 Writes benchmarks/results/desk_load.json and prints a Markdown summary.
@@ -223,6 +223,30 @@ def integrity(data: Path) -> dict:
             "jobs_per_s_span": round(done / span, 2) if span else None}
 
 
+def markdown(res: dict) -> str:
+    fu, fd, fi = res["faults_upload"], res["faults_drain"], res["faults_integrity"]
+    lines = [f"## Desk under load and faults ({res['cores']} cores, load average "
+             f"{res['load_start']:.1f} -> {res['load_end']:.1f})", "",
+             f"- uploads: {fu['files']} files through the API, 4 clients: {fu['files_per_s']} "
+             f"files/s, p50 {fu['upload_p50_ms']} ms, p95 {fu['upload_p95_ms']} ms",
+             f"- drain with 2 workers, {fd['kills']} workers killed (SIGKILL), server restarted: "
+             f"{fd['server_restarted']}: {fi['jobs']} jobs, {fi['lost']} lost, "
+             f"{fi['duplicated']} duplicated, {fi['retried']} retried, audit chain intact: "
+             f"{fi['audit_ok']}; {fi['jobs_per_s_span']} jobs/s; file page p50 "
+             f"{fd.get('file_page_p50_ms')} ms, p95 {fd.get('file_page_p95_ms')} ms "
+             f"(n={fd.get('file_page_n')})", "",
+             "| run | workers | jobs | jobs/s (first claim to last result) | file page p95 ms |",
+             "|---|---|---|---|---|"]
+    for kind in ("drain", "photos"):
+        for n in (1, 2):
+            r = res.get(f"{kind}_{n}")
+            if r:
+                lines.append(f"| {kind} | {n} | {r['integrity']['jobs']} | "
+                             f"{r['integrity']['jobs_per_s_span']} | "
+                             f"{r.get('file_page_p95_ms', '')} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jobs", type=int, default=1000)
@@ -236,13 +260,15 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="veriscope-desk-load-") as tmp:
         tmp = Path(tmp)
         # 1. faults
-        desk = Desk(tmp / "faults", 2, CHEAP)
+        desk = Desk(tmp / "faults", 0, CHEAP)
         files = [(f"{i:05d}.png", _png(i)) for i in range(a.jobs)]
         res["faults_upload"] = upload_all(desk, files)
+        desk.stop()  # the whole queue waits; then two workers drain it, with faults
+        desk.workers = 2
+        desk.start()
         res["faults_drain"] = drain(desk, a.jobs, kills=a.kills, restart=True, page_probe=True)
         desk.stop()
         res["faults_integrity"] = integrity(tmp / "faults")
-        print(json.dumps(res, indent=1), flush=True)
         # 2. drain rate, cheap detectors
         for n in (1, 2):
             desk = Desk(tmp / f"drain{n}", 0, CHEAP)
@@ -271,7 +297,7 @@ def main(argv=None) -> int:
     res["load_end"] = os.getloadavg()[0]
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(res, indent=2))
-    print(json.dumps(res, indent=1))
+    print(markdown(res))
     return 0 if res["faults_integrity"]["lost"] == 0 and res["faults_integrity"]["duplicated"] == 0 \
         else 1
 

@@ -31,6 +31,7 @@ SCRIPTS = {
     "video_edits": ["--robust", "--out", str(OUT / "video_edits_tables.md")],
     "faces": [],
     "lip_sync": [],
+    "desk_load": [],
 }
 
 wanted = sys.argv[1:] or list(SCRIPTS)
