@@ -134,6 +134,34 @@ def test_limits_refuse_with_413_and_leave_no_temp_file(client, jpeg):
     assert _upload(c, h, 999, jpeg(4)).status_code == 404
 
 
+def test_decompression_bombs_are_refused_from_their_header(client, tmp_path):
+    from helpers import jpeg_size_bomb, png_bomb, png_deflate_bomb
+
+    c, h, store = client
+    cid = _case(c, h)
+    for make in (png_bomb, jpeg_size_bomb, png_deflate_bomb):
+        data = (make(tmp_path / "bomb", 6000, 6000) if make is png_deflate_bomb
+                else make(tmp_path / "bomb")).read_bytes()
+        assert len(data) < 400_000
+        r = _upload(c, h, cid, data, name=f"{make.__name__}.png")
+        assert r.status_code == 413, (make.__name__, r.status_code, r.text)
+    assert _tmp_files(store) == []
+    assert c.get(f"/api/v1/cases/{cid}/items", headers=h).json() == []
+
+
+def test_job_rows_name_the_detector_versions(client, jpeg):
+    c, h, store = client
+    cid = _case(c, h)
+    _upload(c, h, cid, jpeg(9))
+    Worker(store, "w").run_one()
+    done = [r for r in store.audit_rows() if r["action"] == "job.done"]
+    import json
+
+    dets = json.loads(done[0]["detail"])["detectors"]
+    assert dets and all(re.fullmatch(r"[a-z_0-9]+ \S+", d) for d in dets)
+    assert done[0]["tool"].startswith("veriscope ")
+
+
 def test_names_are_confined_and_escaped(client, jpeg):
     c, h, store = client
     cid = _case(c, h, name="<script>alert('case')</script>")

@@ -58,7 +58,7 @@ def analyze_task(args: tuple) -> dict:
     v = rep["verdict"]
     return {"verdict": v["label"], "score": v["score"], "band": v["band"],
             "kind": rep["media"]["kind"],
-            "detectors": [e["name"] for e in rep["evidence"]]}
+            "detectors": [f"{e['name']} {e['version']}" for e in rep["evidence"]]}
 
 
 DISPLAY_SIDE = 2048
