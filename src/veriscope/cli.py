@@ -95,9 +95,13 @@ def _analysis_context(err, timeout_s, trust_anchors, frame_detectors, sample_fps
               help="Analyse N files at a time in separate processes (default: the number of "
               "cores, fewer when memory is short: about 2 GiB each). Reports and output order "
               "are the same as with one worker.")
+@click.option("--archive", "archive_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=None, help="A reference archive (veriscope index): archive_match looks "
+              "each picture up in it (also: env VERISCOPE_ARCHIVE).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors, no_html, stability,
-            sample_fps, sample_frames, max_video_seconds, frame_detectors, workers, debug):
+            sample_fps, sample_frames, max_video_seconds, frame_detectors, workers, archive_dir,
+            debug):
     """Analyse media files with every applicable detector and fuse the evidence."""
     from veriscope.core import registry
     from veriscope.pipeline.batch import Job, analyze_many, default_workers
@@ -114,6 +118,12 @@ def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors
         fmt = "table"
     ctx = _analysis_context(err, timeout_s, trust_anchors, frame_detectors, sample_fps,
                             sample_frames, max_video_seconds)
+    if archive_dir is not None:
+        if not (archive_dir / "archive.sqlite3").is_file():
+            err.print(f"[red]error:[/red] {archive_dir}: not a veriscope archive (make one with "
+                      "`veriscope index DIR --archive PATH`)", soft_wrap=True)
+            sys.exit(EXIT_USAGE)
+        ctx.options["archive_match"] = {"archive": str(archive_dir.resolve())}
     rows, failures, taken = [], 0, set()
 
     if workers is None:
@@ -710,6 +720,144 @@ def verify_bundle_cmd(path, key_file, as_json):
         for p in res.problems:
             click.echo(f"BROKEN: {p}")
     sys.exit(EXIT_OK if res.ok else EXIT_SOME_FAILED)
+
+
+# ------------------------------------------------------------------ the reference archive
+def _open_archive(path: Path, create: bool = False):
+    try:
+        from veriscope.archive.store import Archive
+    except ImportError as e:  # pragma: no cover - depends on the install
+        _err_console().print(f"[red]error:[/red] the archive needs its extra: pip install "
+                             f"'veriscope[archive]' ({e})", soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+    try:
+        return Archive(path, create=create)
+    except FileNotFoundError as e:
+        _err_console().print(f"[red]error:[/red] {e}", soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+
+
+@cli.command("index")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--archive", "archive_dir", required=True,
+              type=click.Path(path_type=Path, file_okay=False),
+              help="The archive folder (created if missing).")
+@click.option("--source", default=None, help="Where these files come from (stored with each).")
+@click.option("--date", default=None, help="Their date, ISO (YYYY-MM-DD), when known; "
+              "otherwise each picture's EXIF capture date if it has one.")
+@click.option("--caption", default=None, help="A caption stored with each item.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS,
+              show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+def index_cmd(paths, archive_dir, source, date, caption, max_pixels, as_json):
+    """Add pictures and video keyframes under PATHS to a reference archive (incremental:
+    files already indexed, by SHA-256, are skipped; unreadable ones are listed and skipped)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from veriscope.archive.build import index_paths
+
+    err = _err_console()
+    if date is not None:
+        import datetime as _dt
+
+        try:
+            _dt.date.fromisoformat(date[:10])
+        except ValueError:
+            err.print(f"[red]error:[/red] --date {date!r} is not an ISO date (YYYY-MM-DD)",
+                      soft_wrap=True)
+            sys.exit(EXIT_USAGE)
+    archive = _open_archive(archive_dir, create=True)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(),
+                        TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                        console=err, transient=True, disable=not err.is_terminal)
+    task = None
+
+    def tick(path, i, n):
+        nonlocal task
+        if task is None:
+            task = progress.add_task("index", total=n)
+        progress.update(task, completed=i, description=f"index {path.name[:40]}")
+
+    try:
+        with progress:
+            rep = index_paths(archive, paths, source=source, date=date, caption=caption,
+                              max_pixels=max_pixels, progress=tick)
+    except FileNotFoundError as e:
+        err.print(f"[red]error:[/red] {e}", soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+    archive.ann()  # bring the search index up to date now, not at the first query
+    if as_json:
+        click.echo(json.dumps({**rep.to_dict(), "items": archive.count()}, indent=2))
+    else:
+        for p, why in rep.skipped:
+            err.print(f"skipped: {p}: {why}", soft_wrap=True, markup=False)
+        click.echo(f"{rep.added} file(s) added ({rep.keyframes} video keyframes), "
+                   f"{rep.already} already indexed, {len(rep.skipped)} skipped; "
+                   f"{archive.count()} items in {archive_dir}")
+
+
+@cli.command("match")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--archive", "archive_dir", required=True,
+              type=click.Path(path_type=Path, file_okay=False))
+@click.option("--top", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Also write the difference map and the registered archived version of the "
+                   "best verified matches here (PNG).")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS,
+              show_default=True)
+def match_cmd(path, archive_dir, top, fmt, out_dir, max_pixels):
+    """Find earlier versions of the picture PATH in a reference archive: verified matches
+    first, with what differs and which version is likely the earlier."""
+    from veriscope.archive.build import capture_date
+    from veriscope.archive.search import Query, match
+    from veriscope.core.media import Media
+
+    err = _err_console()
+    archive = _open_archive(archive_dir)
+    try:
+        media = Media.open(path, max_pixels=max_pixels)
+        if media.kind != "image":
+            raise VeriscopeError(f"{path}: match takes a picture (index video keyframes with "
+                                 "`veriscope index`; match one of its frames)")
+        q = Query.from_rgb(media.rgb(), date=capture_date(media))
+    except VeriscopeError as e:
+        err.print(f"[red]error:[/red] {e}", soft_wrap=True, markup=False)
+        sys.exit(EXIT_SOME_FAILED)
+    matches = match(archive, q, top=top)
+    if out_dir is not None:
+        from PIL import Image
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for k, m in enumerate(m for m in matches if m.diff is not None):
+            Image.fromarray((m.diff * 255).astype("uint8")).save(out_dir / f"diff_{k + 1}.png")
+            Image.fromarray(m.warped).save(out_dir / f"archived_{k + 1}.png")
+    if fmt == "json":
+        click.echo(json.dumps([m.to_dict() for m in matches], indent=2, default=float))
+        return
+    if not matches:
+        click.echo(f"no candidate in {archive.count()} items")
+        return
+    for k, m in enumerate(matches, 1):
+        it = m.item
+        v = m.verification
+        head = (f"{k}. {'VERIFIED' if m.verified else 'candidate'} {it['path']}"
+                + (f" @ {it['t']:.2f} s" if it["kind"] == "keyframe" else "")
+                + f"  inliers {v.inliers if v else 0}, votes {m.votes}"
+                + (f", pHash distance {m.hash_distance}" if m.hash_distance is not None else ""))
+        click.echo(head)
+        meta = ", ".join(f"{k2} {it[k2]}" for k2 in ("date", "source", "caption") if it.get(k2))
+        if meta:
+            click.echo(f"   {meta}")
+        if m.changed_fraction is not None:
+            regs = "; ".join(f"x={r['x']} y={r['y']} {r['w']}x{r['h']}" for r in m.regions[:3])
+            click.echo(f"   differs on {m.changed_fraction:.1%} of the common part"
+                       + (f" ({regs})" if regs else "") + f"; earlier: {m.earlier} ("
+                       + "; ".join(m.earlier_reasons) + ")")
+        elif m.note:
+            click.echo(f"   {m.note}")
 
 
 def main(argv=None):

@@ -447,6 +447,7 @@ PLAIN = {
     "frame_edits": "frames seem to be missing, repeated or inserted",
     "faces": "a face in this video looks pasted or swapped",
     "lip_sync": "the lips and the speech do not match",
+    "archive_match": "an earlier version of this picture in your archive differs in a region",
 }
 """What a flag from each detector means, in the words of the verdict headline."""
 

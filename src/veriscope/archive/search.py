@@ -1,0 +1,237 @@
+"""Finding earlier versions of a picture in an archive.
+
+1. Candidates: items whose pHash (or their mirror's) is within 12 bits of the query's, and
+   items that many of the query's local descriptors (and its mirror image's) find among their
+   nearest neighbours in the faiss index (votes).
+2. Verification: local features matched and a similarity transform fitted with RANSAC
+   (``signals.fingerprint.verify``); a candidate is *verified* with at least
+   ``MIN_INLIERS`` consistent matches. Perceptual-hash closeness alone never verifies.
+3. For the best verified matches: the archived picture is read again from its path, warped
+   onto the query, and compared (the difference map, regions that differ), and the evidence on
+   which version came first is weighed (field of view, resolution of the common part, dates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from veriscope.archive.store import Archive
+from veriscope.signals import fingerprint as F
+
+HASH_DIST = 12
+VOTE_DIST = 64
+MAX_VERIFY = 40
+DIFF_BAR = 0.5
+MIN_REGION = 0.002
+"""Smallest differing region reported, as a share of the query's pixels."""
+
+
+@dataclass
+class Match:
+    item: dict
+    votes: int = 0
+    hash_distance: int | None = None
+    verification: F.Verification | None = None
+    score: float = 0.0
+    changed_fraction: float | None = None
+    regions: list[dict] = field(default_factory=list)
+    coverage: dict = field(default_factory=dict)
+    earlier: str = "unknown"
+    earlier_reasons: list[str] = field(default_factory=list)
+    note: str | None = None
+    diff: np.ndarray | None = field(default=None, repr=False)
+    warped: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def verified(self) -> bool:
+        return bool(self.verification and self.verification.verified)
+
+    def to_dict(self) -> dict:
+        it = self.item
+        return {"item": {k: it.get(k) for k in ("id", "sha256", "t", "path", "kind", "width",
+                                                  "height", "date", "source", "caption",
+                                                  "indexed")},
+                "score": round(self.score, 4), "verified": self.verified, "votes": self.votes,
+                "hash_distance": self.hash_distance,
+                "verification": self.verification.to_dict() if self.verification else None,
+                "changed_fraction": None if self.changed_fraction is None
+                else round(self.changed_fraction, 5),
+                "regions": self.regions, "coverage": self.coverage,
+                "earlier": self.earlier, "earlier_reasons": self.earlier_reasons,
+                "note": self.note}
+
+
+@dataclass
+class Query:
+    rgb: np.ndarray
+    hashes: dict
+    feats: F.Features
+    feats_mirror: F.Features
+    date: str | None = None
+
+    @classmethod
+    def from_rgb(cls, rgb: np.ndarray, date: str | None = None) -> Query:
+        w = F.working_copy(rgb)
+        return cls(np.asarray(rgb), F.perceptual_hashes(rgb), F.local_features(w),
+                   F.local_features(np.ascontiguousarray(w[:, ::-1])), date)
+
+
+def candidates(archive: Archive, q: Query, limit: int = MAX_VERIFY) -> dict[int, dict]:
+    """item id -> {"votes", "votes_mirror", "hash_distance", "hash_mirror"}."""
+    out: dict[int, dict] = {}
+    for d, iid, mir in archive.hash_candidates(q.hashes, HASH_DIST):
+        c = out.setdefault(iid, {"votes": 0, "votes_mirror": 0})
+        if c.get("hash_distance") is None or d < c["hash_distance"]:
+            c["hash_distance"], c["hash_mirror"] = d, mir
+    idx, owner = archive.ann()
+    if idx.ntotal:
+        k = min(5, idx.ntotal)
+        for feats, key in ((q.feats, "votes"), (q.feats_mirror, "votes_mirror")):
+            if not len(feats):
+                continue
+            dist, nn = idx.search(np.ascontiguousarray(feats.desc), k)
+            for drow, nrow in zip(dist, nn, strict=True):
+                items = {int(owner[j]) for dd, j in zip(drow, nrow, strict=True)
+                         if j >= 0 and dd <= VOTE_DIST}
+                for iid in items:
+                    out.setdefault(iid, {"votes": 0, "votes_mirror": 0})[key] += 1
+    ranked = sorted(out.items(), key=lambda kv: (kv[1].get("hash_distance") is None,
+                                                 -max(kv[1]["votes"], kv[1]["votes_mirror"])))
+    return dict(ranked[:limit])
+
+
+def match(archive: Archive, q: Query, *, top: int = 10, diff_top: int = 3,
+          min_votes: int = 3) -> list[Match]:
+    """Verified matches first (most inliers first), then unverified candidates by votes."""
+    cands = {i: c for i, c in candidates(archive, q).items()
+             if c.get("hash_distance") is not None
+             or max(c["votes"], c["votes_mirror"]) >= min_votes}
+    feats = archive.features(cands)
+    out = []
+    for iid, c in cands.items():
+        f = feats.get(iid)
+        if f is None:
+            continue
+        v = F.verify(q.feats, f)
+        if not v.verified or c["votes_mirror"] > c["votes"] or c.get("hash_mirror"):
+            vm = F.verify(q.feats_mirror, f)
+            if vm.inliers > v.inliers:
+                vm.mirrored = True
+                v = vm
+        m = Match(archive.item(iid), votes=max(c["votes"], c["votes_mirror"]),
+                  hash_distance=c.get("hash_distance"), verification=v)
+        m.score = min(1.0, v.inliers / 50) if v.verified else 0.0
+        out.append(m)
+    out.sort(key=lambda m: (not m.verified, -(m.verification.inliers if m.verified else 0),
+                            -m.votes))
+    out = out[:top]
+    for m in [m for m in out if m.verified][:diff_top]:
+        compare(m, q)
+    return out
+
+
+def load_item_rgb(item: dict) -> np.ndarray:
+    """The archived picture's pixels, read again from where it was indexed."""
+    from veriscope.core.media import Media, file_sha256
+
+    p = Path(item["path"])
+    if not p.is_file():
+        raise FileNotFoundError(f"{p} (indexed {item['indexed']}) is no longer there")
+    if file_sha256(p) != item["sha256"]:
+        raise FileNotFoundError(f"{p} changed since it was indexed (SHA-256 differs)")
+    media = Media.open(p)
+    if item["kind"] == "image":
+        return media.rgb()
+    from veriscope.core.video import frames_at
+
+    for fr in frames_at(media, [float(item["t"])]):
+        rgb = fr.rgb(max_side=1280)
+        fr.release()
+        return rgb
+    raise FileNotFoundError(f"{p}: the frame at {item['t']} s cannot be decoded")
+
+
+def compare(m: Match, q: Query) -> None:
+    """Difference map, differing regions, coverage and which version is likely earlier."""
+    try:
+        c = load_item_rgb(m.item)
+    except (OSError, ValueError) as e:
+        m.note = f"no difference map: {e}"
+        return
+    except Exception as e:  # a damaged archived file: the match stands without its map
+        m.note = f"no difference map: the archived file cannot be read ({type(e).__name__})"
+        return
+    diff, overlap, warped = F.difference_map(q.rgb, c, m.verification)
+    m.diff, m.warped = diff, warped
+    H, W = diff.shape
+    n_over = int(overlap.sum())
+    m.changed_fraction = float((diff >= DIFF_BAR).sum() / max(1, n_over))
+    m.regions = regions(diff, q.rgb.shape[1] / W)
+    # coverage: share of the query the archived picture covers, and share of the archived
+    # picture that the query shows (from the transform's area factor)
+    ch, cw = c.shape[:2]
+    mat = m.verification.matrix
+    det = abs(np.linalg.det(mat[:, :2]))  # area factor in normalised units
+    area_c_in_q = det * (cw / max(cw, ch)) * (ch / max(cw, ch)) * max(H, W) ** 2
+    q_cov = n_over / (H * W)
+    c_cov = min(1.0, n_over / max(1.0, area_c_in_q))
+    # pixels of the common part in each file
+    q_px = n_over * (q.rgb.shape[0] * q.rgb.shape[1]) / (H * W)
+    c_px = n_over / max(det * max(H, W) ** 2 / max(cw, ch) ** 2, 1e-12)
+    m.coverage = {"query_covered": round(q_cov, 4), "archived_shown": round(c_cov, 4),
+                  "common_pixels_query": int(q_px), "common_pixels_archived": int(c_px)}
+    m.earlier, m.earlier_reasons = earlier_version(q_cov, c_cov, q_px, c_px, q.date,
+                                                   m.item.get("date"))
+
+
+def regions(diff: np.ndarray, scale: float) -> list[dict]:
+    """Connected areas where the two versions differ (boxes in the query's pixels)."""
+    import cv2
+
+    mask = (diff >= DIFF_BAR).astype(np.uint8)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    out = []
+    total = diff.size
+    for k in range(1, n):
+        x, y, w, h, area = stats[k]
+        if area / total < MIN_REGION:
+            continue
+        out.append({"x": int(x * scale), "y": int(y * scale), "w": int(w * scale),
+                    "h": int(h * scale), "share": round(float(area / total), 4),
+                    "strength": round(float(diff[lab == k].mean()), 3)})
+    out.sort(key=lambda r: -r["share"])
+    return out[:10]
+
+
+def earlier_version(q_cov: float, c_cov: float, q_px: float, c_px: float,
+                    q_date: str | None, c_date: str | None) -> tuple[str, list[str]]:
+    """Which of the two is likely the earlier version: 'archived', 'query' or 'unknown', with
+    the reasons. Each cue is a tendency of how pictures travel (copies get cropped, downscaled,
+    re-encoded), not a proof; dates beat them when both are known."""
+    votes, why = 0, []
+    if q_date and c_date and q_date[:19] != c_date[:19]:
+        if c_date < q_date:
+            return "archived", [f"the archived version is dated {c_date[:10]}, the query "
+                                f"{q_date[:10]}"]
+        return "query", [f"the query is dated {q_date[:10]}, the archived version {c_date[:10]}"]
+    if c_cov < 0.9 and q_cov > 0.95:
+        votes += 1
+        why.append(f"the query shows only {c_cov:.0%} of the archived picture (a crop of it)")
+    elif q_cov < 0.9 and c_cov > 0.95:
+        votes -= 1
+        why.append(f"the archived picture covers only {q_cov:.0%} of the query (a crop of it)")
+    if c_px > 1.3 * q_px:
+        votes += 1
+        why.append(f"the archived version has {c_px / max(q_px, 1):.1f}x the pixels of the "
+                   "common part (copies are usually smaller)")
+    elif q_px > 1.3 * c_px:
+        votes -= 1
+        why.append(f"the query has {q_px / max(c_px, 1):.1f}x the pixels of the common part")
+    if votes > 0:
+        return "archived", why
+    if votes < 0:
+        return "query", why
+    return "unknown", why or ["same field of view and resolution: no cue to the order"]

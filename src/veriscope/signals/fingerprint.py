@@ -1,0 +1,238 @@
+"""Fingerprints of pictures for near-duplicate search, and the comparison of two versions.
+
+Pure functions over arrays (no storage; the archive keeps what they return):
+
+- :func:`working_copy`: the picture at a bounded size (long side :data:`WORK_SIDE`) in gray,
+  the one every feature below is computed on, so that cost does not grow with the input.
+- :func:`perceptual_hashes`: pHash, dHash and wavelet hash (the ImageHash package), 64 bits
+  each, of the picture and of its mirror image. They survive resizing, re-compression and
+  colour changes, not crops or large overlays.
+- :func:`local_features`: ORB keypoints (oriented FAST + rotated BRIEF, 256-bit binary
+  descriptors), at most ``n``, spread over a grid so that a crop keeps a share of them;
+  positions normalised by the long side, so that two sizes of one picture agree.
+- :func:`verify`: matches two sets of local features (Hamming distance, ratio test) and fits
+  a similarity transform (rotation, uniform scale, shift) with RANSAC; the inliers decide
+  whether two pictures show the same scene from the same shot.
+- :func:`difference_map`: the archived picture warped onto the query, colours matched on the
+  overlap, and where they differ more than re-encoding explains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+WORK_SIDE = 640
+"""Long side (px) of the working copy features are computed on."""
+N_FEATURES = 160
+"""Local features kept per picture (archive and query alike)."""
+MIN_INLIERS = 12
+"""Matches consistent with one similarity transform needed to call two pictures one shot."""
+
+
+def working_copy(rgb: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
+    """uint8 gray picture scaled so that its long side is ``side`` (area-averaged down,
+    bilinear up): two sizes of one picture then show its objects at the same scale, which the
+    local features need (a copy at a third of the size matched 3 of 160 features at its own
+    size, 31 when brought to the archive's)."""
+    import cv2
+
+    a = np.asarray(rgb)
+    g = cv2.cvtColor(a, cv2.COLOR_RGB2GRAY) if a.ndim == 3 else a
+    h, w = g.shape[:2]
+    s = side / max(h, w)
+    if s != 1:
+        g = cv2.resize(g, (max(1, round(w * s)), max(1, round(h * s))),
+                       interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
+    return np.ascontiguousarray(g)
+
+
+def perceptual_hashes(rgb: np.ndarray) -> dict[str, int]:
+    """64-bit pHash, dHash and wavelet hash of the picture and pHash of its mirror image, as
+    signed 64-bit integers (SQLite's integer type)."""
+    import imagehash
+    from PIL import Image
+
+    im = Image.fromarray(np.asarray(rgb)).convert("L")
+    if max(im.size) > 512:  # the hashes look at 8-32 px; a smaller copy changes nothing
+        im.thumbnail((512, 512), Image.Resampling.BILINEAR)
+    mir = im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    return {"phash": _to_int(imagehash.phash(im)), "dhash": _to_int(imagehash.dhash(im)),
+            "whash": _to_int(imagehash.whash(im)), "phash_mirror": _to_int(imagehash.phash(mir))}
+
+
+def _to_int(h) -> int:
+    bits = np.asarray(h.hash, dtype=np.uint8).ravel()
+    v = int("".join("1" if b else "0" for b in bits), 2)
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def hamming64(a: int, b: int) -> int:
+    return bin((a ^ b) & ((1 << 64) - 1)).count("1")
+
+
+@dataclass
+class Features:
+    """Local features of one picture: ``xy`` (n, 2) float32 positions divided by the working
+    copy's long side, ``desc`` (n, 32) uint8 ORB descriptors, ``size`` the working copy's
+    (width, height)."""
+
+    xy: np.ndarray
+    desc: np.ndarray
+    size: tuple[int, int]
+
+    def __len__(self) -> int:
+        return len(self.xy)
+
+    def to_bytes(self) -> bytes:
+        n = len(self.xy)
+        head = np.array([n, self.size[0], self.size[1]], dtype="<i4").tobytes()
+        return head + self.xy.astype("<f4").tobytes() + self.desc.astype(np.uint8).tobytes()
+
+    @classmethod
+    def from_bytes(cls, b: bytes) -> Features:
+        n, w, h = np.frombuffer(b[:12], dtype="<i4")
+        xy = np.frombuffer(b[12:12 + 8 * n], dtype="<f4").reshape(n, 2)
+        desc = np.frombuffer(b[12 + 8 * n:12 + 8 * n + 32 * n], dtype=np.uint8).reshape(n, 32)
+        return cls(xy, desc, (int(w), int(h)))
+
+
+def local_features(gray: np.ndarray, n: int = N_FEATURES, grid: int = 4) -> Features:
+    """At most ``n`` ORB features of a working copy, the strongest of each cell of a
+    ``grid`` x ``grid`` partition first (so that every part of the picture is represented),
+    then the strongest of the rest."""
+    import cv2
+
+    h, w = gray.shape[:2]
+    orb = cv2.ORB_create(nfeatures=max(4 * n, 500), scaleFactor=1.2, nlevels=8, edgeThreshold=15,
+                         patchSize=31, fastThreshold=10)
+    kps, desc = orb.detectAndCompute(gray, None)
+    side = float(max(h, w))
+    if desc is None or not kps:
+        return Features(np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), (w, h))
+    resp = np.array([k.response for k in kps])
+    pts = np.array([k.pt for k in kps], dtype=np.float32)
+    cell = (np.minimum(pts[:, 0] * grid // max(w, 1), grid - 1) * grid
+            + np.minimum(pts[:, 1] * grid // max(h, 1), grid - 1)).astype(int)
+    order = np.argsort(-resp, kind="stable")
+    per_cell = max(1, n // (grid * grid) // 2)
+    taken, count = [], np.zeros(grid * grid, int)
+    for i in order:
+        if count[cell[i]] < per_cell:
+            taken.append(i)
+            count[cell[i]] += 1
+    seen = set(taken)
+    rest = [i for i in order if i not in seen]
+    chosen = (taken + rest)[:n]
+    return Features(pts[chosen] / side, desc[chosen].astype(np.uint8), (w, h))
+
+
+@dataclass
+class Verification:
+    """The outcome of :func:`verify`: ``matrix`` maps the archived picture's normalised
+    positions onto the query's (2x3), ``mirrored`` when the query is the mirror image."""
+
+    verified: bool
+    inliers: int
+    matches: int
+    matrix: np.ndarray | None = None
+    mirrored: bool = False
+    scale: float | None = None
+    rotation_deg: float | None = None
+    pairs: np.ndarray | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict:
+        return {"verified": self.verified, "inliers": self.inliers, "matches": self.matches,
+                "mirrored": self.mirrored,
+                "scale": None if self.scale is None else round(self.scale, 4),
+                "rotation_deg": None if self.rotation_deg is None else round(self.rotation_deg, 2),
+                "matrix": None if self.matrix is None else np.round(self.matrix, 6).tolist()}
+
+
+def verify(query: Features, cand: Features, *, ratio: float = 0.8, max_dist: int = 64,
+           min_inliers: int = MIN_INLIERS) -> Verification:
+    """Match ``cand`` (archived) to ``query`` and fit a similarity transform cand -> query."""
+    import cv2
+
+    if len(query) < 3 or len(cand) < 3:
+        return Verification(False, 0, 0)
+    bf = cv2.BFMatcher(cv2.NORM_HAMMING)
+    knn = bf.knnMatch(cand.desc, query.desc, k=2)
+    good = []
+    for m in knn:
+        if not m:
+            continue
+        if m[0].distance > max_dist:
+            continue
+        if len(m) == 2 and m[0].distance > ratio * m[1].distance:
+            continue
+        good.append((m[0].queryIdx, m[0].trainIdx))
+    if len(good) < 3:
+        return Verification(False, 0, len(good))
+    src = np.float32([cand.xy[i] for i, _ in good])
+    dst = np.float32([query.xy[j] for _, j in good])
+    mat, inl = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC,
+                                           ransacReprojThreshold=0.012, maxIters=2000,
+                                           confidence=0.995)
+    if mat is None or inl is None:
+        return Verification(False, 0, len(good))
+    n_in = int(inl.sum())
+    scale = float(np.hypot(mat[0, 0], mat[1, 0]))
+    rot = float(np.degrees(np.arctan2(mat[1, 0], mat[0, 0])))
+    ok = n_in >= min_inliers and 0.05 < scale < 20
+    pairs = np.array(good)[inl.ravel().astype(bool)]
+    return Verification(ok, n_in, len(good), mat.astype(np.float64), False, scale, rot, pairs)
+
+
+def difference_map(query_rgb: np.ndarray, cand_rgb: np.ndarray, v: Verification,
+                   side: int = 1024) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where the query differs from the registered archived picture.
+
+    Both are compared at the query's size capped at ``side`` (long side). Returns (diff, overlap,
+    warped): ``diff`` float32 in [0, 1] (0 where the two agree up to re-encoding, 1 where they
+    clearly differ), ``overlap`` bool (the query's pixels the archived picture covers),
+    ``warped`` the archived picture in the query's frame (uint8 RGB, for a side-by-side view).
+    """
+    import cv2
+
+    q = np.asarray(query_rgb)
+    if v.mirrored:  # the transform maps onto the mirrored query: compare there, flip back
+        d, o, w = difference_map(np.ascontiguousarray(q[:, ::-1]), cand_rgb,
+                                 Verification(**{**v.__dict__, "mirrored": False}), side)
+        return d[:, ::-1].copy(), o[:, ::-1].copy(), w[:, ::-1].copy()
+    c = np.asarray(cand_rgb)
+    qh, qw = q.shape[:2]
+    s = min(1.0, side / max(qh, qw))
+    W, H = max(1, round(qw * s)), max(1, round(qh * s))
+    qs = cv2.resize(q, (W, H), interpolation=cv2.INTER_AREA) if s < 1 else q.copy()
+    ch, cw = c.shape[:2]
+    # normalised coordinates: x / long side. Pixel maps: cand px -> cand norm -> query norm -> px
+    a = np.array([[1 / max(ch, cw), 0, 0], [0, 1 / max(ch, cw), 0], [0, 0, 1]])
+    m = np.vstack([v.matrix, [0, 0, 1]])
+    b = np.array([[max(H, W), 0, 0], [0, max(H, W), 0], [0, 0, 1]])
+    full = (b @ m @ a)[:2]
+    warped = cv2.warpAffine(np.ascontiguousarray(c), full, (W, H), flags=cv2.INTER_AREA,
+                            borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    cover = cv2.warpAffine(np.full((ch, cw), 255, np.uint8), full, (W, H), flags=cv2.INTER_NEAREST,
+                           borderValue=0)
+    overlap = cv2.erode(cover, np.ones((5, 5), np.uint8)) > 0
+    if overlap.sum() < 64:
+        return np.zeros((H, W), np.float32), overlap, warped
+    lq = cv2.cvtColor(qs, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lc = cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32)
+    for k in range(3):  # colour changes (grading, white balance) are not edits
+        mq, sq = lq[..., k][overlap].mean(), lq[..., k][overlap].std() + 1e-3
+        mc, sc = lc[..., k][overlap].mean(), lc[..., k][overlap].std() + 1e-3
+        lc[..., k] = (lc[..., k] - mc) * (sq / sc) + mq
+    sigma = max(1.5, max(H, W) / 300)
+    bq = cv2.GaussianBlur(lq, (0, 0), sigma)  # re-encoding and resampling noise averaged out
+    bc = cv2.GaussianBlur(lc, (0, 0), sigma)
+    d = np.sqrt(((bq - bc) ** 2).sum(-1))
+    d[~overlap] = 0
+    vals = d[overlap]
+    floor = float(np.median(vals) + 3 * 1.4826 * np.median(np.abs(vals - np.median(vals))))
+    floor = max(floor, 6.0)  # about 6 units of Lab: below that, a re-encoding, not an edit
+    diff = np.clip((d - floor) / (2 * floor), 0, 1).astype(np.float32)
+    diff = cv2.morphologyEx(diff, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    return diff, overlap, warped
