@@ -2,8 +2,9 @@
 
 One row per indexed picture or video keyframe: the file's SHA-256 (with the keyframe's time
 for video), its path when indexed, size, the item's metadata (source, date if known, caption),
-its four 64-bit perceptual hashes and its local features (positions and ORB descriptors, about
-5.8 kB). The faiss index holds every local descriptor with the row id of its item; it is a
+its four 64-bit perceptual hashes and its local features (256 positions and ORB descriptors,
+10 kB). The faiss index holds the first ``N_SEARCH`` (96) descriptors of each item with the row
+id of its item (3 kB per item); it is a
 cache of the database (``features.faiss`` plus the row count it covers), rebuilt when it does
 not cover every row, so an interrupted indexing run never leaves the two out of step.
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from veriscope.signals.fingerprint import Features
+from veriscope.signals.fingerprint import N_SEARCH, Features
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -171,8 +172,8 @@ class Archive:
         with self.connect() as c:
             for r in c.execute("SELECT id, features FROM items ORDER BY id"):
                 f = Features.from_bytes(r["features"])
-                descs.append(f.desc)
-                owner.append(np.full(len(f), r["id"], dtype=np.int64))
+                descs.append(f.desc[:N_SEARCH])
+                owner.append(np.full(len(descs[-1]), r["id"], dtype=np.int64))
         n_items = self.count()
         d = np.concatenate(descs) if descs else np.zeros((0, 32), np.uint8)
         own = np.concatenate(owner) if owner else np.zeros(0, np.int64)

@@ -1,0 +1,205 @@
+"""The reference archive: fingerprints, indexing (incremental, bad files skipped), search with
+verification, the difference map, which version is earlier, the archive_match detector and
+the CLI. Pictures: scikit-image's sample photos (real photos, bundled in its wheel)."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image, ImageDraw
+
+pytest.importorskip("faiss")
+pytest.importorskip("imagehash")
+data = pytest.importorskip("skimage.data")
+
+from veriscope.archive.build import index_paths  # noqa: E402
+from veriscope.archive.search import Query, earlier_version, match  # noqa: E402
+from veriscope.archive.store import Archive  # noqa: E402
+from veriscope.cli import cli  # noqa: E402
+from veriscope.signals import fingerprint as F  # noqa: E402
+
+NAMES = ["astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "retina",
+         "hubble_deep_field", "colorwheel", "coins", "camera", "brick", "moon"]
+
+
+def _photos() -> dict[str, np.ndarray]:
+    out = {}
+    for n in NAMES:
+        a = getattr(data, n)()
+        if a.ndim == 2:
+            a = np.stack([a] * 3, -1)
+        out[n] = np.ascontiguousarray(a[..., :3]).astype(np.uint8)
+    return out
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return _photos()
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory, photos):
+    folder = tmp_path_factory.mktemp("pics")
+    for n, a in photos.items():
+        Image.fromarray(a).save(folder / f"{n}.png")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x00" * 50)
+    (folder / "notes.jpg").write_text("not a picture")
+    arc = Archive(tmp_path_factory.mktemp("arc") / "a", create=True)
+    rep = index_paths(arc, [folder], source="skimage", date="2019-03-02")
+    assert rep.added == len(NAMES) and len(rep.skipped) == 2
+    return arc, folder
+
+
+def _edit(a: np.ndarray, box=(60, 50, 150, 120)) -> tuple[np.ndarray, np.ndarray]:
+    im = Image.fromarray(a.copy())
+    ImageDraw.Draw(im).ellipse(box, fill=(30, 220, 40))
+    mask = np.zeros(a.shape[:2], bool)
+    m = Image.new("L", (a.shape[1], a.shape[0]))
+    ImageDraw.Draw(m).ellipse(box, fill=255)
+    mask = np.asarray(m) > 0
+    return np.asarray(im), mask
+
+
+def _jpeg(a: np.ndarray, q: int = 80) -> np.ndarray:
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "JPEG", quality=q)
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+
+
+def _resize(a, s):
+    return np.asarray(Image.fromarray(a).resize((round(a.shape[1] * s), round(a.shape[0] * s)),
+                                               Image.Resampling.LANCZOS))
+
+
+def test_hashes_survive_resize_and_recompression_not_a_different_picture(photos):
+    a, b = photos["astronaut"], photos["coffee"]
+    ha, hb = F.perceptual_hashes(a), F.perceptual_hashes(b)
+    hr = F.perceptual_hashes(_jpeg(_resize(a, 0.5), 70))
+    assert F.hamming64(ha["phash"], hr["phash"]) <= 8
+    assert F.hamming64(ha["phash"], hb["phash"]) > 20
+    hm = F.perceptual_hashes(np.ascontiguousarray(a[:, ::-1]))
+    assert F.hamming64(ha["phash_mirror"], hm["phash"]) <= 2
+
+
+def test_features_round_trip(photos):
+    f = F.local_features(F.working_copy(photos["rocket"]))
+    g = F.Features.from_bytes(f.to_bytes())
+    assert np.array_equal(f.desc, g.desc) and np.allclose(f.xy, g.xy) and f.size == g.size
+
+
+@pytest.mark.parametrize("name,make", [
+    ("resize+jpeg", lambda a: _jpeg(_resize(a, 0.6), 75)),
+    ("crop half", lambda a: a[a.shape[0] // 4: 3 * a.shape[0] // 4, a.shape[1] // 4: 3 * a.shape[1] // 4]),
+    ("mirror", lambda a: np.ascontiguousarray(a[:, ::-1])),
+    ("border", lambda a: np.pad(a, ((40, 40), (40, 40), (0, 0)), constant_values=255)),
+])
+def test_the_original_is_found_and_verified(archive, photos, name, make):
+    arc, _ = archive
+    ms = match(arc, Query.from_rgb(make(photos["astronaut"])), top=5)
+    assert ms and ms[0].verified and ms[0].item["path"].endswith("astronaut.png"), name
+    assert ms[0].item["source"] == "skimage" and ms[0].item["date"].startswith("2019-03-02")
+    assert [m for m in ms if m.verified] == ms[:1]  # nothing else verifies
+
+
+def test_an_unrelated_picture_verifies_nothing(archive):
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:300, 0:400]
+    other = np.stack([np.sin(xx / 17) * 90 + 120, np.cos(yy / 23) * 90 + 120,
+                      rng.normal(128, 30, (300, 400))], -1).clip(0, 255).astype(np.uint8)
+    assert not [m for m in match(arc_of(archive), Query.from_rgb(other)) if m.verified]
+
+
+def arc_of(archive):
+    return archive[0]
+
+
+def test_difference_map_finds_the_edit_and_not_the_reencoding(archive, photos):
+    arc, _ = archive
+    edited, mask = _edit(photos["chelsea"])
+    m = match(arc, Query.from_rgb(_jpeg(edited, 85)), top=3)[0]
+    assert m.verified and m.item["path"].endswith("chelsea.png")
+    found = m.diff >= 0.5
+    inter = (found & mask).sum()
+    assert inter / found.sum() > 0.7 and inter / mask.sum() > 0.7
+    assert m.regions and m.regions[0]["x"] <= 60 + 5 and m.regions[0]["y"] <= 50 + 5
+    # the same picture only re-encoded and shrunk: no region differs
+    clean = match(arc, Query.from_rgb(_jpeg(_resize(photos["chelsea"], 0.7), 75)), top=3)[0]
+    assert clean.verified and clean.regions == []
+    assert clean.earlier == "archived"  # the archived one has more pixels
+
+
+def test_earlier_version_cues():
+    assert earlier_version(1.0, 0.5, 1e5, 4e5, None, None)[0] == "archived"
+    assert earlier_version(0.5, 1.0, 4e5, 1e5, None, None)[0] == "query"
+    assert earlier_version(1.0, 1.0, 1e5, 1e5, None, None)[0] == "unknown"
+    # dates beat the other cues
+    assert earlier_version(1.0, 0.5, 1e5, 4e5, "2018-01-01T00:00:00", "2020-01-01")[0] == "query"
+
+
+def test_incremental_and_bad_files_listed(archive):
+    arc, folder = archive
+    n = arc.count()
+    rep = index_paths(arc, [folder])
+    assert rep.added == 0 and rep.already == len(NAMES) and arc.count() == n
+    reasons = {s["path"].rsplit("/", 1)[-1]: s["reason"] for s in arc.skipped()}
+    assert set(reasons) == {"broken.jpg", "notes.jpg"}
+    assert "unsupported" in reasons["notes.jpg"] or "format" in reasons["notes.jpg"]
+
+
+def test_the_faiss_index_is_rebuilt_when_stale(archive, photos, tmp_path):
+    arc, _ = archive
+    (arc.root / "features.faiss").write_bytes(b"garbage")
+    fresh = Archive(arc.root)
+    ms = match(fresh, Query.from_rgb(photos["coffee"]), top=3)
+    assert ms[0].verified and ms[0].item["path"].endswith("coffee.png")
+
+
+def test_detector_and_report(archive, photos, tmp_path):
+    from veriscope import analyze
+
+    arc, _ = archive
+    edited, _ = _edit(photos["coffee"], box=(100, 80, 220, 170))
+    small = _resize(edited, 0.75)
+    p = tmp_path / "q.jpg"
+    Image.fromarray(small).save(p, quality=90)
+    rep = analyze(p, ["archive_match"], options={"archive_match": {"archive": str(arc.root)}})
+    ev = rep.get("archive_match")
+    assert ev.applicable and ev.score >= 0.6 and ev.label == "manipulated"
+    codes = {f.code for f in ev.findings}
+    assert {"archive_match", "archive_earlier_differs"} <= codes
+    assert ev.heatmap is not None and "archived_version" in ev.views
+    assert rep.verdict.label == "manipulated" and "archive" in rep.verdict.headline
+    out = rep.write(tmp_path / "out")
+    assert (tmp_path / "out" / "maps" / "archive_match.png").is_file()
+    assert json.loads(out.read_text())["evidence"][0]["data"]["matches"][0]["verified"]
+    # without an archive the detector does not apply
+    rep2 = analyze(p, ["archive_match"])
+    assert not rep2.get("archive_match").applicable
+
+
+def test_cli_index_and_match(tmp_path, photos):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n in NAMES[:4]:
+        Image.fromarray(photos[n]).save(folder / f"{n}.png")
+    arc = tmp_path / "arc"
+    r = CliRunner().invoke(cli, ["index", str(folder), "--archive", str(arc), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["added"] == 4
+    q = tmp_path / "q.jpg"
+    Image.fromarray(_resize(photos["rocket"], 0.5)).save(q, quality=80)
+    r = CliRunner().invoke(cli, ["match", str(q), "--archive", str(arc), "--format", "json",
+                                 "--out", str(tmp_path / "m")])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.output)
+    assert res[0]["verified"] and res[0]["item"]["path"].endswith("rocket.png")
+    assert (tmp_path / "m" / "diff_1.png").is_file()
+    r = CliRunner().invoke(cli, ["match", str(q), "--archive", str(tmp_path / "none")])
+    assert r.exit_code == 2 and "not a veriscope archive" in r.output
+    r = CliRunner().invoke(cli, ["index", str(tmp_path / "missing"), "--archive", str(arc)])
+    assert r.exit_code == 2 and "no such file" in r.output
+    r = CliRunner().invoke(cli, ["index", str(folder), "--archive", str(arc), "--date", "yesterday"])
+    assert r.exit_code == 2
