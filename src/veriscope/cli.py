@@ -559,8 +559,11 @@ def _desk_store(data_dir: Path, create: bool = False):
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="With --engine dask: the scheduler (tcp://host:8786; its workers must see "
                    "--data at the same path), or 'local' for a LocalCluster.")
+@click.option("--archive", "archive_dir", type=click.Path(path_type=Path, file_okay=False),
+              default=None, help="A reference archive (veriscope index) that archive_match "
+              "looks each picture up in (also: env VERISCOPE_ARCHIVE).")
 def serve_cmd(host, port, data_dir, workers, detectors, timeout_s, max_upload_mb, max_pixels,
-              max_seconds, lease_s, engine, scheduler):
+              max_seconds, lease_s, engine, scheduler, archive_dir):
     """Run the desk: a local web service and UI with cases, jobs and custody."""
     err = _err_console()
     try:
@@ -582,6 +585,14 @@ def serve_cmd(host, port, data_dir, workers, detectors, timeout_s, max_upload_mb
     except VeriscopeError as e:
         err.print(f"[red]error:[/red] {e}", soft_wrap=True)
         sys.exit(EXIT_USAGE)
+    if archive_dir is not None:
+        if not (archive_dir / "archive.sqlite3").is_file():
+            err.print(f"[red]error:[/red] {archive_dir}: not a veriscope archive (make one with "
+                      "`veriscope index DIR --archive PATH`)", soft_wrap=True)
+            sys.exit(EXIT_USAGE)
+        import os
+
+        os.environ["VERISCOPE_ARCHIVE"] = str(archive_dir.resolve())  # the workers inherit it
     limits = Limits(max_bytes=int(max_upload_mb * (1 << 20)), max_pixels=max_pixels,
                     max_seconds=max_seconds)
     app = create_app(data_dir, limits=limits, detectors=detectors)

@@ -174,6 +174,8 @@ def test_detector_and_report(archive, photos, tmp_path):
     assert rep.verdict.label == "manipulated" and "archive" in rep.verdict.headline
     out = rep.write(tmp_path / "out")
     assert (tmp_path / "out" / "maps" / "archive_match.png").is_file()
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert "Earlier version in your archive" in html and "archived version, aligned" in html
     assert json.loads(out.read_text())["evidence"][0]["data"]["matches"][0]["verified"]
     # without an archive the detector does not apply
     rep2 = analyze(p, ["archive_match"])

@@ -197,6 +197,10 @@ def render_html(report) -> str:
 
     # ---------------------------------------------------------------- visual aids
     in_timeline = _timeline_view_names(report) if media.kind == "video" else set()
+    pair = _archive_pair(report)
+    if pair:
+        parts.append(pair)
+        in_timeline = set(in_timeline) | {("archive_match", "archived_version")}
     aids = [(e, k, v) for e in report.evidence if not e.error for k, v in e.views.items()
             if (e.name, k) not in in_timeline]
     if aids:
@@ -849,3 +853,24 @@ def _headline_html(verdict: dict) -> str:
                if limits else "")
             + f"<details><summary>Technical details: the summary with scores and calibration"
               f"</summary><p>{escape(verdict['summary'])}</p></details>")
+
+
+def _archive_pair(report) -> str:
+    """This file beside the archived version that archive_match registered onto it."""
+    e = report.get("archive_match")
+    if e is None or e.error or "archived_version" not in e.views or report.media.kind != "image":
+        return ""
+    v = e.views["archived_version"]
+    h, w = v.shape[:2]
+    size = (min(w, 560), max(1, round(min(w, 560) * h / w)))
+    best = (e.data.get("matches") or [{}])[0].get("item", {}) if isinstance(e.data, dict) else {}
+    meta = ", ".join(escape(str(best[k])[:80]) for k in ("path", "date", "source", "caption")
+                     if best.get(k))
+    figs = (f"<figure style='margin:0'><img src='{_image_uri(report.media.rgb(), size)}' "
+            f"alt='this file' style='max-width:100%'><figcaption>this file</figcaption></figure>"
+            f"<figure style='margin:0'><img src='{_view_uri(v, size)}' alt='archived version' "
+            f"style='max-width:100%'><figcaption>archived version, aligned onto this file"
+            f"{': ' + meta if meta else ''}</figcaption></figure>")
+    return ("<section><h2>Earlier version in your archive</h2><p class='hint'>Aligned and "
+            "colour-matched; the map <i>archive_match</i> above shows where they differ.</p>"
+            "<div style='display:flex;gap:12px;flex-wrap:wrap'>" + figs + "</div></section>")
