@@ -759,8 +759,17 @@ def _open_archive(path: Path, create: bool = False):
 @click.option("--caption", default=None, help="A caption stored with each item.")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS,
               show_default=True)
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Fingerprint N files at a time in separate processes (this process writes "
+                   "the archive; the result is the same).")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: this machine (--workers processes); dask: a Dask cluster (--scheduler) "
+                   "for large indexes (its workers must see the files at the same paths).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="With --engine dask: tcp://host:8786, or 'local' for a LocalCluster.")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
-def index_cmd(paths, archive_dir, source, date, caption, max_pixels, as_json):
+def index_cmd(paths, archive_dir, source, date, caption, max_pixels, workers, engine, scheduler,
+              as_json):
     """Add pictures and video keyframes under PATHS to a reference archive (incremental:
     files already indexed, by SHA-256, are skipped; unreadable ones are listed and skipped)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -789,10 +798,17 @@ def index_cmd(paths, archive_dir, source, date, caption, max_pixels, as_json):
             task = progress.add_task("index", total=n)
         progress.update(task, completed=i, description=f"index {path.name[:40]}")
 
+    from veriscope.pipeline.engine import make_engine
+
     try:
-        with progress:
+        eng = make_engine(engine, workers=workers, scheduler=scheduler)
+    except (ValueError, RuntimeError, OSError) as e:
+        err.print(f"[red]error:[/red] {e}", soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+    try:
+        with progress, eng:
             rep = index_paths(archive, paths, source=source, date=date, caption=caption,
-                              max_pixels=max_pixels, progress=tick)
+                              max_pixels=max_pixels, progress=tick, map_fn=eng.map)
     except FileNotFoundError as e:
         err.print(f"[red]error:[/red] {e}", soft_wrap=True)
         sys.exit(EXIT_USAGE)

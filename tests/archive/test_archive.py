@@ -205,3 +205,25 @@ def test_cli_index_and_match(tmp_path, photos):
     assert r.exit_code == 2 and "no such file" in r.output
     r = CliRunner().invoke(cli, ["index", str(folder), "--archive", str(arc), "--date", "yesterday"])
     assert r.exit_code == 2
+
+
+def test_workers_and_dask_build_the_same_archive(tmp_path, photos):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n in NAMES[:5]:
+        Image.fromarray(photos[n]).save(folder / f"{n}.png")
+    (folder / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 30)
+    rows = {}
+    for name, extra in [("one", []), ("two", ["--workers", "2"]),
+                        ("dask", ["--engine", "dask", "--scheduler", "local", "--workers", "1"])]:
+        if name == "dask":
+            pytest.importorskip("distributed")
+        arc = tmp_path / name
+        r = CliRunner().invoke(cli, ["index", str(folder), "--archive", str(arc), "--json", *extra])
+        assert r.exit_code == 0, r.output
+        out = json.loads(r.output)
+        assert out["added"] == 5 and len(out["skipped"]) == 1
+        with Archive(arc).connect() as c:
+            rows[name] = [tuple(r) for r in c.execute(
+                "SELECT sha256, phash, dhash, whash, phash_mirror, features FROM items ORDER BY sha256")]
+    assert rows["one"] == rows["two"] == rows["dask"]

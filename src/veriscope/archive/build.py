@@ -63,65 +63,104 @@ def fingerprint(rgb) -> tuple[dict, F.Features]:
 def index_paths(archive: Archive, paths: Iterable, *, source: str | None = None,
                 date: str | None = None, caption: str | None = None,
                 max_pixels: int = DEFAULT_MAX_PIXELS,
-                progress: Callable[[Path, int, int], None] | None = None) -> IndexReport:
-    """Index every media file under ``paths``; ``progress(path, i, n)`` after each file."""
+                progress: Callable[[Path, int, int], None] | None = None,
+                map_fn: Callable | None = None) -> IndexReport:
+    """Index every media file under ``paths``; ``progress(path, i, n)`` after each file.
+
+    ``map_fn(fn, items)`` (default: the built-in ``map``) runs the per-file work (hashing,
+    decoding, fingerprints) and yields results in order: pass an engine's ``map`` (a process
+    pool, a Dask cluster) to spread it; this process only writes the database, so the archive
+    is the same whatever runs the work."""
     files = list(walk(paths, exclude=archive.root))
     rep = IndexReport()
-    for i, p in enumerate(files):
+    with archive.connect() as c:
+        known = {r[0] for r in c.execute("SELECT DISTINCT sha256 FROM items")}
+    todo, done = [], 0
+    for p in files:  # hashing here is cheap next to decoding: resumed runs skip at once
         try:
-            _index_one(archive, p, rep, source=source, date=date, caption=caption,
-                       max_pixels=max_pixels)
-        except (MediaError, OSError, ValueError) as e:
-            reason = e.message if isinstance(e, MediaError) else f"{type(e).__name__}: {e}"
+            sha = file_sha256(p)
+        except OSError as e:
+            sha = None
             with archive.connect() as c:
-                archive.skip(c, str(p), None, reason)
-            rep.skipped.append((str(p), reason))
+                archive.skip(c, str(p), None, f"cannot be read ({e.strerror or e})")
+            rep.skipped.append((str(p), f"cannot be read ({e.strerror or e})"))
+        if sha is not None and sha in known:
+            rep.already += 1
+        elif sha is not None:
+            todo.append(p)
+            continue
+        done += 1
         if progress is not None:
-            progress(p, i + 1, len(files))
+            progress(p, done, len(files))
+    results = (map_fn or map)(fingerprint_file, [(str(p), max_pixels, date) for p in todo])
+    for p, res in zip(todo, results, strict=True):
+        if "error" in res:
+            with archive.connect() as c:
+                archive.skip(c, str(p), res.get("sha256"), res["error"])
+            rep.skipped.append((str(p), res["error"]))
+        elif res["sha256"] in known:
+            rep.already += 1
+        else:
+            common = {"sha256": res["sha256"], "path": str(p.resolve()), "size": res["size"],
+                      "source": source, "caption": caption, "date": res["date"]}
+            with archive.connect() as c:  # one file (all keyframes of a video) or nothing
+                for row in res["rows"]:
+                    archive.add(c, t=row["t"], kind=res["kind"], width=row["width"],
+                                height=row["height"], hashes=row["hashes"],
+                                features=F.Features.from_bytes(row["features"]), **common)
+            known.add(res["sha256"])
+            rep.added += 1
+            if res["kind"] == "keyframe":
+                rep.keyframes += len(res["rows"])
+        done += 1
+        if progress is not None:
+            progress(p, done, len(files))
     return rep
 
 
-def _index_one(archive: Archive, p: Path, rep: IndexReport, *, source, date, caption,
-               max_pixels) -> None:
-    sha = file_sha256(p)
-    if archive.has(sha):
-        rep.already += 1
-        return
-    media = Media.open(p, max_pixels=max_pixels)
-    meta_date = date or capture_date(media)
-    common = {"sha256": sha, "path": str(p.resolve()), "size": media.size_bytes,
-              "source": source, "caption": caption}
-    if media.kind == "image":
-        rgb = media.rgb()
-        hashes, feats = fingerprint(rgb)
-        with archive.connect() as c:
-            archive.add(c, t=-1, kind="image", width=rgb.shape[1], height=rgb.shape[0],
-                        hashes=hashes, features=feats, date=meta_date, **common)
-        rep.added += 1
-        return
-    if media.kind != "video":
-        raise ValueError(f"{media.kind} files are not indexed (pictures and video keyframes only)")
-    from veriscope.core.video import frames_at, scan
-    from veriscope.signals.shots import detect_shots
+def fingerprint_file(job: tuple) -> dict:
+    """Hash, decode and fingerprint one file (module level: it runs in worker processes).
+    Returns ``{sha256, kind, size, date, rows: [{t, width, height, hashes, features}]}`` or
+    ``{error}``; never raises for bad input."""
+    path, max_pixels, date = job
+    p = Path(path)
+    sha = None
+    try:
+        sha = file_sha256(p)
+        media = Media.open(p, max_pixels=max_pixels)
+        out = {"sha256": sha, "size": media.size_bytes, "date": date or capture_date(media)}
+        if media.kind == "image":
+            rgb = media.rgb()
+            hashes, feats = fingerprint(rgb)
+            return {**out, "kind": "image", "rows": [
+                {"t": -1, "width": rgb.shape[1], "height": rgb.shape[0], "hashes": hashes,
+                 "features": feats.to_bytes()}]}
+        if media.kind != "video":
+            return {"sha256": sha, "error": f"{media.kind} files are not indexed (pictures and "
+                                            "video keyframes only)"}
+        from veriscope.core.video import frames_at, scan
+        from veriscope.signals.shots import detect_shots
 
-    shots = detect_shots(scan(media))
-    if len(shots) > MAX_KEYFRAMES:
-        step = len(shots) / MAX_KEYFRAMES
-        shots = [shots[int(k * step)] for k in range(MAX_KEYFRAMES)]
-    rows = []
-    for fr in frames_at(media, [s.key_time for s in shots]):
-        rgb = fr.rgb(max_side=1280)
-        hashes, feats = fingerprint(rgb)
-        rows.append((fr.time, rgb.shape, hashes, feats))
-        fr.release()
-    if not rows:
-        raise ValueError("no frame could be decoded")
-    with archive.connect() as c:  # all keyframes of a video, or none
-        for t, shape, hashes, feats in rows:
-            archive.add(c, t=round(float(t), 4), kind="keyframe", width=shape[1], height=shape[0],
-                        hashes=hashes, features=feats, date=meta_date, **common)
-    rep.added += 1
-    rep.keyframes += len(rows)
+        shots = detect_shots(scan(media))
+        if len(shots) > MAX_KEYFRAMES:
+            step = len(shots) / MAX_KEYFRAMES
+            shots = [shots[int(k * step)] for k in range(MAX_KEYFRAMES)]
+        rows = []
+        for fr in frames_at(media, [s.key_time for s in shots]):
+            rgb = fr.rgb(max_side=1280)
+            hashes, feats = fingerprint(rgb)
+            rows.append({"t": round(float(fr.time), 4), "width": rgb.shape[1],
+                         "height": rgb.shape[0], "hashes": hashes, "features": feats.to_bytes()})
+            fr.release()
+        if not rows:
+            return {"sha256": sha, "error": "no frame could be decoded"}
+        return {**out, "kind": "keyframe", "rows": rows}
+    except MediaError as e:
+        return {"sha256": sha, "error": e.message}
+    except (OSError, ValueError) as e:
+        return {"sha256": sha, "error": f"{type(e).__name__}: {e}"}
+    except Exception as e:  # a decoder bug on a hostile file: listed, the run goes on
+        return {"sha256": sha, "error": f"cannot be indexed ({type(e).__name__}: {e})"}
 
 
 def capture_date(media: Media) -> str | None:
