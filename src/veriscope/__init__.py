@@ -8,7 +8,8 @@ The public surface is small on purpose; everything else is internal and may move
 - :class:`Media` (what is analysed), :class:`Evidence` (what one detector says about it) and
   its parts :class:`Finding`, :class:`Segment`, :class:`Box`, :class:`Token`;
 - :class:`Detector` and :class:`Context`, to write a detector plugin (docs/plugins.md);
-- :class:`VeriscopeError` and :class:`MediaError` (input that cannot be analysed).
+- :class:`VeriscopeError` and :class:`MediaError` (input that cannot be analysed);
+- :func:`index` and :func:`find_original`: a local reference archive (docs/archive.md).
 
 >>> import veriscope
 >>> report = veriscope.analyze("photo.jpg")                  # doctest: +SKIP
@@ -41,6 +42,34 @@ def analyze(path, detectors=None, *, timeout_s: float = 120.0, max_pixels: int =
                         options=options, video=video)
 
 
+def index(paths, archive, *, source: str | None = None, date: str | None = None,
+          caption: str | None = None) -> dict:
+    """Add the pictures and video keyframes under ``paths`` (files or folders) to the archive
+    folder ``archive`` (created if missing); returns ``{added, keyframes, already, skipped}``."""
+    from veriscope.archive.build import index_paths
+    from veriscope.archive.store import Archive
+
+    if isinstance(paths, (str, bytes)) or hasattr(paths, "__fspath__"):
+        paths = [paths]
+    return index_paths(Archive(archive, create=True), paths, source=source, date=date,
+                       caption=caption).to_dict()
+
+
+def find_original(path, archive, *, top: int = 10, max_pixels: int = DEFAULT_MAX_PIXELS) -> list:
+    """Matches of the picture ``path`` in the archive, best first, as dicts (item, score,
+    verified, verification, changed_fraction, regions, coverage, earlier, earlier_reasons);
+    the same as ``veriscope match --format json``."""
+    from veriscope.archive.build import capture_date
+    from veriscope.archive.search import Query, match
+    from veriscope.archive.store import Archive
+
+    media = Media.open(path, max_pixels=max_pixels)
+    if media.kind != "image":
+        raise MediaError(path, f"is {media.kind}; find_original takes a picture")
+    q = Query.from_rgb(media.rgb(), date=capture_date(media))
+    return [m.to_dict() for m in match(Archive(archive), q, top=top)]
+
+
 __all__ = [
     "__version__",
     "Box",
@@ -55,4 +84,6 @@ __all__ = [
     "Token",
     "VeriscopeError",
     "analyze",
+    "find_original",
+    "index",
 ]

@@ -227,3 +227,20 @@ def test_workers_and_dask_build_the_same_archive(tmp_path, photos):
             rows[name] = [tuple(r) for r in c.execute(
                 "SELECT sha256, phash, dhash, whash, phash_mirror, features FROM items ORDER BY sha256")]
     assert rows["one"] == rows["two"] == rows["dask"]
+
+
+def test_python_api(tmp_path, photos):
+    import veriscope
+
+    p = tmp_path / "a.png"
+    Image.fromarray(photos["coffee"]).save(p)
+    out = veriscope.index(p, tmp_path / "arc", source="desk")
+    assert out["added"] == 1
+    q = tmp_path / "q.jpg"
+    Image.fromarray(_resize(photos["coffee"], 0.5)).save(q, quality=85)
+    res = veriscope.find_original(q, tmp_path / "arc")
+    assert res[0]["verified"] and res[0]["item"]["source"] == "desk"
+    assert res[0]["earlier"] == "archived"
+    json.dumps(res)  # JSON-ready
+    with pytest.raises(FileNotFoundError):
+        veriscope.find_original(q, tmp_path / "nope")
