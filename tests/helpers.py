@@ -64,3 +64,14 @@ def jpeg_size_bomb(path: Path, w=65_000, h=65_000) -> Path:
     b[i + 7:i + 9] = struct.pack(">H", w)
     path.write_bytes(bytes(b))
     return path
+
+
+def strip_timings(obj):
+    """A report (or any JSON value) without its run-dependent fields (elapsed_s, created,
+    timings_s), to compare two runs."""
+    if isinstance(obj, dict):
+        return {k: strip_timings(v) for k, v in obj.items()
+                if k not in ("elapsed_s", "created", "timings_s")}
+    if isinstance(obj, list):
+        return [strip_timings(v) for v in obj]
+    return obj

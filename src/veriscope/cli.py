@@ -37,6 +37,21 @@ def unique_dir(out: Path, name: str, taken: set[str]) -> Path:
     return out / cand
 
 
+def _detector_options(f):
+    """The detector flags that analyze and scan share (in this order in --help)."""
+    f = click.option("--trust-anchors", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+                     default=None, help="PEM bundle of C2PA trust anchors (also: env "
+                     "VERISCOPE_C2PA_TRUST_ANCHORS).")(f)
+    f = click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS,
+                     show_default=True,
+                     help="Refuse images whose header claims more pixels than this.")(f)
+    f = click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=120.0,
+                     show_default=True, help="Seconds each detector may take per file.")(f)
+    return click.option("--detectors", "detectors", default=None,
+                        help="Comma-separated detector names (default: the default set; 'all' "
+                             "for every one).")(f)
+
+
 def _video_options(f):
     """The video and detector-option flags that analyze and scan share."""
     f = click.option("--frame-detectors", default=None, metavar="NAMES",
@@ -76,15 +91,7 @@ def _analysis_context(err, timeout_s, trust_anchors, frame_detectors, sample_fps
               help="Write DIR/<file name>/report.json, report.html and maps/ for each input.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default=None,
               help="Without --out: 'table' (default) or one JSON report per line on stdout.")
-@click.option("--detectors", "detectors", default=None,
-              help="Comma-separated detector names (default: the default set; 'all' for every one).")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=120.0,
-              show_default=True, help="Seconds each detector may take per input.")
-@click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS,
-              show_default=True, help="Refuse images whose header claims more pixels than this.")
-@click.option("--trust-anchors", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              default=None, help="PEM bundle of C2PA trust anchors (also: env "
-              "VERISCOPE_C2PA_TRUST_ANCHORS).")
+@_detector_options
 @click.option("--no-html", is_flag=True, help="With --out, skip report.html.")
 @click.option("--stability", "stability", type=click.IntRange(min=0, max=10), default=0,
               metavar="N", help="Also re-analyse N everyday re-encodings of each image (social "
@@ -206,15 +213,7 @@ def _video_progress(progress, task, name: str):
               help="Write OUT/<path in DIR>/ (report.json, report.html, maps/) for each media "
                    "file, OUT/scan-index.jsonl and OUT/summary.csv. Run again with the same OUT "
                    "to resume: content already done is skipped, failures are retried.")
-@click.option("--detectors", "detectors", default=None,
-              help="Comma-separated detector names (default: the default set; 'all' for every one).")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=120.0,
-              show_default=True, help="Seconds each detector may take per file.")
-@click.option("--max-pixels", type=click.IntRange(min=1), default=DEFAULT_MAX_PIXELS,
-              show_default=True, help="Refuse images whose header claims more pixels than this.")
-@click.option("--trust-anchors", type=click.Path(path_type=Path, dir_okay=False, exists=True),
-              default=None, help="PEM bundle of C2PA trust anchors (also: env "
-              "VERISCOPE_C2PA_TRUST_ANCHORS).")
+@_detector_options
 @click.option("--no-html", is_flag=True, help="Skip report.html.")
 @_video_options
 @click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",

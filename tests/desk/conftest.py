@@ -58,3 +58,37 @@ def client(tmp_path):
     key = app.state.store.add_key("tester")
     with TestClient(app) as c:
         yield c, {"X-API-Key": key}, app.state.store
+
+
+def start_serve(data, *args, log=None, wait_s: float = 20.0):
+    """`veriscope serve --data DATA --port <free> *args` in a process of its own; returns
+    (process, base URL) once /api/v1/health answers (fails the test otherwise)."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "veriscope.cli", "serve", "--data", str(data),
+                             "--port", str(port), *args],
+                            stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/api/v1/health", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    pytest.fail("the desk did not start")
+
+
+@pytest.fixture(scope="session")
+def serve():
+    """serve(data, *args, log=file) -> (process, base URL); see start_serve."""
+    return start_serve

@@ -7,10 +7,8 @@ Skipped when Chromium or Playwright is missing and CI is unset (.ci/run installs
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,37 +31,17 @@ def _need_browser():
         pytest.skip("chromium not installed (apt-get install chromium)")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def desk(tmp_path_factory):
+def desk(tmp_path_factory, serve):
     _need_browser()
     tmp = tmp_path_factory.mktemp("desk")
     data = tmp / "data"
     exe = [sys.executable, "-m", "veriscope.cli"]
     key = subprocess.run(exe + ["desk", "key", "browser", "--data", str(data)], check=True,
                          capture_output=True, text=True).stdout.strip()
-    port = _free_port()
     log = open(tmp / "serve.log", "w")
-    proc = subprocess.Popen(exe + ["serve", "--data", str(data), "--port", str(port),
-                                   "--workers", "1", "--detectors", "metadata,noise,audio_facts"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    import httpx
-
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if httpx.get(base + "/api/v1/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail("the desk did not start: " + (tmp / "serve.log").read_text())
+    proc, base = serve(data, "--workers", "1", "--detectors", "metadata,noise,audio_facts",
+                             log=log)
     yield {"base": base, "key": key, "tmp": tmp}
     proc.terminate()
     proc.wait(20)

@@ -4,16 +4,9 @@ results stay in the desk; reports identical to the local engine."""
 import json
 
 import pytest
+from helpers import strip_timings
 
 pytest.importorskip("distributed")
-
-
-def _strip(rep: dict) -> dict:
-    rep = dict(rep)
-    for k in ("created", "elapsed_s"):
-        rep.pop(k, None)
-    rep["evidence"] = [{k: v for k, v in e.items() if k != "elapsed_s"} for e in rep["evidence"]]
-    return rep
 
 
 def test_dask_engine_gives_the_local_reports(tmp_path, put, jpeg):
@@ -34,7 +27,7 @@ def test_dask_engine_gives_the_local_reports(tmp_path, put, jpeg):
         finally:
             if engine is not None:
                 engine.close()
-        reports[engine_name] = [_strip(json.loads(
+        reports[engine_name] = [strip_timings(json.loads(
             (store.root / store.item(i)["report_dir"] / "report.json").read_text())) for i in ids]
         assert all(store.item(i)["state"] == "done" for i in ids)
     assert reports["local"] == reports["dask"]

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import save, smooth_image
+from helpers import save, smooth_image, strip_timings
 
 from veriscope.pipeline import batch
 
@@ -17,14 +17,6 @@ def run_cli(*args, timeout=300):
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONWARNINGS="ignore")
     return subprocess.run([sys.executable, "-m", "veriscope.cli", *map(str, args)],
                           capture_output=True, text=True, timeout=timeout, env=env)
-
-
-def _strip(obj):
-    if isinstance(obj, dict):
-        return {k: _strip(v) for k, v in obj.items() if k not in ("elapsed_s", "created", "timings_s")}
-    if isinstance(obj, list):
-        return [_strip(v) for v in obj]
-    return obj
 
 
 @pytest.fixture
@@ -59,7 +51,7 @@ def test_two_workers_write_the_same_reports_in_the_same_order(tmp_path, inputs):
     for name in names:
         a = json.loads((outs[1] / name / "report.json").read_text())
         b = json.loads((outs[2] / name / "report.json").read_text())
-        assert _strip(a) == _strip(b), name
+        assert strip_timings(a) == strip_timings(b), name
         for png in (outs[1] / name).rglob("*.png"):
             assert png.read_bytes() == (outs[2] / name / png.relative_to(outs[1] / name)).read_bytes()
     in2 = json.loads((outs[2] / "in2.png" / "report.json").read_text())

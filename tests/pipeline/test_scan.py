@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-from helpers import save, smooth_image
+from helpers import save, smooth_image, strip_timings
 
 from veriscope.cli import cli
 from veriscope.pipeline import batch
@@ -32,14 +32,6 @@ def summary(out):
         rows = list(csv.DictReader(fh))
     assert list(rows[0]) == COLUMNS
     return {r["path"]: r for r in rows}
-
-
-def _strip(obj):
-    if isinstance(obj, dict):
-        return {k: _strip(v) for k, v in obj.items() if k not in ("elapsed_s", "created", "timings_s")}
-    if isinstance(obj, list):
-        return [_strip(v) for v in obj]
-    return obj
 
 
 @pytest.fixture
@@ -281,7 +273,7 @@ def test_usage_errors_are_one_line(tmp_path):
 
 
 def _reports(out):
-    return {p.relative_to(out).as_posix(): _strip(json.loads(p.read_text()))
+    return {p.relative_to(out).as_posix(): strip_timings(json.loads(p.read_text()))
             for p in sorted(out.rglob("report.json"))}
 
 

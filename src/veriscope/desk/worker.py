@@ -165,6 +165,10 @@ def main(argv=None) -> int:
     ap.add_argument("--engine", choices=["local", "dask"], default="local")
     ap.add_argument("--scheduler", default=None)
     a = ap.parse_args(argv)
+    if a.parent is not None:
+        _die_with_parent()
+        if os.getppid() != a.parent:  # the server died before the signal was set up
+            return 0
     engine = None
     if a.engine == "dask":
         from veriscope.pipeline.engine import make_engine
@@ -173,8 +177,6 @@ def main(argv=None) -> int:
     w = Worker(Store(a.data, create=False), a.name, detectors=a.detectors, timeout_s=a.timeout,
                lease_s=a.lease, engine=engine)
     signal.signal(signal.SIGTERM, lambda *_: w.stop.set())
-    if a.parent is not None:
-        _die_with_parent()
     try:
         w.loop(a.poll, once=a.once, parent=a.parent)
     except KeyboardInterrupt:
