@@ -20,6 +20,7 @@ import shutil
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from veriscope.desk import queue
@@ -89,7 +90,8 @@ class Worker:
         self.detectors, self.timeout_s = detectors, timeout_s
         self.max_pixels = max_pixels or DEFAULT_MAX_PIXELS
         self.lease_s, self.engine = lease_s, engine
-        self.stop = threading.Event()
+        self.stop = threading.Event()  # set by another thread (tests, an embedding program)
+        self.signalled = False  # set by the SIGTERM handler (never Event.set there: see main)
 
     def run_one(self) -> bool:
         """Claim and run one job; False when the queue was empty."""
@@ -140,14 +142,14 @@ class Worker:
     def loop(self, poll_s: float = 0.5, once: bool = False, parent: int | None = None) -> None:
         """Run jobs until stopped (or, with ``once``, until the queue is empty). ``parent``: the
         pid of the server that started this worker; when it is gone, stop."""
-        while not self.stop.is_set():
+        while not (self.stop.is_set() or self.signalled):
             if parent is not None and os.getppid() != parent:
                 return
             worked = self.run_one()
             if once and not worked:
                 return
             if not worked:
-                self.stop.wait(poll_s)
+                time.sleep(poll_s)
 
 
 def main(argv=None) -> int:
@@ -176,7 +178,13 @@ def main(argv=None) -> int:
         engine = make_engine("dask", scheduler=a.scheduler)
     w = Worker(Store(a.data, create=False), a.name, detectors=a.detectors, timeout_s=a.timeout,
                lease_s=a.lease, engine=engine)
-    signal.signal(signal.SIGTERM, lambda *_: w.stop.set())
+    # A handler runs between two bytecodes of the main thread: calling Event.set() there while
+    # the main thread holds the event's lock inside Event.wait() deadlocks (seen: a worker
+    # orphaned for good). The handler only sets a flag; the loop sleeps and looks.
+    def _on_term(signum, frame):
+        w.signalled = True
+
+    signal.signal(signal.SIGTERM, _on_term)
     try:
         w.loop(a.poll, once=a.once, parent=a.parent)
     except KeyboardInterrupt:
