@@ -244,3 +244,25 @@ def test_python_api(tmp_path, photos):
     json.dumps(res)  # JSON-ready
     with pytest.raises(FileNotFoundError):
         veriscope.find_original(q, tmp_path / "nope")
+
+
+def test_the_search_index_grows_with_the_archive(tmp_path, photos):
+    import faiss
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for n in NAMES[:3]:
+        Image.fromarray(photos[n]).save(folder / f"{n}.png")
+    arc = Archive(tmp_path / "arc", create=True)
+    index_paths(arc, [folder])
+    idx, own = arc.ann()
+    n0 = idx.ntotal
+    Image.fromarray(photos["moon"]).save(folder / "moon.png")
+    index_paths(arc, [folder])
+    ms = match(arc, Query.from_rgb(_resize(photos["moon"], 0.5)), top=3)
+    assert ms[0].verified and ms[0].item["path"].endswith("moon.png")
+    idx, own = arc.ann()
+    assert idx.ntotal > n0 and idx.ntotal == len(own)
+    # on disk too: a fresh process loads it without a rebuild
+    assert faiss.read_index_binary(str(arc.root / "features.faiss")).ntotal == idx.ntotal
+    assert len(np.load(arc.root / "features.ids.npy")) == idx.ntotal

@@ -4,8 +4,10 @@
    items that many of the query's local descriptors (and its mirror image's) find among their
    nearest neighbours in the faiss index (votes).
 2. Verification: local features matched and a similarity transform fitted with RANSAC
-   (``signals.fingerprint.verify``); a candidate is *verified* with at least
-   ``MIN_INLIERS`` consistent matches. Perceptual-hash closeness alone never verifies.
+   (``signals.fingerprint.verify``), then the two thumbnails aligned with that transform must
+   agree (``signals.fingerprint.confirm``): a candidate is *verified* with at least
+   ``MIN_INLIERS`` consistent matches and a photometric agreement of ``MIN_AGREEMENT``.
+   Perceptual-hash closeness alone never verifies.
 3. For the best verified matches: the archived picture is read again from its path, warped
    onto the query, and compared (the difference map, regions that differ), and the evidence on
    which version came first is weighed (field of view, resolution of the common part, dates).
@@ -115,11 +117,12 @@ def match(archive: Archive, q: Query, *, top: int = 10, diff_top: int = 3,
         f = feats.get(iid)
         if f is None:
             continue
-        v = F.verify(q.feats, f)
+        v = F.confirm(q.feats, f, F.verify(q.feats, f))
         if not v.verified or c["votes_mirror"] > c["votes"] or c.get("hash_mirror"):
             vm = F.verify(q.feats_mirror, f)
-            if vm.inliers > v.inliers:
-                vm.mirrored = True
+            vm.mirrored = True
+            vm = F.confirm(q.feats_mirror, f, vm)
+            if (vm.verified, vm.inliers) > (v.verified, v.inliers):
                 v = vm
         m = Match(archive.item(iid), votes=max(c["votes"], c["votes_mirror"]),
                   hash_distance=c.get("hash_distance"), verification=v)

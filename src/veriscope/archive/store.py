@@ -5,8 +5,9 @@ for video), its path when indexed, size, the item's metadata (source, date if kn
 its four 64-bit perceptual hashes and its local features (256 positions and ORB descriptors,
 10 kB). The faiss index holds the first ``N_SEARCH`` (96) descriptors of each item with the row
 id of its item (3 kB per item); it is a
-cache of the database (``features.faiss`` plus the row count it covers), rebuilt when it does
-not cover every row, so an interrupted indexing run never leaves the two out of step.
+cache of the database (``features.faiss`` and ``features.ids.npy``, the item of each row):
+items added since it was saved are appended to it, and a missing, damaged or mismatched file
+is rebuilt from the database, so an interrupted indexing run never leaves the two out of step.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ class Archive:
         with self.connect() as c:
             c.executescript(SCHEMA)
         self._index = None
-        self._index_rows = -1
+        self._index_last = -1
+        self._hashes = None
 
     @contextmanager
     def connect(self):
@@ -124,15 +126,34 @@ class Archive:
         with self.connect() as c:
             return [dict(r) for r in c.execute("SELECT * FROM skipped ORDER BY path")]
 
-    def hash_candidates(self, hashes: dict, max_dist: int = 10, limit: int = 50) -> list[tuple]:
-        """(distance, item id) of items whose pHash is within ``max_dist`` bits of the query's
-        pHash or of its mirror's (a scan of 8 bytes per item, fast to a few million)."""
+    def last_id(self) -> int:
+        """The largest item id (items are only appended: a cheap key for "has it changed")."""
         with self.connect() as c:
-            rows = c.execute("SELECT id, phash FROM items").fetchall()
-        if not rows:
+            return c.execute("SELECT COALESCE(MAX(id), 0) FROM items").fetchone()[0]
+
+    def _hash_arrays(self):
+        """(ids, pHashes as uint64) of every item, kept in memory and extended with the rows
+        added since the last call."""
+        last = self.last_id()
+        ids, ph = self._hashes if self._hashes is not None else (np.zeros(0, np.int64),
+                                                                 np.zeros(0, np.uint64))
+        seen = int(ids[-1]) if len(ids) else 0
+        if last > seen:
+            with self.connect() as c:
+                rows = c.execute("SELECT id, phash FROM items WHERE id > ? ORDER BY id",
+                                 (seen,)).fetchall()
+            ids = np.concatenate([ids, np.array([r[0] for r in rows], dtype=np.int64)])
+            ph = np.concatenate([ph, np.array([r[1] for r in rows], dtype=np.int64)
+                                 .view(np.uint64)])
+            self._hashes = (ids, ph)
+        return ids, ph
+
+    def hash_candidates(self, hashes: dict, max_dist: int = 10, limit: int = 50) -> list[tuple]:
+        """(distance, item id, mirrored) of items whose pHash is within ``max_dist`` bits of the
+        query's pHash or of its mirror's (a vectorised scan of 8 bytes per item)."""
+        ids, ph = self._hash_arrays()
+        if not len(ids):
             return []
-        ids = np.array([r[0] for r in rows])
-        ph = np.array([r[1] for r in rows], dtype=np.int64).view(np.uint64)
         out = []
         for key in ("phash", "phash_mirror"):
             q = np.uint64(np.int64(hashes[key]).view(np.uint64))
@@ -145,52 +166,86 @@ class Archive:
 
     # ------------------------------------------------------------------ the faiss index
     def ann(self):
-        """(faiss binary index, row -> item id array), rebuilt when stale."""
-        n = self.count()
-        if self._index is not None and self._index_rows == n:
+        """(faiss binary index, row -> item id array), brought up to date: the items added
+        since it was saved are appended; it is rebuilt only when missing or damaged, or when
+        it outgrows the exact index (then inverted lists are trained)."""
+        last = self.last_id()
+        if self._index is not None and self._index_last == last:
             return self._index
         import faiss
 
-        path, ids_path = self.root / "features.faiss", self.root / "features.ids.npy"
-        if path.is_file() and ids_path.is_file():
-            try:
-                idx = faiss.read_index_binary(str(path))
-                owner = np.load(ids_path)
-                if int(owner[-1]) == n if len(owner) else n == 0:
-                    self._index, self._index_rows = (idx, owner[:-1]), n
-                    return self._index
-            except (RuntimeError, ValueError, OSError, IndexError):
-                pass
-        self._index = self._build_ann()
-        self._index_rows = n
+        idx, owner = None, None
+        if self._index is not None:
+            idx, owner = self._index
+        else:
+            path, ids_path = self.root / "features.faiss", self.root / "features.ids.npy"
+            if path.is_file() and ids_path.is_file():
+                try:
+                    idx = faiss.read_index_binary(str(path))
+                    owner = np.load(ids_path)
+                    if hasattr(idx, "nprobe"):
+                        idx.nprobe = 16
+                    if idx.ntotal != len(owner) or (len(owner) and owner.max() > last):
+                        idx, owner = None, None
+                except (RuntimeError, ValueError, OSError):
+                    idx, owner = None, None
+        seen = int(owner.max()) if owner is not None and len(owner) else 0
+        d, own = self._descriptors(after=seen if idx is not None else 0)
+        if idx is None or (isinstance(idx, faiss.IndexBinaryFlat)
+                           and idx.ntotal + len(d) > IVF_FROM):
+            d, own = self._descriptors(after=0)
+            idx = _new_index(d)
+        elif len(d):
+            idx.add(np.ascontiguousarray(d))
+            own = np.concatenate([owner, own])
+        else:
+            own = owner
+        if idx.ntotal != len(own):  # pragma: no cover - a bug, never a silent mismatch
+            raise RuntimeError("the search index and its item list disagree")
+        self._save(idx, own)
+        self._index, self._index_last = (idx, own), last
         return self._index
 
-    def _build_ann(self):
-        import faiss
-
+    def _descriptors(self, after: int = 0):
         descs, owner = [], []
         with self.connect() as c:
-            for r in c.execute("SELECT id, features FROM items ORDER BY id"):
+            for r in c.execute("SELECT id, features FROM items WHERE id > ? ORDER BY id",
+                               (after,)):
                 f = Features.from_bytes(r["features"])
                 descs.append(f.desc[:N_SEARCH])
                 owner.append(np.full(len(descs[-1]), r["id"], dtype=np.int64))
-        n_items = self.count()
         d = np.concatenate(descs) if descs else np.zeros((0, 32), np.uint8)
         own = np.concatenate(owner) if owner else np.zeros(0, np.int64)
-        if len(d) > 400_000:  # inverted lists: about sqrt(n) cells, 16 probed per query
-            nlist = int(min(65536, 4 * np.sqrt(len(d))))
-            quant = faiss.IndexBinaryFlat(256)
-            idx = faiss.IndexBinaryIVF(quant, 256, nlist)
-            rng = np.random.default_rng(0)
-            idx.train(d[rng.choice(len(d), min(len(d), nlist * 40), replace=False)])
-            idx.nprobe = 16
-        else:
-            idx = faiss.IndexBinaryFlat(256)
-        if len(d):
-            idx.add(np.ascontiguousarray(d))
+        return d, own
+
+    def _save(self, idx, own) -> None:
+        import faiss
+
         tmp = self.root / "features.faiss.tmp"
         faiss.write_index_binary(idx, str(tmp))
-        tmp.replace(self.root / "features.faiss")
-        np.save(self.root / "features.ids.tmp.npy", np.append(own, n_items))
+        np.save(self.root / "features.ids.tmp.npy", own)
+        # the item list first: a crash between the two leaves a list that does not match the
+        # index's size, which the next load detects and rebuilds
         (self.root / "features.ids.tmp.npy").replace(self.root / "features.ids.npy")
-        return idx, own
+        tmp.replace(self.root / "features.faiss")
+
+
+IVF_FROM = 400_000
+"""Descriptors from which the index uses inverted lists (about 4,200 items of 96): exact
+search below, approximate above (16 of about 4 sqrt(n) lists probed per query)."""
+
+
+def _new_index(d: np.ndarray):
+    import faiss
+
+    if len(d) > IVF_FROM:
+        nlist = int(min(65536, 4 * np.sqrt(len(d))))
+        idx = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(256), 256, nlist)
+        rng = np.random.default_rng(0)
+        idx.train(d[rng.choice(len(d), min(len(d), nlist * 40), replace=False)])
+        idx.nprobe = 16
+    else:
+        idx = faiss.IndexBinaryFlat(256)
+    if len(d):
+        idx.add(np.ascontiguousarray(d))
+    return idx
