@@ -43,7 +43,7 @@ def records(arc: Archive, rgb: np.ndarray, truth: str | None) -> list[dict]:
     out = []
     cands = candidates(arc, q)
     feats = arc.features(cands)
-    for iid, c in cands.items():
+    for iid in cands:
         f = feats.get(iid)
         if f is None:
             continue
@@ -98,7 +98,7 @@ def main(argv=None) -> int:
     table = []
     for min_in in (8, 10, 12, 16, 20):
         for min_ncc in (None, 0.5, 0.6, 0.7, 0.75):
-            def keep(r):
+            def keep(r, min_in=min_in, min_ncc=min_ncc):
                 return r["inliers"] >= min_in and (min_ncc is None or (r["ncc"] or -1) >= min_ncc)
 
             tp = {(r["perturbation"], id(r)) for r in rows if r["same"] and keep(r)}
