@@ -191,6 +191,7 @@ class Archive:
                     idx, owner = None, None
         seen = int(owner.max()) if owner is not None and len(owner) else 0
         d, own = self._descriptors(after=seen if idx is not None else 0)
+        changed = True
         if idx is None or (isinstance(idx, faiss.IndexBinaryFlat)
                            and idx.ntotal + len(d) > IVF_FROM):
             d, own = self._descriptors(after=0)
@@ -199,10 +200,11 @@ class Archive:
             idx.add(np.ascontiguousarray(d))
             own = np.concatenate([owner, own])
         else:
-            own = owner
+            own, changed = owner, seen < last  # items without descriptors: save the new mark
         if idx.ntotal != len(own):  # pragma: no cover - a bug, never a silent mismatch
             raise RuntimeError("the search index and its item list disagree")
-        self._save(idx, own)
+        if changed:
+            self._save(idx, own)
         self._index, self._index_last = (idx, own), last
         return self._index
 
@@ -221,12 +223,16 @@ class Archive:
     def _save(self, idx, own) -> None:
         import faiss
 
-        tmp = self.root / "features.faiss.tmp"
+        import os
+        import secrets
+
+        tag = f"{os.getpid()}.{secrets.token_hex(4)}"  # readers in other processes may save too
+        tmp, tmp_ids = self.root / f".features.{tag}.faiss", self.root / f".features.{tag}.npy"
         faiss.write_index_binary(idx, str(tmp))
-        np.save(self.root / "features.ids.tmp.npy", own)
+        np.save(tmp_ids, own)
         # the item list first: a crash between the two leaves a list that does not match the
         # index's size, which the next load detects and rebuilds
-        (self.root / "features.ids.tmp.npy").replace(self.root / "features.ids.npy")
+        tmp_ids.replace(self.root / "features.ids.npy")
         tmp.replace(self.root / "features.faiss")
 
 
