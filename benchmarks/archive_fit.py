@@ -2,17 +2,23 @@
 """FIT for the archive's verification rule (not an evaluation): how many matching points and
 how much photometric agreement separate the same shot from unrelated pictures.
 
-Data (FIT only, never in the archive benchmark): the 1,000 ImageNet sample pictures of
+Data (FIT only, never in the archive benchmark): (1) the 1,000 ImageNet sample pictures of
 EliSchwartz/imagenet-sample-images at bc69043e2862758a1906c6a24a792bb28c6bb2ff (one picture per
 ImageNet class; fetched with the fetch tool into /work/.mirror, extracted with `git archive`
 into ~/.cache/veriscope/archive-fit/imagenet). The first 600 (sorted by name) are indexed; 150
 of those are queried after each perturbation of benchmarks/archive_retrieval.py (positives),
 and 200 of the 400 others, never indexed, are queried as they are and as UI screenshots
-(every candidate they verify is a false match). Each candidate's geometric verification is
-recorded with a low bar (8 points) and its photometric agreement, so that any rule can be
-read off. Prints the table; writes benchmarks/results/archive_fit.json.
+(every candidate they verify is a false match). (2) Aligned generated faces, the hard case of
+pictures that share their layout: the four 64-face example grids of
+a312863063/seeprettyface-generator-{star,wanghong,yellow,babies} (examples/64_examples.jpg,
+fetched into /work/.mirror; extracted with `git show` into ~/.cache/veriscope/archive-fit/
+faces/grid_<name>.jpg), cut into 256 faces of 128 px: 128 indexed, 64 of them queried after 5
+perturbations, the other 128 queried as negatives. Each candidate's geometric verification is
+recorded with a low bar (8 points) and its photometric agreements (low band: blurred gray
+values; high band: a difference of Gaussians), so that any rule can be read off. Prints the
+table; writes benchmarks/results/archive_fit.json (the rows go to the cache folder).
 
-Usage: .venv/bin/python benchmarks/archive_fit.py [--folder DIR]
+Usage: .venv/bin/python benchmarks/archive_fit.py [--folder ~/.cache/veriscope/archive-fit]
 """
 
 from __future__ import annotations
@@ -57,26 +63,26 @@ def records(arc: Archive, rgb: np.ndarray, truth: str | None) -> list[dict]:
         if not v.verified:
             continue
         ncc = F.photometric_agreement(qf, f, v)
+        hp = F.photometric_agreement(qf, f, v, band="high")
         out.append({"same": arc.item(iid)["sha256"] == truth, "inliers": v.inliers,
                     "matches": v.matches, "ratio": v.inliers / max(1, v.matches),
-                    "scale": v.scale, "rot": v.rotation_deg, "ncc": ncc})
+                    "scale": v.scale, "rot": v.rotation_deg, "ncc": ncc, "hp": hp})
     return out
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--folder", type=Path,
-                    default=Path.home() / ".cache" / "veriscope" / "archive-fit" / "imagenet")
-    a = ap.parse_args(argv)
-    files = sorted(a.folder.glob("*.JPEG"))
-    if len(files) < 1000:
-        print(f"{a.folder}: expected the 1,000 ImageNet samples (see the docstring)")
-        return 2
-    indexed, others = files[:600], files[600:]
-    rng = np.random.default_rng(0)
-    pos = [indexed[i] for i in rng.choice(600, 150, replace=False)]
-    neg = [others[i] for i in rng.choice(400, 200, replace=False)]
-    rows = []
+def faces(folder: Path) -> list[np.ndarray]:
+    """The 256 faces of the four 64-face example grids (8 x 8 of 128 px)."""
+    from PIL import Image
+
+    out = []
+    for g in sorted(folder.glob("grid_*.jpg")):
+        a = np.asarray(Image.open(g).convert("RGB"))
+        out += [a[i * 128:(i + 1) * 128, j * 128:(j + 1) * 128].copy()
+                for i in range(8) for j in range(8)]
+    return out
+
+
+def run_set(name, indexed: list[Path], pos: list[Path], neg: list[Path], perturb, rows):
     with tempfile.TemporaryDirectory() as tmp:
         arc = Archive(Path(tmp) / "a", create=True)
         index_paths(arc, indexed)
@@ -84,55 +90,104 @@ def main(argv=None) -> int:
         for k, p in enumerate(pos):
             m = Media.open(p)
             rgb = m.rgb()
-            for name in PERTURB:
-                img = AR.apply_perturbation(name, rgb, None, k)[0]
+            for pname in perturb:
+                img = AR.apply_perturbation(pname, rgb, None, k)[0]
                 for r in records(arc, img, m.sha256):
-                    rows.append({**r, "perturbation": name, "query": "indexed"})
+                    rows.append({**r, "set": name, "perturbation": pname, "query": "indexed"})
         for k, p in enumerate(neg):
             rgb = Media.open(p).rgb()
-            for name in ("none", "screenshot_ui"):
-                img = AR.apply_perturbation(name, rgb, None, k)[0]
+            for pname in ("none", "screenshot_ui"):
+                img = AR.apply_perturbation(pname, rgb, None, k)[0]
                 for r in records(arc, img, None):
-                    rows.append({**r, "perturbation": name, "query": "not indexed"})
-    n_pos_queries = len(pos) * len(PERTURB)
-    table = []
-    for min_in in (8, 10, 12, 16, 20):
-        for min_ncc in (None, 0.5, 0.6, 0.7, 0.75):
-            def keep(r, min_in=min_in, min_ncc=min_ncc):
-                return r["inliers"] >= min_in and (min_ncc is None or (r["ncc"] or -1) >= min_ncc)
+                    rows.append({**r, "set": name, "perturbation": pname, "query": "not indexed"})
 
-            tp = {(r["perturbation"], id(r)) for r in rows if r["same"] and keep(r)}
-            false = [r for r in rows if not r["same"] and keep(r)]
-            per = {}
-            for name in PERTURB:
-                same = [r for r in rows if r["same"] and r["perturbation"] == name and keep(r)]
-                per[name] = len(same) / len(pos)
-            table.append({"min_inliers": min_in, "min_ncc": min_ncc,
-                          "true_verified": len(tp) / n_pos_queries, "per_perturbation": per,
-                          "false_verified": len(false),
-                          "false_by_query": {"indexed": sum(r["query"] == "indexed" for r in false),
-                                             "not indexed": sum(r["query"] == "not indexed"
-                                                                for r in false)}})
-    out = {"data": "EliSchwartz/imagenet-sample-images@bc69043e2862758a1906c6a24a792bb28c6bb2ff",
-           "indexed": 600, "positive_queries": n_pos_queries, "negative_queries": len(neg) * 2,
-           "table": table,
-           "ncc_same": np.percentile([r["ncc"] for r in rows if r["same"] and r["ncc"] is not None],
-                                     [1, 5, 50]).round(3).tolist(),
-           "ncc_false": np.percentile([r["ncc"] for r in rows if not r["same"]
-                                       and r["ncc"] is not None] or [0], [50, 95, 99]).round(3).tolist()}
+
+RULES = [(pts, low, high) for pts in (10, 12) for low in (None, 0.7)
+         for high in (None, 0.5, 0.6, 0.7)]
+
+
+def keep(r, rule) -> bool:
+    pts, low, high = rule
+    return (r["inliers"] >= pts and (low is None or (r["ncc"] or -1) >= low)
+            and (high is None or (r["hp"] or -1) >= high))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--folder", type=Path,
+                    default=Path.home() / ".cache" / "veriscope" / "archive-fit")
+    a = ap.parse_args(argv)
+    files = sorted((a.folder / "imagenet").glob("*.JPEG"))
+    face_imgs = faces(a.folder / "faces")
+    if len(files) < 1000 or len(face_imgs) < 256:
+        print(f"{a.folder}: expected imagenet/ (1,000 samples) and faces/ (4 grids); see the "
+              "docstring")
+        return 2
+    rng = np.random.default_rng(0)
+    rows: list[dict] = []
+    indexed, others = files[:600], files[600:]
+    n_pos = {"imagenet": 150 * len(PERTURB), "faces": 64 * 5}
+    run_set("imagenet", indexed, [indexed[i] for i in rng.choice(600, 150, replace=False)],
+            [others[i] for i in rng.choice(400, 200, replace=False)], PERTURB, rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        from PIL import Image
+
+        paths = []
+        for k, f in enumerate(face_imgs):
+            paths.append(Path(tmp) / f"face{k:03d}.png")
+            Image.fromarray(f).save(paths[-1])
+        perm = rng.permutation(len(paths))
+        fi, fo = [paths[i] for i in perm[:128]], [paths[i] for i in perm[128:]]
+        run_set("faces", fi, fi[:64], fo,
+                ["none", "jpeg:q=50", "resize:s=0.5", "text_boxes", "crop50"], rows)
+    table = []
+    for rule in RULES:
+        row = {"rule": {"min_points": rule[0], "min_agreement_low": rule[1],
+                        "min_agreement_high": rule[2]}}
+        for name in ("imagenet", "faces"):
+            sub = [r for r in rows if r["set"] == name]
+            found = {(r["perturbation"], r.get("qid")) for r in sub if r["same"] and keep(r, rule)}
+            row[name] = {"true_verified": sum(1 for r in sub if r["same"] and keep(r, rule))
+                         / n_pos[name],
+                         "false_verified": sum(1 for r in sub if not r["same"] and keep(r, rule))}
+            del found
+        table.append(row)
+    def chosen(r):  # the rule of signals.fingerprint.confirm
+        lo, hi = r["ncc"], r["hp"]
+        if lo is None or hi is None:
+            return False
+        return r["inliers"] >= F.MIN_INLIERS and (
+            hi >= F.AGREE_HIGH or (lo >= F.AGREE_LOW_STRONG and hi >= F.AGREE_HIGH_WEAK))
+
+    table.append({"rule": {"min_points": F.MIN_INLIERS, "confirm": "fingerprint.confirm: high "
+                           f">= {F.AGREE_HIGH} or (low >= {F.AGREE_LOW_STRONG} and high >= "
+                           f"{F.AGREE_HIGH_WEAK})", "min_agreement_low": "(or)",
+                           "min_agreement_high": "(rule)"},
+                  **{name: {"true_verified": sum(1 for r in rows if r["set"] == name
+                                                 and r["same"] and chosen(r)) / n_pos[name],
+                            "false_verified": sum(1 for r in rows if r["set"] == name
+                                                  and not r["same"] and chosen(r))}
+                     for name in ("imagenet", "faces")}})
+    cache = a.folder / "archive_fit_rows.json"
+    cache.write_text(json.dumps(rows))
+    out = {"data": {"imagenet": "EliSchwartz/imagenet-sample-images@"
+                                "bc69043e2862758a1906c6a24a792bb28c6bb2ff (600 indexed, 150 "
+                                "queried x 8 perturbations, 200 never indexed x 2)",
+                    "faces": "a312863063/seeprettyface-generator-{star,wanghong,yellow,babies} "
+                             "examples/64_examples.jpg cut into 256 faces (128 indexed, 64 "
+                             "queried x 5 perturbations, 128 never indexed x 2)"},
+           "table": table, "rows": str(cache)}
     Path(__file__).resolve().parent.joinpath("results", "archive_fit.json").write_text(
         json.dumps(out, indent=2))
-    print(f"FIT: {out['data']}; {n_pos_queries} positive queries, {len(neg) * 2} negative")
-    print(f"photometric agreement, same shot: 1/5/50 % percentiles {out['ncc_same']}; "
-          f"unrelated verified with >= 8 points: 50/95/99 % {out['ncc_false']}")
-    print("| min points | min agreement | same shot verified | " + " | ".join(PERTURB)
-          + " | false verified (indexed / not indexed queries) |")
-    print("|---|---|---|" + "---|" * len(PERTURB) + "---|")
+    print("| min points | min low-band agreement | min high-band agreement | ImageNet: same shot "
+          "verified | ImageNet: false verified | faces: same shot verified | faces: false "
+          "verified |")
+    print("|---|---|---|---|---|---|---|")
     for t in table:
-        print(f"| {t['min_inliers']} | {t['min_ncc']} | {t['true_verified']:.3f} | "
-              + " | ".join(f"{t['per_perturbation'][n]:.2f}" for n in PERTURB)
-              + f" | {t['false_verified']} ({t['false_by_query']['indexed']} / "
-              f"{t['false_by_query']['not indexed']}) |")
+        r = t["rule"]
+        print(f"| {r['min_points']} | {r['min_agreement_low']} | {r['min_agreement_high']} | "
+              f"{t['imagenet']['true_verified']:.3f} | {t['imagenet']['false_verified']} | "
+              f"{t['faces']['true_verified']:.3f} | {t['faces']['false_verified']} |")
     return 0
 
 

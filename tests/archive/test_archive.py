@@ -266,3 +266,24 @@ def test_the_search_index_grows_with_the_archive(tmp_path, photos):
     # on disk too: a fresh process loads it without a rebuild
     assert faiss.read_index_binary(str(arc.root / "features.faiss")).ntotal == idx.ntotal
     assert len(np.load(arc.root / "features.ids.npy")) == idx.ntotal
+
+
+def test_same_layout_different_detail_is_not_the_same_shot():
+    """Two pictures that share their layout (large shapes at the same places) but not their
+    detail, like aligned faces: points may line up, the high-band agreement refuses."""
+    yy, xx = np.mgrid[0:480, 0:640]
+    base = np.stack([xx / 640 * 200, yy / 480 * 200, np.full_like(xx, 90.0)], -1)
+    for (x, y, r) in [(160, 120, 60), (480, 120, 60), (320, 330, 90)]:
+        base[(xx - x) ** 2 + (yy - y) ** 2 < r * r] = (240, 230, 40)
+    def detailed(seed):
+        t = np.random.default_rng(seed).normal(0, 35, (480, 640, 1))
+        import cv2
+        t = cv2.GaussianBlur(t, (0, 0), 1.2)[..., None]
+        return np.clip(base + t, 0, 255).astype(np.uint8)
+    a, b = detailed(2), detailed(3)
+    fa, fb = (F.local_features(F.working_copy(x)) for x in (a, b))
+    v = F.confirm(fb, fa, F.verify(fb, fa))
+    assert not v.verified
+    same = F.local_features(F.working_copy(_jpeg(_resize(a, 0.6), 80)))
+    v2 = F.confirm(same, fa, F.verify(same, fa))
+    assert v2.verified and v2.agreement >= F.AGREE_HIGH

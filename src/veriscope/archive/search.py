@@ -27,6 +27,8 @@ HASH_DIST = 12
 VOTE_DIST = 64
 MAX_VERIFY = 40
 DIFF_BAR = 0.5
+NOT_SAME = 0.5
+"""Share of the common part that may differ before a verified match is withdrawn."""
 MIN_REGION = 0.002
 """Smallest differing region reported, as a share of the query's pixels."""
 
@@ -133,6 +135,8 @@ def match(archive: Archive, q: Query, *, top: int = 10, diff_top: int = 3,
     out = out[:top]
     for m in [m for m in out if m.verified][:diff_top]:
         compare(m, q)
+    out.sort(key=lambda m: (not m.verified, -(m.verification.inliers if m.verified else 0),
+                            -m.votes))  # a match withdrawn by the comparison moves down
     return out
 
 
@@ -168,10 +172,18 @@ def compare(m: Match, q: Query) -> None:
         m.note = f"no difference map: the archived file cannot be read ({type(e).__name__})"
         return
     diff, overlap, warped = F.difference_map(q.rgb, c, m.verification)
-    m.diff, m.warped = diff, warped
     H, W = diff.shape
     n_over = int(overlap.sum())
     m.changed_fraction = float((diff >= DIFF_BAR).sum() / max(1, n_over))
+    if m.changed_fraction >= NOT_SAME:
+        # the points lined up, but at full size most of the common part differs: two
+        # pictures of one layout (aligned faces, products on a plain ground), not one shot
+        m.verification.verified = False
+        m.score = 0.0
+        m.note = (f"matching points, but {m.changed_fraction:.0%} of the aligned common part "
+                  "differs: a similar picture, not the same shot")
+        return
+    m.diff, m.warped = diff, warped
     m.regions = regions(diff, q.rgb.shape[1] / W)
     # coverage: share of the query the archived picture covers, and share of the archived
     # picture that the query shows (from the transform's area factor)

@@ -221,10 +221,10 @@ class Archive:
         return d, own
 
     def _save(self, idx, own) -> None:
-        import faiss
-
         import os
         import secrets
+
+        import faiss
 
         tag = f"{os.getpid()}.{secrets.token_hex(4)}"  # readers in other processes may save too
         tmp, tmp_ids = self.root / f".features.{tag}.faiss", self.root / f".features.{tag}.npy"

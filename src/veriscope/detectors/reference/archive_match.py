@@ -65,7 +65,10 @@ class ArchiveMatchDetector(Detector):
         q = Query.from_rgb(media.rgb(), date=_exif_date(media))
         top = int(ctx.opts(self.name).get("top", 5))
         matches = match(archive, q, top=top)
-        verified = [m for m in matches if m.verified]
+        # reported: verified matches that the full-size comparison kept (the best three are
+        # compared; one whose file is gone stays, with its note)
+        verified = [m for m in matches if m.verified
+                    and (m.changed_fraction is not None or m.note)]
         ev = self.evidence(score=None, label=None)
         ev.data["archive"] = {"path": str(archive.root), "items": archive.count()}
         ev.data["matches"] = [m.to_dict() for m in verified]
