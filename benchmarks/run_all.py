@@ -32,6 +32,7 @@ SCRIPTS = {
     "faces": [],
     "lip_sync": [],
     "desk_load": [],
+    "archive_retrieval": [],
 }
 
 wanted = sys.argv[1:] or list(SCRIPTS)
