@@ -235,3 +235,30 @@ def test_pages_serve_local_assets_only(client):
     assert c.get("/static/..%2Fapp.py").status_code == 404
     assert c.get("/docs").status_code == 404  # would load Swagger from a CDN
     assert "/api/v1/cases/{case_id}/items" in c.get("/openapi.json").json()["paths"]
+
+
+def test_an_oversized_picture_is_refused_before_its_body_ends(client):
+    """The pixel limit is enforced from the first 64 kB (the message is the header check's,
+    not the whole-file check's; the test client sends the whole body regardless)."""
+    from helpers import png_bomb
+
+    c, h, store = client
+    cid = _case(c, h)
+    import tempfile
+    from pathlib import Path
+
+    head = png_bomb(Path(tempfile.mkdtemp()) / "b.png", 20_000, 20_000).read_bytes()
+
+    def body():
+        yield head + b"\0" * (70_000 - len(head))
+        for _ in range(30):  # 300 kB more, under the byte limit
+            yield b"\0" * 10_000
+
+    r = c.post(f"/api/v1/cases/{cid}/items", params={"name": "big.png"}, content=body(), headers=h)
+    assert r.status_code == 413 and "header claims more pixels" in r.json()["detail"]
+    # a header under PIL's own bomb bar: the message gives the size
+    head = png_bomb(Path(tempfile.mkdtemp()) / "c.png", 3000, 3000).read_bytes()
+    r = c.post(f"/api/v1/cases/{cid}/items", params={"name": "c.png"},
+               content=iter([head + b"\0" * (70_000 - len(head))]), headers=h)
+    assert r.status_code == 413 and "3000x3000" in r.json()["detail"]
+    assert _tmp_files(store) == []

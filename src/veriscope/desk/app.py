@@ -9,8 +9,10 @@ cookie must also carry the session's CSRF token (header ``X-CSRF-Token`` or form
 Uploads are raw request bodies (``POST /api/v1/cases/{id}/items?name=...``, one file each),
 hashed and counted while they stream to a temporary file: a body over the byte limit is
 refused with 413 as soon as it passes the limit (or at once from its Content-Length), and the
-temporary file is removed. The pixel and duration limits are read from the file's header
-before anything is decoded. Every asset (CSS, JS) is served from the package: no page
+temporary file is removed. A picture whose header (in the first 64 kB) claims more pixels
+than the limit is refused as soon as those bytes are in; the duration limit, and the pixel
+limit of headers that lie further in, are read from the header once the file is in, before
+anything is decoded. Every asset (CSS, JS) is served from the package: no page
 loads anything from another host.
 """
 
@@ -223,7 +225,7 @@ def create_app(data_dir, *, limits: Limits | None = None, detectors: str | None 
 
         suffix = Path(safe_name(name)).suffix[:12]
         tmp = store.new_tmp(suffix)
-        h, n = hashlib.sha256(), 0
+        h, n, head, probed = hashlib.sha256(), 0, bytearray(), False
         try:
             with open(tmp, "wb") as fh:
                 async for chunk in request.stream():
@@ -233,6 +235,11 @@ def create_app(data_dir, *, limits: Limits | None = None, detectors: str | None 
                                                  "the most this desk accepts")
                     h.update(chunk)
                     fh.write(chunk)
+                    if not probed and len(head) < HEAD_BYTES:
+                        head += chunk[:HEAD_BYTES - len(head)]
+                        if len(head) >= HEAD_BYTES:  # a picture too large is refused now,
+                            probed = True  # from its header, before the rest arrives
+                            _check_header(bytes(head), limits)
             if n == 0:
                 raise HTTPException(400, "the file is empty (0 bytes)")
             _check_media(tmp, limits)
@@ -441,6 +448,34 @@ def _item_or_404(store: Store, item_id: int) -> dict:
     if it is None:
         raise HTTPException(404, f"no item {item_id}")
     return it
+
+
+HEAD_BYTES = 64 << 10
+"""Bytes of an upload read before its picture header is checked against the pixel limit."""
+
+
+def _check_header(head: bytes, limits: Limits) -> None:
+    """413 as soon as a picture's header claims more pixels than the limit (whatever cannot be
+    read from the first bytes is checked once the whole file is in)."""
+    import io
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(head)) as im:
+                w, h = im.size
+    except Image.DecompressionBombError:
+        raise HTTPException(413, "the picture's header claims more pixels than this desk "
+                                 "accepts") from None
+    except Exception:  # not a picture, or a header beyond the first bytes
+        return
+    if w * h > limits.max_pixels:
+        raise HTTPException(413, f"the picture is {w}x{h} pixels ({w * h / 1e6:.0f} MP); this "
+                                 f"desk accepts at most {limits.max_pixels / 1e6:.0f} MP "
+                                 "(over the limit)")
 
 
 def _check_media(path: Path, limits: Limits) -> None:
