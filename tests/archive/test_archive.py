@@ -287,3 +287,24 @@ def test_same_layout_different_detail_is_not_the_same_shot():
     same = F.local_features(F.working_copy(_jpeg(_resize(a, 0.6), 80)))
     v2 = F.confirm(same, fa, F.verify(same, fa))
     assert v2.verified and v2.agreement >= F.AGREE_HIGH
+
+
+def test_a_picture_inside_a_page_is_found_through_its_own_region(archive, photos):
+    """A picture set small on a flat page with a text bar: the embedded region is looked up on
+    its own and the match is expressed in the page's coordinates (the edit box too)."""
+    arc, _ = archive
+    edited, _ = _edit(photos["astronaut"], box=(200, 150, 300, 240))
+    small = _resize(edited, 0.5)  # 256 x 256
+    page = np.full((520, 700, 3), 242, np.uint8)
+    page[:40] = (40, 44, 52)
+    im = Image.fromarray(page)
+    ImageDraw.Draw(im).text((10, 12), "Shared album  IMG_0042.JPG  12,403 views", fill=(230, 230, 230))
+    page = np.asarray(im).copy()
+    page[120:376, 300:556] = small
+    q = Query.from_rgb(page)
+    x0, y0, x1, y1 = q.inner_box
+    assert abs(x0 - 300) < 16 and abs(y0 - 120) < 16 and abs(x1 - 556) < 16 and abs(y1 - 376) < 16
+    m = match(arc, q, top=3)[0]
+    assert m.verified and m.item["path"].endswith("astronaut.png")
+    r = m.regions[0]  # the edit, at (300 + 100, 120 + 75) in the page
+    assert abs(r["x"] - 400) < 12 and abs(r["y"] - 195) < 12

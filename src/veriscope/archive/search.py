@@ -70,21 +70,63 @@ class Match:
 
 @dataclass
 class Query:
+    """A picture to look up. ``inner``: the same lookup for the picture embedded in it (a
+    screenshot, a page, a frame: ``signals.fingerprint.embedded_region``), whose box is
+    ``inner_box`` (x0, y0, x1, y1) in this picture's pixels."""
+
     rgb: np.ndarray
     hashes: dict
     feats: F.Features
     feats_mirror: F.Features
     date: str | None = None
+    inner: Query | None = None
+    inner_box: tuple[int, int, int, int] | None = None
 
     @classmethod
-    def from_rgb(cls, rgb: np.ndarray, date: str | None = None) -> Query:
+    def from_rgb(cls, rgb: np.ndarray, date: str | None = None, *, inner: bool = True) -> Query:
+        rgb = np.asarray(rgb)
         w = F.working_copy(rgb)
-        return cls(np.asarray(rgb), F.perceptual_hashes(rgb), F.local_features(w),
-                   F.local_features(np.ascontiguousarray(w[:, ::-1])), date)
+        q = cls(rgb, F.perceptual_hashes(rgb), F.local_features(w),
+                F.local_features(np.ascontiguousarray(w[:, ::-1])), date)
+        box = F.embedded_region(rgb) if inner else None
+        if box is not None:
+            x0, y0, x1, y1 = box
+            q.inner = cls.from_rgb(np.ascontiguousarray(rgb[y0:y1, x0:x1]), date, inner=False)
+            q.inner_box = box
+        return q
+
+    def lift(self, v: F.Verification) -> F.Verification:
+        """A verification against :attr:`inner` expressed in this picture's coordinates
+        (normalised by its long side; for a mirrored match, in the mirrored picture's)."""
+        h, w = self.rgb.shape[:2]
+        x0, y0, x1, y1 = self.inner_box
+        lf, lc = max(h, w), max(y1 - y0, x1 - x0)
+        ox = (w - x1) if v.mirrored else x0
+        a = np.array([[lc / lf, 0, ox / lf], [0, lc / lf, y0 / lf], [0, 0, 1]])
+        v.matrix = (a @ np.vstack([v.matrix, [0, 0, 1]]))[:2]
+        v.scale = (v.scale or 0) * lc / lf
+        return v
 
 
 def candidates(archive: Archive, q: Query, limit: int = MAX_VERIFY) -> dict[int, dict]:
-    """item id -> {"votes", "votes_mirror", "hash_distance", "hash_mirror"}."""
+    """item id -> {"votes", "votes_mirror", "hash_distance", "hash_mirror"} (the embedded
+    picture's candidates added in, when there is one)."""
+    out = _candidates(archive, q, limit)
+    if q.inner is not None:
+        for iid, c in _candidates(archive, q.inner, limit).items():
+            o = out.setdefault(iid, {"votes": 0, "votes_mirror": 0})
+            o["votes"] = max(o["votes"], c["votes"])
+            o["votes_mirror"] = max(o["votes_mirror"], c["votes_mirror"])
+            if c.get("hash_distance") is not None and (o.get("hash_distance") is None
+                                                       or c["hash_distance"] < o["hash_distance"]):
+                o["hash_distance"], o["hash_mirror"] = c["hash_distance"], c.get("hash_mirror")
+        ranked = sorted(out.items(), key=lambda kv: (kv[1].get("hash_distance") is None,
+                                                     -max(kv[1]["votes"], kv[1]["votes_mirror"])))
+        out = dict(ranked[:limit])
+    return out
+
+
+def _candidates(archive: Archive, q: Query, limit: int) -> dict[int, dict]:
     out: dict[int, dict] = {}
     for d, iid, mir in archive.hash_candidates(q.hashes, HASH_DIST):
         c = out.setdefault(iid, {"votes": 0, "votes_mirror": 0})
@@ -119,13 +161,11 @@ def match(archive: Archive, q: Query, *, top: int = 10, diff_top: int = 3,
         f = feats.get(iid)
         if f is None:
             continue
-        v = F.confirm(q.feats, f, F.verify(q.feats, f))
-        if not v.verified or c["votes_mirror"] > c["votes"] or c.get("hash_mirror"):
-            vm = F.verify(q.feats_mirror, f)
-            vm.mirrored = True
-            vm = F.confirm(q.feats_mirror, f, vm)
-            if (vm.verified, vm.inliers) > (v.verified, v.inliers):
-                v = vm
+        v = _verify(q, f, c)
+        if not v.verified and q.inner is not None:
+            vi = _verify(q.inner, f, c)
+            if vi.verified:
+                v = q.lift(vi)
         m = Match(archive.item(iid), votes=max(c["votes"], c["votes_mirror"]),
                   hash_distance=c.get("hash_distance"), verification=v)
         m.score = min(1.0, v.inliers / 50) if v.verified else 0.0
@@ -138,6 +178,18 @@ def match(archive: Archive, q: Query, *, top: int = 10, diff_top: int = 3,
     out.sort(key=lambda m: (not m.verified, -(m.verification.inliers if m.verified else 0),
                             -m.votes))  # a match withdrawn by the comparison moves down
     return out
+
+
+def _verify(q: Query, f: F.Features, c: dict) -> F.Verification:
+    """The better of the query's and its mirror image's confirmed verification."""
+    v = F.confirm(q.feats, f, F.verify(q.feats, f))
+    if not v.verified or c["votes_mirror"] > c["votes"] or c.get("hash_mirror"):
+        vm = F.verify(q.feats_mirror, f)
+        vm.mirrored = True
+        vm = F.confirm(q.feats_mirror, f, vm)
+        if (vm.verified, vm.inliers) > (v.verified, v.inliers):
+            v = vm
+    return v
 
 
 def load_item_rgb(item: dict) -> np.ndarray:

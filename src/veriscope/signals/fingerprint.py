@@ -66,6 +66,36 @@ def working_copy(rgb: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
     return np.ascontiguousarray(g)
 
 
+def embedded_region(rgb: np.ndarray, side: int = 256) -> tuple[int, int, int, int] | None:
+    """The box (x0, y0, x1, y1, pixels) of the largest textured area when it fills only part
+    of the frame (15-85 %): a picture inside a screenshot, a page or a frame. Thin textured
+    bands (lines of text) are removed first, so a title bar does not count. None otherwise."""
+    import cv2
+
+    a = np.asarray(rgb)
+    g = cv2.cvtColor(a, cv2.COLOR_RGB2GRAY) if a.ndim == 3 else a
+    h, w = g.shape[:2]
+    s = side / max(h, w)
+    small = cv2.resize(g, (max(1, round(w * s)), max(1, round(h * s))),
+                       interpolation=cv2.INTER_AREA).astype(np.float32)
+    m1 = cv2.blur(small, (7, 7))
+    m2 = cv2.blur(small * small, (7, 7))
+    textured = (np.sqrt(np.maximum(m2 - m1 * m1, 0)) > 6).astype(np.uint8)
+    textured = cv2.morphologyEx(textured, cv2.MORPH_OPEN, np.ones((9, 9), np.uint8))
+    textured = cv2.morphologyEx(textured, cv2.MORPH_CLOSE, np.ones((15, 15), np.uint8))
+    n, _, stats, _ = cv2.connectedComponentsWithStats(textured, connectivity=8)
+    if n < 2:
+        return None
+    k = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, bw, bh = (int(v) for v in stats[k, :4])
+    frac = (bw * bh) / float(small.shape[0] * small.shape[1])
+    if not 0.15 <= frac <= 0.85:
+        return None
+    x0, y0 = int(x / s), int(y / s)
+    x1, y1 = min(w, int(np.ceil((x + bw) / s))), min(h, int(np.ceil((y + bh) / s)))
+    return (x0, y0, x1, y1) if x1 - x0 >= 32 and y1 - y0 >= 32 else None
+
+
 def perceptual_hashes(rgb: np.ndarray) -> dict[str, int]:
     """64-bit pHash, dHash and wavelet hash of the picture and pHash of its mirror image, as
     signed 64-bit integers (SQLite's integer type)."""
