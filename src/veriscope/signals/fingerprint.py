@@ -68,8 +68,12 @@ def working_copy(rgb: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
 
 def embedded_region(rgb: np.ndarray, side: int = 256) -> tuple[int, int, int, int] | None:
     """The box (x0, y0, x1, y1, pixels) of the largest textured area when it fills only part
-    of the frame (15-85 %): a picture inside a screenshot, a page or a frame. Thin textured
-    bands (lines of text) are removed first, so a title bar does not count. None otherwise."""
+    of the frame (15-85 %): a picture inside a screenshot, a page or a frame. Textured bands
+    thinner than 17 px at 256 px (lines of text, title bars) are removed first. None otherwise.
+    The sizes were chosen on FIT (ImageNet sample pictures set in a UI screenshot,
+    benchmarks/archive_fit.py's perturbation): a box covering at least 70 % of the picture and
+    at most 1.3x its area in 45 of 80 cases with a 17 px opening, 0 with 9 px; then 59 of 60 such
+    screenshots found their original first, against 34 without the box."""
     import cv2
 
     a = np.asarray(rgb)
@@ -81,7 +85,7 @@ def embedded_region(rgb: np.ndarray, side: int = 256) -> tuple[int, int, int, in
     m1 = cv2.blur(small, (7, 7))
     m2 = cv2.blur(small * small, (7, 7))
     textured = (np.sqrt(np.maximum(m2 - m1 * m1, 0)) > 6).astype(np.uint8)
-    textured = cv2.morphologyEx(textured, cv2.MORPH_OPEN, np.ones((9, 9), np.uint8))
+    textured = cv2.morphologyEx(textured, cv2.MORPH_OPEN, np.ones((17, 17), np.uint8))
     textured = cv2.morphologyEx(textured, cv2.MORPH_CLOSE, np.ones((15, 15), np.uint8))
     n, _, stats, _ = cv2.connectedComponentsWithStats(textured, connectivity=8)
     if n < 2:
