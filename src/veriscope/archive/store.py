@@ -82,11 +82,6 @@ class Archive:
             conn.close()
 
     # ------------------------------------------------------------------ items
-    def has(self, sha256: str) -> bool:
-        with self.connect() as c:
-            return c.execute("SELECT 1 FROM items WHERE sha256 = ? LIMIT 1",
-                             (sha256,)).fetchone() is not None
-
     def add(self, conn, *, sha256: str, t: float, path: str, kind: str, size: int, width: int,
             height: int, hashes: dict, features: Features, date: str | None = None,
             source: str | None = None, caption: str | None = None) -> int:

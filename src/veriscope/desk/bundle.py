@@ -557,7 +557,8 @@ def _safe_extract(zpath: Path, root: Path, max_bytes: int) -> str | None:
                                     "(the limit)")
                         dst.write(chunk)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError,
-            NotImplementedError) as e:
+            NotImplementedError) as e:  # zipfile raises NotImplementedError for a compression
+        # method it does not support: a bundle it cannot read, reported as such
         return f"the zip is damaged or unreadable ({e})"
     return None
 

@@ -33,7 +33,6 @@ from veriscope.core.version import __version__
 from veriscope.desk import audit
 
 REVIEW_STATES = ("unreviewed", "ok", "to_check", "warning")
-ITEM_STATES = ("queued", "running", "done", "failed")
 PRIORITY_INTERACTIVE, PRIORITY_BATCH = 0, 10
 TOOL = f"veriscope {__version__}"
 

@@ -44,8 +44,14 @@ def analyze_task(args: tuple) -> dict:
         if not link.exists():
             os.symlink(src, link)
         classes = registry.select(detectors)
-        out = analyze_one(Job(link, dest, html=True), classes, Context(timeout_s=timeout_s),
-                          max_pixels=max_pixels)
+        # one BLAS thread, as Dask's workers run (they set OPENBLAS_NUM_THREADS=1): the same
+        # report whichever engine ran it (multi-threaded BLAS differed in the last digits now
+        # and then), and no oversubscription with one worker process per core
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            out = analyze_one(Job(link, dest, html=True, display=True), classes,
+                              Context(timeout_s=timeout_s), max_pixels=max_pixels)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if not out.ok:
@@ -54,30 +60,10 @@ def analyze_task(args: tuple) -> dict:
     rep = json.loads(rj.read_text(encoding="utf-8"))
     rep["media"]["path"] = name
     rj.write_text(json.dumps(rep, indent=2, ensure_ascii=False), encoding="utf-8")
-    if rep["media"]["kind"] == "image":
-        _display_copy(link_target=src, name=name, dest=dest, max_pixels=max_pixels)
     v = rep["verdict"]
     return {"verdict": v["label"], "score": v["score"], "band": v["band"],
             "kind": rep["media"]["kind"],
             "detectors": [f"{e['name']} {e['version']}" for e in rep["evidence"]]}
-
-
-DISPLAY_SIDE = 2048
-
-
-def _display_copy(link_target: str, name: str, dest: Path, max_pixels: int) -> None:
-    """``display.jpg``: the picture as decoded for analysis (so the maps line up with it), at
-    most 2048 px on its long side, for browsers (which show neither TIFF nor 16-bit PNG)."""
-    from PIL import Image
-
-    from veriscope.core.media import Media
-
-    try:
-        im = Image.fromarray(Media.open(link_target, max_pixels=max_pixels).rgb())
-    except Exception:  # the report exists; the page then shows the maps without the picture
-        return
-    im.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE), Image.Resampling.LANCZOS)
-    im.save(dest / "display.jpg", quality=90)
 
 
 class Worker:

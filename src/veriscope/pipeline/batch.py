@@ -29,12 +29,14 @@ largest inputs the limits admit (120 MP pictures, 600 s of video) peak below thi
 @dataclass
 class Job:
     """One input: where it is, where its report folder goes (None: not written), whether to
-    write report.html and to return the report as JSON text."""
+    write report.html (and display.jpg: :meth:`Report.write`) and to return the report as
+    JSON text."""
 
     path: Path
     dest: Path | None = None
     html: bool = True
     want_json: bool = False
+    display: bool = False
 
 
 @dataclass
@@ -74,7 +76,7 @@ def analyze_one(job: Job, classes: Sequence, ctx: Context, *, max_pixels: int = 
             if st.applicable and not st.error:
                 apply_stability(report.verdict, st.data)
         if job.dest is not None:
-            report.write(job.dest, html=job.html)
+            report.write(job.dest, html=job.html, display=job.display)
         return Outcome(p, job.dest, verdict=report.verdict,
                        json=report.to_json() if job.want_json else None)
     except VeriscopeError as e:

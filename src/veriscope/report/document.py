@@ -7,6 +7,7 @@ Layout written by :meth:`Report.write` into ``DIR``::
     maps/<name>.png    8-bit grayscale at the input's width x height, 255 = most suspicious
     maps/fused.png     whenever any map exists
     views/<detector>__<view>.png   visual aids (no score), e.g. error level analysis
+    display.jpg        only when asked (the desk): the picture as analysed, at most 2048 px
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from veriscope.core.media import Media
 from veriscope.core.version import __version__
 
 SCHEMA_ID = "veriscope.report/1"
+DISPLAY_SIDE = 2048
 
 
 @dataclass
@@ -70,8 +72,10 @@ class Report:
         return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False, **kw)
 
     # ------------------------------------------------------------------ writing
-    def write(self, out_dir, *, html: bool = True) -> Path:
-        """Write report.json, report.html and maps/ into ``out_dir``; returns the JSON path."""
+    def write(self, out_dir, *, html: bool = True, display: bool = False) -> Path:
+        """Write report.json, report.html and maps/ into ``out_dir``; returns the JSON path.
+        ``display``: also ``display.jpg``, the picture as analysed (so the maps line up with it)
+        at most :data:`DISPLAY_SIDE` px long, for browsers (the desk's file page)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         w, h = self.media.width, self.media.height
@@ -96,6 +100,12 @@ class Report:
                     used.add(fname)
                     save_view(img, out / "views" / fname)
                     e.view_paths[vname] = f"views/{fname}"
+        if display and self.media.kind == "image":
+            from PIL import Image
+
+            im = Image.fromarray(self.media.rgb())  # decoded once already, for the detectors
+            im.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE), Image.Resampling.LANCZOS)
+            im.save(out / "display.jpg", quality=90)
         jpath = out / "report.json"
         jpath.write_text(self.to_json(indent=2), encoding="utf-8")
         if html:

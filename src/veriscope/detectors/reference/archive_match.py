@@ -70,12 +70,13 @@ class ArchiveMatchDetector(Detector):
         verified = [m for m in matches if m.verified
                     and (m.changed_fraction is not None or m.note)]
         ev = self.evidence(score=None, label=None)
-        ev.data["archive"] = {"path": str(archive.root), "items": archive.count()}
+        n_items = archive.count()
+        ev.data["archive"] = {"path": str(archive.root), "items": n_items}
         ev.data["matches"] = [m.to_dict() for m in verified]
         if not verified:
             ev.add("info", "archive_no_match",
                    f"No earlier version of this picture in the archive "
-                   f"({archive.count()} indexed pictures and keyframes).")
+                   f"({n_items} indexed pictures and keyframes).")
             return ev
         for m in verified:
             it = m.item
