@@ -44,14 +44,8 @@ def analyze_task(args: tuple) -> dict:
         if not link.exists():
             os.symlink(src, link)
         classes = registry.select(detectors)
-        # one BLAS thread, as Dask's workers run (they set OPENBLAS_NUM_THREADS=1): the same
-        # report whichever engine ran it (multi-threaded BLAS differed in the last digits now
-        # and then), and no oversubscription with one worker process per core
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1):
-            out = analyze_one(Job(link, dest, html=True, display=True), classes,
-                              Context(timeout_s=timeout_s), max_pixels=max_pixels)
+        out = analyze_one(Job(link, dest, html=True, display=True), classes,
+                          Context(timeout_s=timeout_s), max_pixels=max_pixels)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if not out.ok:
