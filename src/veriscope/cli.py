@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -105,11 +106,15 @@ def _analysis_context(err, timeout_s, trust_anchors, frame_detectors, sample_fps
 @click.option("--archive", "archive_dir", type=click.Path(path_type=Path, file_okay=False),
               default=None, help="A reference archive (veriscope index): archive_match looks "
               "each picture up in it (also: env VERISCOPE_ARCHIVE).")
+@click.option("--timings", "timings_file", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, help="Append where the time went to FILE: one JSON line per input "
+              "(open, decode, each detector, fusion, each output written; seconds).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors, no_html, stability,
             sample_fps, sample_frames, max_video_seconds, frame_detectors, workers, archive_dir,
-            debug):
+            timings_file, debug):
     """Analyse media files with every applicable detector and fuse the evidence."""
+    entered = time.time()
     from veriscope.core import registry
     from veriscope.pipeline.batch import Job, analyze_many, default_workers
 
@@ -158,9 +163,12 @@ def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors
     with progress:
         task = progress.add_task("analysing" if workers == 1 else f"analysing ({workers} workers)",
                                  total=len(paths), done=f"0/{len(paths)}", visible=len(paths) > 1)
+        ready = time.time()  # the detectors' classes loaded, the jobs and progress set up
         outcomes = analyze_many(jobs, classes, ctx, workers=workers, max_pixels=max_pixels,
                                 stability=stability, on_start=on_start)
         for i, o in enumerate(outcomes, 1):
+            if timings_file is not None:
+                _append_timings(timings_file, o, entered, ready)
             if o.ok:
                 if o.json is not None:
                     click.echo(o.json)
@@ -182,6 +190,17 @@ def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors
 
         print_table(rows, out_dir is not None)
     sys.exit(EXIT_SOME_FAILED if failures else EXIT_OK)
+
+
+def _append_timings(path: Path, o, entered: float, ready: float) -> None:
+    """One JSON line: the input, whether it succeeded, when the command started (Unix time, to
+    measure start-up from outside), the seconds it took to get ready (loading the detectors)
+    and the seconds of each phase of this input."""
+    rec = {"path": str(o.path), "ok": o.ok, "command_entered_unix": round(entered, 4),
+           "setup_s": round(ready - entered, 4), "written_unix": round(time.time(), 4),
+           "phases": o.timings or {}}
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(rec) + "\n")
 
 
 def video_settings(sample_fps=None, sample_frames=None, max_video_seconds=None) -> dict | None:

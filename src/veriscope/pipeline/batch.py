@@ -51,6 +51,9 @@ class Outcome:
     error: str | None = None
     internal: bool = False
     trace: str | None = None
+    timings: dict | None = None
+    """Seconds per phase of this input (open, decode, detector.<name>, fusion, write.*):
+    :mod:`veriscope.core.timing`."""
 
     @property
     def ok(self) -> bool:
@@ -61,11 +64,14 @@ def analyze_one(job: Job, classes: Sequence, ctx: Context, *, max_pixels: int = 
                 stability: int = 0) -> Outcome:
     """Analyse one input; never raises for bad input or a detector bug (KeyboardInterrupt
     aside): the outcome says what went wrong."""
+    from veriscope.core import timing
     from veriscope.pipeline.runner import analyze_media
 
     p = Path(job.path)
+    timing.take()  # this input's phases only
     try:
-        media = Media.open(p, max_pixels=max_pixels)
+        with timing.phase("open"):
+            media = Media.open(p, max_pixels=max_pixels)
         report = analyze_media(media, classes, ctx)
         if stability:
             from veriscope.core.fusion import apply_stability
@@ -78,9 +84,9 @@ def analyze_one(job: Job, classes: Sequence, ctx: Context, *, max_pixels: int = 
         if job.dest is not None:
             report.write(job.dest, html=job.html, display=job.display)
         return Outcome(p, job.dest, verdict=report.verdict,
-                       json=report.to_json() if job.want_json else None)
+                       json=report.to_json() if job.want_json else None, timings=timing.take())
     except VeriscopeError as e:
-        return Outcome(p, job.dest, error=str(e))
+        return Outcome(p, job.dest, error=str(e), timings=timing.take())
     except KeyboardInterrupt:
         raise
     except Exception as e:  # last line of defence: one line for the user, the trace on request

@@ -7,7 +7,7 @@ import time
 import traceback
 from collections.abc import Sequence
 
-from veriscope.core import registry
+from veriscope.core import registry, timing
 from veriscope.core.errors import MediaError
 from veriscope.core.evidence import Evidence
 from veriscope.core.fusion import fuse
@@ -71,9 +71,16 @@ def analyze_media(media: Media, detectors: Sequence[type[Detector]] | None = Non
     ctx = ctx or Context(timeout_s=DEFAULT_TIMEOUT_S)
     classes = list(detectors) if detectors is not None else registry.select(None)
     t0 = time.perf_counter()
-    media.decode()  # a broken file fails here, once, with a clear MediaError
-    evidence = [run_detector(cls(), media, ctx) for cls in classes]
-    verdict = fuse(evidence, kind=media.kind)
+    with timing.phase("decode"):
+        media.decode()  # a broken file fails here, once, with a clear MediaError
+    evidence = []
+    for cls in classes:
+        ev = run_detector(cls(), media, ctx)
+        if ev.elapsed_s is not None:
+            timing.add(f"detector.{ev.name}", ev.elapsed_s)
+        evidence.append(ev)
+    with timing.phase("fusion"):
+        verdict = fuse(evidence, kind=media.kind)
     return Report(media=media, evidence=evidence, verdict=verdict,
                   elapsed_s=time.perf_counter() - t0,
                   detectors_requested=[c.name for c in classes])

@@ -15,6 +15,9 @@ from veriscope.core.timecode import clock
 DISPLAY_MAX_SIDE = 1600
 VIEW_PNG_MAX_BYTES = 150_000
 """Colour views whose PNG is larger than this are embedded as JPEG (quality 88) instead."""
+VIEW_JPEG_MIN_PIXELS = 120_000
+"""Colour views shown larger than this (e.g. 400 x 300) are embedded as JPEG without trying PNG
+first (issue 20: the PNG attempt cost ~0.06 s a view at 800 px)."""
 _LABEL_COLOURS = {"synthetic": "#8e24aa", "manipulated": "#c62828", "no_evidence": "#2e7d32",
                   "inconclusive": "#ef6c00"}
 _SEV_COLOURS = {"high": "#c62828", "medium": "#ef6c00", "low": "#f9a825", "info": "#546e7a"}
@@ -33,8 +36,8 @@ def _image_uri(rgb: np.ndarray, size: tuple[int, int]) -> str:
     from PIL import Image
 
     im = Image.fromarray(rgb)
-    if im.size != size:
-        im = im.resize(size, Image.Resampling.LANCZOS)
+    if im.size != size:  # reducing_gap: box-reduce first, then Lanczos (same look, ~2x faster)
+        im = im.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=90)
     return _b64(buf.getvalue(), "image/jpeg")
@@ -48,9 +51,13 @@ def _view_uri(v: np.ndarray, size: tuple[int, int]) -> str:
         a = np.clip(np.rint(a), 0, 255).astype(np.uint8)
     im = Image.fromarray(a)
     if im.size != size:
-        im = im.resize(size, Image.Resampling.BILINEAR)
+        im = im.resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0)
     buf = io.BytesIO()
-    im.save(buf, "PNG")
+    if a.ndim == 3 and size[0] * size[1] > VIEW_JPEG_MIN_PIXELS:
+        # colour views are photographic (error level, residuals, keyframes): JPEG straight away
+        im.convert("RGB").save(buf, "JPEG", quality=88)
+        return _b64(buf.getvalue(), "image/jpeg")
+    im.save(buf, "PNG", compress_level=1)
     if a.ndim == 3 and buf.tell() > VIEW_PNG_MAX_BYTES:  # photographic view: JPEG is far smaller
         buf = io.BytesIO()
         im.convert("RGB").save(buf, "JPEG", quality=88)
@@ -58,19 +65,31 @@ def _view_uri(v: np.ndarray, size: tuple[int, int]) -> str:
     return _b64(buf.getvalue(), "image/png")
 
 
+def _overlay_palette():
+    """256-entry palette: index a -> red (255, (255 - a) // 3, 0) with alpha a."""
+    a = np.arange(256)
+    rgb = np.stack([np.full(256, 255), (255 - a) // 3, np.zeros(256, int)], 1)
+    return rgb.astype(np.uint8).ravel().tolist(), a.astype(np.uint8).tobytes()
+
+
 def _overlay_uri(m: np.ndarray, size: tuple[int, int]) -> str:
-    """A map as a red RGBA image whose alpha is the map value."""
+    """A map as a red overlay whose opacity is the map value: an 8-bit palette PNG with a
+    transparency table (a quarter of the bytes of RGBA and several times faster to encode)."""
     import cv2
     from PIL import Image
 
-    m = cv2.resize(np.asarray(m, np.float32), size, interpolation=cv2.INTER_LINEAR)
-    a = np.clip(m * 255.0, 0, 255).astype(np.uint8)
-    rgba = np.zeros((size[1], size[0], 4), np.uint8)
-    rgba[..., 0] = 255
-    rgba[..., 1] = (255 - a) // 3
-    rgba[..., 3] = a
+    m = np.asarray(m)
+    interp = cv2.INTER_AREA if m.shape[1] > size[0] else cv2.INTER_LINEAR
+    if m.dtype == np.uint8:
+        a = cv2.resize(m, size, interpolation=interp)
+    else:
+        m = cv2.resize(np.asarray(m, np.float32), size, interpolation=interp)
+        a = np.clip(m * 255.0, 0, 255).astype(np.uint8)
+    im = Image.frombytes("P", size, np.ascontiguousarray(a).tobytes())
+    pal, alpha = _overlay_palette()
+    im.putpalette(pal)
     buf = io.BytesIO()
-    Image.fromarray(rgba, "RGBA").save(buf, "PNG")
+    im.save(buf, "PNG", compress_level=1, transparency=alpha)
     return _b64(buf.getvalue(), "image/png")
 
 

@@ -55,6 +55,22 @@ def _stretch(a: np.ndarray, lo_pct: float = 0.5, hi_pct: float = 99.5) -> np.nda
     return np.clip((a - lo) * (255.0 / (hi - lo)), 0, 255).astype(np.uint8)
 
 
+def percentile_u8(a: np.ndarray, q: float) -> float:
+    """``np.percentile(a, q)`` (linear interpolation) of integer values in [0, 255], exactly,
+    from a histogram: one counting pass instead of a partial sort (~5x faster at 2 MP)."""
+    counts = np.bincount(np.asarray(a, np.uint8).ravel(), minlength=256)
+    n = int(counts.sum())
+    if n == 0:
+        raise ValueError("percentile of an empty array")
+    pos = q / 100.0 * (n - 1)
+    k = int(np.floor(pos))
+    frac = pos - k
+    cum = np.cumsum(counts)
+    lo = int(np.searchsorted(cum, k + 1))  # the k-th smallest value (0-based)
+    hi = int(np.searchsorted(cum, min(k + 2, n)))
+    return float(lo + frac * (hi - lo))
+
+
 def error_level(rgb: np.ndarray, quality: int = ELA_QUALITY) -> np.ndarray:
     from PIL import Image
 
@@ -62,9 +78,12 @@ def error_level(rgb: np.ndarray, quality: int = ELA_QUALITY) -> np.ndarray:
     Image.fromarray(rgb).save(buf, "JPEG", quality=quality)
     buf.seek(0)
     re = np.asarray(Image.open(buf).convert("RGB"))
-    diff = np.abs(rgb.astype(np.int16) - re.astype(np.int16)).astype(np.float32)
+    import cv2
+
+    d8 = cv2.absdiff(np.ascontiguousarray(rgb), np.ascontiguousarray(re))
+    diff = d8.astype(np.float32)
     # scale so that the 99.5th percentile is bright; keep colour (per-channel errors)
-    hi = max(1.0, float(np.percentile(diff, 99.5)))
+    hi = max(1.0, percentile_u8(d8, 99.5))
     return np.clip(diff * (255.0 / hi), 0, 255).astype(np.uint8)
 
 
@@ -73,7 +92,7 @@ def noise_residual(rgb: np.ndarray) -> np.ndarray:
 
     med = cv2.medianBlur(rgb, 3)
     r = rgb.astype(np.int16) - med.astype(np.int16)
-    hi = max(1.0, float(np.percentile(np.abs(r), 99.5)))
+    hi = max(1.0, percentile_u8(cv2.absdiff(rgb, med), 99.5))
     return np.clip(128 + r * (127.0 / hi), 0, 255).astype(np.uint8)
 
 

@@ -91,10 +91,16 @@ its blocks cover (the cell and the 8 px a block reaches beyond it) have a colour
 shadows and saturated colours the block pattern is cut off, so the grid is *missing* there in
 innocent pictures (stained glass, night scenes: the three false alarms on innocent EVAL photos
 that led to this rule, issue 15). Rule constant."""
-MAX_ANALYSED_PIXELS = 24_000_000
-"""Larger images are analysed on evenly spread full-resolution tiles covering this many px."""
-TILE = 1024
-"""Tile side (a multiple of 8, so tile votes keep the image's grid phases)."""
+MAX_ANALYSED_PIXELS = 4_000_000
+"""Larger images are analysed on evenly spread full-resolution tiles covering this many px.
+Budget (issue 20, speed): the DCT-zero count costs ~0.08 s per MP on one core and cannot be
+downscaled, so a 12 MP photo took 1.2-1.4 s; 4 MP keeps it near 0.5 s. The cost: on larger
+pictures a paste lying wholly between tiles is not seen (a finding says what share was read).
+Every picture of the benchmark sets is below 4 MP except 4 camera JPEGs (8 MP) of the
+false-alarm set (docs/detectors/jpeg_grid.md)."""
+TILE = 512
+"""Tile side (a multiple of 8, so tile votes keep the image's grid phases); 512 rather than
+1024 so that the tiles of a budget spread over more of the picture."""
 MIN_SIDE = 64
 """Smaller images are not analysed (too few blocks for any meaningful test)."""
 STRIP_ROWS = 256
@@ -301,10 +307,11 @@ def grid_regions(hist: np.ndarray, grids, shape, lt: float, cell: int = CELL,
     if valid is not None:
         vint = np.pad(valid.astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     out = []
-    for g in grids:
-        if totals[g] < min_votes:
-            continue
-        hg = np.ascontiguousarray(hist[..., g])
+    todo = [g for g in grids if totals[g] >= min_votes]
+    # one transposed copy: each grid's plane contiguous (64 strided copies cost ~3x more)
+    planes = np.ascontiguousarray(np.moveaxis(hist[..., todo], -1, 0)) if todo else None
+    for j, g in enumerate(todo):
+        hg = planes[j]
         m = hg > 0
         if link_share > 0 and valid is not None:
             m &= hg >= link_share * valid
@@ -420,28 +427,26 @@ def textured_cells(z: np.ndarray, main: int, cshape, cell: int = CELL) -> np.nda
 def clipped_cells(rgb: np.ndarray, cshape, cell: int = CELL) -> np.ndarray:
     """Cells where clipping hides the grid (see :data:`CLIPPED_MAX`): the share of clipped
     pixels over each cell and its right, lower and lower-right neighbours (the pixels its
-    blocks cover). One boolean plane and per-cell counts: memory stays about 1 byte a pixel."""
-    a = rgb if rgb.ndim == 3 else rgb[..., None]
-    clip = np.zeros(a.shape[:2], bool)
-    for c in range(a.shape[2]):
-        ch = a[..., c]
-        clip |= ch <= CLIP_LO
-        clip |= ch >= CLIP_HI
+    blocks cover). One uint8 mask and its integral image (OpenCV): about 5 bytes a pixel."""
+    import cv2
+
+    a = np.ascontiguousarray(rgb if rgb.ndim == 3 else rgb[..., None], dtype=np.uint8)
+    nch = a.shape[2]
+    if nch in (1, 3, 4):  # OpenCV: 255 where every channel is inside (CLIP_LO, CLIP_HI)
+        ok = cv2.inRange(a, (CLIP_LO + 1,) * nch, (CLIP_HI - 1,) * nch)
+    else:
+        ok = np.all((a > CLIP_LO) & (a < CLIP_HI), axis=2).astype(np.uint8) * 255
+    clip = (ok == 0).view(np.uint8)
     h, w = clip.shape
+    ii = cv2.integral(clip, sdepth=cv2.CV_32S)  # (h + 1, w + 1)
     ny, nx = -(-h // cell), -(-w // cell)
-    pad = np.zeros((ny * cell, nx * cell), bool)
-    pad[:h, :w] = clip
-    cnt = pad.reshape(ny, cell, nx, cell).sum(axis=(1, 3), dtype=np.int64)
-    inside = np.zeros((ny * cell, nx * cell), bool)
-    inside[:h, :w] = True
-    area = inside.reshape(ny, cell, nx, cell).sum(axis=(1, 3), dtype=np.int64)
-
-    def win(x):  # the cell plus its right, lower and lower-right neighbours
-        y = np.zeros((ny + 1, nx + 1), np.int64)
-        y[:ny, :nx] = x
-        return y[:ny, :nx] + y[1:, :nx] + y[:ny, 1:] + y[1:, 1:]
-
-    share = win(cnt) / np.maximum(1, win(area))
+    y0 = np.arange(ny) * cell
+    x0 = np.arange(nx) * cell
+    y1 = np.minimum(y0 + 2 * cell, h)  # the cell and the next one down / right, inside the image
+    x1 = np.minimum(x0 + 2 * cell, w)
+    cnt = (ii[y1][:, x1] - ii[y0][:, x1] - ii[y1][:, x0] + ii[y0][:, x0]).astype(np.int64)
+    area = (y1 - y0)[:, None].astype(np.int64) * (x1 - x0)[None, :]
+    share = cnt / np.maximum(1, area)
     out = np.zeros(cshape, bool)
     hh, ww = min(cshape[0], ny), min(cshape[1], nx)
     out[:hh, :ww] = share[:hh, :ww] >= CLIPPED_MAX
