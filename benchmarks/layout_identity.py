@@ -2,8 +2,8 @@
 
 Runs ``veriscope analyze --detectors all --out DIR`` (a fresh process, as a user runs it) on a
 fixed, spread sample of every folder of ``../shared/data`` and reduces each report to digests:
-the report.json with its timings and timestamp removed, and the bytes of every map and view
-PNG. ``--write`` stores the digests as a reference; ``--check`` compares with one and lists
+the report.json with its timings and timestamp removed, and the pixels of every map and view
+PNG (views large enough to be written as JPEG: their size). ``--write`` stores the digests as a reference; ``--check`` compares with one and lists
 every file whose report differs (and its verdict label when that changed). Times are left
 out (:data:`VOLATILE`).
 
@@ -63,16 +63,41 @@ def _strip(obj):
     return obj
 
 
+def _pixels_digest(path: Path) -> str:
+    """sha256 of a PNG's decoded pixels (mode, size, bytes): the same whatever the zlib level."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im.load()
+        head = f"{im.mode}:{im.size[0]}x{im.size[1]}:".encode()
+        return hashlib.sha256(head + im.tobytes()).hexdigest()
+
+
 def digest_dir(rep_dir: Path) -> dict:
-    """Digests of one report folder: normalised report.json and every PNG under it."""
+    """Digests of one report folder: normalised report.json and every map and view under it.
+
+    PNGs are compared by their decoded pixels (the encoder's settings do not count). Views
+    written as JPEG (large views, since issue 20) are lossy: they are compared by size only,
+    under their name without extension, so that a view moving from PNG to JPEG shows as a
+    changed view and nothing else (view paths in report.json are compared without extension)."""
     rep = json.loads((rep_dir / "report.json").read_text(encoding="utf-8"))
     for e in rep.get("evidence", []):
         (e.get("data") or {}).pop("traceback", None)
+        for v in e.get("views") or []:
+            if isinstance(v, dict) and isinstance(v.get("path"), str):
+                v["path"] = v["path"].rsplit(".", 1)[0]
     canon = json.dumps(_strip(rep), sort_keys=True, ensure_ascii=False)
     out = {"report": hashlib.sha256(canon.encode()).hexdigest(),
            "verdict": rep["verdict"]["label"]}
-    for png in sorted(rep_dir.rglob("*.png")):
-        out[png.relative_to(rep_dir).as_posix()] = hashlib.sha256(png.read_bytes()).hexdigest()
+    for f in sorted(rep_dir.rglob("*")):
+        rel = f.relative_to(rep_dir).as_posix()
+        if f.suffix == ".png":
+            out[rel.rsplit(".", 1)[0]] = _pixels_digest(f)
+        elif f.suffix == ".jpg" and rel.startswith("views/"):
+            from PIL import Image
+
+            with Image.open(f) as im:
+                out[rel.rsplit(".", 1)[0]] = f"jpeg:{im.size[0]}x{im.size[1]}"
     return out
 
 

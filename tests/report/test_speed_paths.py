@@ -1,0 +1,213 @@
+"""The fast paths of issue 20 (speed) give the results of the plain ones they replaced.
+
+Each test compares a fast path with a straightforward reference written here (the code it
+replaced), so that a wrong shortcut fails even when it is still fast."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from helpers import save, smooth_image
+from PIL import Image
+
+from veriscope.core.maps import map_to_u8
+
+
+# ---------------------------------------------------------------- maps and fusion
+def _map_to_u8_reference(m, width, height):
+    import cv2
+
+    m = np.asarray(m, np.float32)
+    if m.shape != (height, width):
+        m = cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(np.rint(np.nan_to_num(m, nan=0.0) * 255.0), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("shape,size", [((40, 50), (200, 160)), ((33, 47), (47, 33)),
+                                        ((7, 9), (640, 481))])
+def test_map_to_u8_equals_round_half_even_of_the_resized_map(shape, size):
+    rng = np.random.default_rng(3)
+    m = rng.random(shape).astype(np.float32) * 1.4 - 0.2  # values outside [0, 1] too
+    m[0, 0] = np.nan
+    m[1, 1] = 0.5 / 255  # exact halves: rounding must be to even, as np.rint
+    m[1, 2] = 1.5 / 255
+    got = map_to_u8(m, *size)
+    assert got.dtype == np.uint8 and got.shape == (size[1], size[0])
+    ref = _map_to_u8_reference(m, *size)
+    if shape == (size[1], size[0]):
+        assert np.array_equal(got, ref)
+    else:  # NaN spreads through the bilinear resize in both; compare where it did not
+        assert np.array_equal(got[np.isfinite(cv_resized(m, size))],
+                              ref[np.isfinite(cv_resized(m, size))])
+
+
+def cv_resized(m, size):
+    import cv2
+
+    return cv2.resize(np.asarray(m, np.float32), size, interpolation=cv2.INTER_LINEAR)
+
+
+def test_fused_map_running_mean_equals_the_weighted_mean():
+    from veriscope.core.evidence import Evidence
+    from veriscope.core.fusion import fuse_map_arrays, fuse_maps, reliability_of
+
+    rng = np.random.default_rng(0)
+    evs = []
+    for i, (shape, rel) in enumerate([((30, 40), "high"), ((60, 80), "low"), ((15, 20), None)]):
+        evs.append(Evidence(f"d{i}", "1", score=float(rng.random()),
+                            heatmap=rng.random(shape).astype(np.float32),
+                            data={"reliability": {"level": rel}} if rel else {}))
+    got = fuse_maps(evs, (80, 60))
+    ref = fuse_map_arrays([(map_to_u8(e.heatmap, 80, 60).astype(np.float32) / 255.0, e.score,
+                            reliability_of(e)) for e in evs])
+    assert got.shape == (60, 80)
+    assert np.abs(got - ref).max() < 1e-6
+
+
+# ---------------------------------------------------------------- watermark decoding
+def _block_votes_reference(image, method, reading):
+    """The decoder as it was: pywt.dwt2 on the U channel of a reversed / float copy."""
+    import cv2
+    import pywt
+
+    from veriscope.detectors.provenance.watermark import dwtdct as W
+
+    a = image[..., ::-1] if reading.endswith("_bgr") else image
+    a = np.ascontiguousarray(a, np.float32 if reading.startswith("f32") else np.uint8)
+    h4, w4 = a.shape[0] // 4 * 4, a.shape[1] // 4 * 4
+    u = cv2.cvtColor(a[:h4, :w4], cv2.COLOR_BGR2YUV)[:, :, 1]
+    ca = pywt.dwt2(u, "haar")[0]
+    blocks = W._blocks(ca)
+    if method == "dwtDct":
+        flat = blocks.reshape(len(blocks), 16)
+        pos = np.argmax(np.abs(flat[:, 1:]), axis=1) + 1
+        vals = np.abs(flat[np.arange(len(flat)), pos])
+    else:
+        d = W._dct_matrix().astype(blocks.dtype)
+        vals = np.linalg.svd(d @ blocks @ d.T, compute_uv=False)[:, 0]
+    return (np.mod(vals, W.SCALE) > 0.5 * W.SCALE).astype(np.uint8)
+
+
+def test_haar_ll_is_bit_identical_to_pywt():
+    import pywt
+
+    from veriscope.detectors.provenance.watermark.dwtdct import haar_ll
+
+    rng = np.random.default_rng(1)
+    for dtype in (np.uint8, np.float32, np.float64):
+        x = rng.integers(0, 256, (64, 98)).astype(dtype)
+        if dtype != np.uint8:
+            x = x + rng.random(x.shape).astype(dtype)
+        ref = pywt.dwt2(x, "haar")[0]
+        got = haar_ll(x)
+        assert got.dtype == ref.dtype and np.array_equal(got, ref)
+
+
+def test_shared_decoding_pass_gives_the_votes_of_the_reference_decoder():
+    from veriscope.detectors.provenance.watermark import dwtdct as W
+
+    rng = np.random.default_rng(2)
+    img = smooth_image(200, 264, seed=5)
+    img = np.clip(img.astype(np.int16) + rng.integers(-20, 21, img.shape), 0, 255).astype(np.uint8)
+    marked = W.embed_like(img, W.PAYLOADS[0])
+    tests = [("dwtDct", "u8_bgr"), ("dwtDct", "f32_bgr"), ("dwtDct", "f32_rgb"),
+             ("dwtDctSvd", "u8_bgr")]
+    for im in (img, marked):
+        got = W.votes_for_tests(im, tests, strip_rows=64)
+        for t in tests:
+            assert np.array_equal(got[t], _block_votes_reference(im, *t)), t
+    b = W._blocks(rng.random((40, 40)) * 255)
+    assert np.allclose(W._top_singular(b), np.linalg.svd(b, compute_uv=False)[:, 0],
+                       rtol=1e-12, atol=1e-9)
+
+
+# ---------------------------------------------------------------- aids and jpeg_grid helpers
+def test_percentile_u8_equals_numpy():
+    from veriscope.detectors.image.aids import percentile_u8
+
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        a = rng.integers(0, int(rng.integers(1, 256)) + 1, int(rng.integers(1, 400)))
+        a = a.astype(np.uint8)
+        for q in (0, 0.5, 37.5, 99, 99.5, 100):
+            assert percentile_u8(a, q) == pytest.approx(float(np.percentile(a, q)), abs=1e-9)
+
+
+def _clipped_reference(rgb, cshape, cell=8, lo=1, hi=254, share_max=0.25):
+    a = rgb if rgb.ndim == 3 else rgb[..., None]
+    clip = np.any((a <= lo) | (a >= hi), axis=2)
+    h, w = clip.shape
+    out = np.zeros(cshape, bool)
+    for cy in range(cshape[0]):
+        for cx in range(cshape[1]):
+            win = clip[cy * cell:cy * cell + 2 * cell, cx * cell:cx * cell + 2 * cell]
+            out[cy, cx] = win.size > 0 and win.mean() >= share_max
+    return out
+
+
+@pytest.mark.parametrize("shape", [(64, 80, 3), (61, 77, 3), (40, 48)])
+def test_clipped_cells_equals_the_window_share(shape):
+    from veriscope.detectors.image.jpeg_grid import clipped_cells
+
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 256, shape).astype(np.uint8)
+    a[: shape[0] // 3] = 255
+    a[rng.random(shape[:2]) < 0.2] = 0
+    cs = (-(-shape[0] // 8), -(-shape[1] // 8))
+    assert np.array_equal(clipped_cells(a, cs), _clipped_reference(a, cs))
+
+
+# ---------------------------------------------------------------- what Report.write puts on disk
+def test_written_maps_are_the_quantized_maps_and_large_views_are_jpeg(tmp_path, monkeypatch):
+    import veriscope
+    from veriscope.report import document
+
+    monkeypatch.setattr(document, "VIEW_PNG_MAX_PIXELS", 100 * 100)
+    img = smooth_image(160, 200, seed=4)
+    img[20:60, 20:60] = img[100:140, 140:180]
+    rep = veriscope.analyze(save(img, tmp_path / "a.png"), detectors="noise,copy_move,aids")
+    out = rep.write(tmp_path / "out").parent
+    mapped = [e for e in rep.evidence if e.heatmap is not None and not e.error]
+    assert "noise" in [e.name for e in mapped]
+    for e in mapped:
+        saved = np.asarray(Image.open(out / "maps" / f"{e.name}.png"))
+        assert np.array_equal(saved, map_to_u8(e.heatmap, 200, 160))
+    fused = np.asarray(Image.open(out / "maps" / "fused.png"))
+    assert np.array_equal(fused, map_to_u8(rep.fused_map, 200, 160))
+    d = json.loads((out / "report.json").read_text())
+    views = {v["name"]: v for e in d["evidence"] for v in e["views"]}
+    assert views and all(v["path"].endswith(".jpg") for v in views.values())
+    for v in views.values():
+        with Image.open(out / v["path"]) as im:
+            assert im.format == "JPEG" and im.size == (v["width"], v["height"])
+    monkeypatch.setattr(document, "VIEW_PNG_MAX_PIXELS", 10**9)
+    rep2 = veriscope.analyze(save(img, tmp_path / "b.png"), detectors="aids")
+    out2 = rep2.write(tmp_path / "out2").parent
+    assert sorted(p.suffix for p in (out2 / "views").iterdir()) == [".png"] * len(views)
+
+
+def test_analyze_timings_file_says_where_the_time_went(tmp_path):
+    from click.testing import CliRunner
+
+    from veriscope.cli import cli
+
+    p = save(smooth_image(120, 160, seed=1), tmp_path / "a.png")
+    t = tmp_path / "t.jsonl"
+    r = CliRunner().invoke(cli, ["analyze", str(p), "--detectors", "noise,metadata",
+                                 "--out", str(tmp_path / "o"), "--timings", str(t)])
+    assert r.exit_code == 0, r.output
+    rec = json.loads(t.read_text().splitlines()[-1])
+    assert rec["ok"] and rec["path"] == str(p) and rec["setup_s"] >= 0
+    ph = rec["phases"]
+    for k in ("open", "decode", "detector.noise", "detector.metadata", "fusion",
+              "write.maps.png", "write.json", "write.html"):
+        assert k in ph and ph[k] >= 0, k
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    r = CliRunner().invoke(cli, ["analyze", str(bad), "--out", str(tmp_path / "o2"),
+                                 "--timings", str(t)])
+    assert r.exit_code == 1
+    rec = json.loads(t.read_text().splitlines()[-1])
+    assert rec["ok"] is False and rec["path"] == str(bad)
