@@ -211,3 +211,27 @@ def test_analyze_timings_file_says_where_the_time_went(tmp_path):
     assert r.exit_code == 1
     rec = json.loads(t.read_text().splitlines()[-1])
     assert rec["ok"] is False and rec["path"] == str(bad)
+
+
+def _flat_share_reference(rgb, block=4, max_side=1024, tol=2):
+    a = rgb if rgb.ndim == 3 else rgb[..., None]
+    nby, nbx = a.shape[0] // block, a.shape[1] // block
+    if nby == 0 or nbx == 0:
+        return 0.0
+    sy, sx = max(1, nby // (max_side // block)), max(1, nbx // (max_side // block))
+    flat = []
+    for by in range(0, nby, sy):
+        for bx in range(0, nbx, sx):
+            b = a[by * block:(by + 1) * block, bx * block:(bx + 1) * block].astype(np.float64)
+            flat.append(bool(np.all(b.max(axis=(0, 1)) - b.min(axis=(0, 1)) <= tol)))
+    return float(np.mean(flat))
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 3), (37, 41, 3), (120, 97), (2100, 90, 3)])
+def test_flat_share_equals_the_per_block_test(shape):
+    from veriscope.signals.scope import flat_share
+
+    rng = np.random.default_rng(6)
+    a = rng.integers(0, 6, shape).astype(np.uint8)
+    a[: shape[0] // 2] = 7  # a flat half
+    assert flat_share(a) == _flat_share_reference(a)
