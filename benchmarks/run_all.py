@@ -12,6 +12,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 OUT = HERE.parent / "bench-out"
 SCRIPTS = {
+    "e2e_speed": [],
     "foundation": [],
     "classic": [],
     "classic_jpeg": ["--split", "eval"],
