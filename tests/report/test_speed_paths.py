@@ -235,3 +235,53 @@ def test_flat_share_equals_the_per_block_test(shape):
     a = rng.integers(0, 6, shape).astype(np.uint8)
     a[: shape[0] // 2] = 7  # a flat half
     assert flat_share(a) == _flat_share_reference(a)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 300), (257, 1), (3000, 17), (480, 640)])
+@pytest.mark.parametrize("isal", [True, False])
+def test_gray_png_writer_round_trips(tmp_path, shape, isal, monkeypatch):
+    import builtins
+
+    from veriscope.core import maps
+
+    if not isal:  # the zlib fallback writes the same pixels
+        real_import = builtins.__import__
+
+        def no_isal(name, *a, **k):
+            if name.startswith("isal"):
+                raise ImportError(name)
+            return real_import(name, *a, **k)
+
+        monkeypatch.setattr(builtins, "__import__", no_isal)
+    rng = np.random.default_rng(7)
+    u = rng.integers(0, 256, shape).astype(np.uint8)
+    u[: shape[0] // 2] = 200  # smooth part: the "Up" differences are zero there
+    maps.PNG_IDAT_CHUNK = 4096  # several IDAT chunks
+    try:
+        maps.write_gray_png(tmp_path / "m.png", u)
+    finally:
+        maps.PNG_IDAT_CHUNK = 1 << 20
+    with Image.open(tmp_path / "m.png") as im:
+        assert im.mode == "L" and im.size == (shape[1], shape[0])
+        assert np.array_equal(np.asarray(im), u)
+    import cv2
+
+    assert np.array_equal(cv2.imread(str(tmp_path / "m.png"), cv2.IMREAD_UNCHANGED), u)
+    with pytest.raises(ValueError):
+        maps.write_gray_png(tmp_path / "x.png", np.zeros((0, 5), np.uint8))
+
+
+def test_overlay_png_is_red_with_the_map_as_opacity():
+    import base64
+    import io
+
+    from veriscope.report.html import _overlay_uri
+
+    m = np.linspace(0, 1, 50 * 40, dtype=np.float32).reshape(40, 50)
+    uri = _overlay_uri(m, (50, 40))
+    with Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) as im:
+        rgba = np.asarray(im.convert("RGBA")).astype(int)
+    a = np.clip(m * 255.0, 0, 255).astype(np.uint8).astype(int)
+    assert np.array_equal(rgba[..., 3], a)
+    assert np.all(rgba[..., 0] == 255) and np.all(rgba[..., 2] == 0)
+    assert np.array_equal(rgba[..., 1], (255 - a) // 3)

@@ -25,15 +25,15 @@ import numpy as np
 from veriscope.core import timing
 from veriscope.core.evidence import Evidence
 from veriscope.core.fusion import Verdict, fuse_maps
-from veriscope.core.maps import map_to_u8
+from veriscope.core.maps import map_to_u8, write_gray_png
 from veriscope.core.media import Media
 from veriscope.core.version import __version__
 
 SCHEMA_ID = "veriscope.report/1"
 DISPLAY_SIDE = 2048
 MAP_PNG_LEVEL = 1
-"""zlib level of the map PNGs: maps are smooth, level 1 is ~5x faster than the default 6 and
-the files barely larger (issue 20: 28 default-level PNG encodes took 10 s at 12 MP)."""
+"""zlib level of the view PNGs (small views; maps go through :func:`write_gray_png`: issue 20,
+28 default-level PNG encodes took 10 s at 12 MP)."""
 VIEW_PNG_MAX_PIXELS = 262_144
 VIEW_JPEG_QUALITY = 95
 
@@ -176,9 +176,7 @@ def save_view(img: np.ndarray, path: Path) -> None:
 
 
 def save_u8_png(u: np.ndarray, path: Path) -> None:
-    from PIL import Image
-
-    Image.fromarray(np.ascontiguousarray(u, np.uint8)).save(path, compress_level=MAP_PNG_LEVEL)
+    write_gray_png(path, u)
 
 
 def save_map(m: np.ndarray, path: Path, width: int, height: int) -> None:
