@@ -285,3 +285,21 @@ def test_overlay_png_is_red_with_the_map_as_opacity():
     assert np.array_equal(rgba[..., 3], a)
     assert np.all(rgba[..., 0] == 255) and np.all(rgba[..., 2] == 0)
     assert np.array_equal(rgba[..., 1], (255 - a) // 3)
+
+
+def test_working_copy_made_once_per_size_and_read_only(tmp_path):
+    import cv2
+
+    from veriscope.core.media import Media
+    from veriscope.detectors.base import working_rgb
+
+    m = Media.open(save(smooth_image(400, 500, seed=2), tmp_path / "w.png"))
+    a, s = working_rgb(m, 50_000)
+    b, s2 = working_rgb(m, 50_000)
+    c, _ = working_rgb(m, 80_000)
+    assert a is b and s == s2 and c is not a and not a.flags.writeable
+    h, w = m.rgb().shape[:2]
+    ref = cv2.resize(m.rgb(), (int(w * s), int(h * s)), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(a, ref)
+    full, one = working_rgb(m, 10**9)
+    assert full is m.rgb() and one == 1.0

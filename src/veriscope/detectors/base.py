@@ -152,8 +152,19 @@ def working_rgb(media: Media, max_pixels: int) -> tuple:
         return rgb, 1.0
     import cv2
 
-    s = (max_pixels / (h * w)) ** 0.5
-    out = cv2.resize(rgb, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
+    # one copy per size and input, shared by the detectors that ask for it (noise and
+    # splicebuster both work on 1 MP), read-only like media.rgb()
+    cache = media.__dict__.setdefault("_working_rgb", {})
+    key = (int(max_pixels), id(rgb))  # the entry holds rgb, so its id is not reused meanwhile
+    if key not in cache:
+        s = (max_pixels / (h * w)) ** 0.5
+        out = cv2.resize(rgb, (max(1, int(w * s)), max(1, int(h * s))),
+                         interpolation=cv2.INTER_AREA)
+        out.setflags(write=False)
+        if len(cache) >= 4:
+            cache.clear()
+        cache[key] = (out, s, rgb)
+    out, s, _ = cache[key]
     return out, s
 
 
