@@ -131,10 +131,17 @@ def default_workers(n_inputs: int) -> int:
 _W: dict = {}
 
 
-def _init_worker(names: list[str], ctx_kw: dict, max_pixels: int, stability: int) -> None:
+def _init_worker(names: list[str], ctx_kw: dict, max_pixels: int, stability: int,
+                 cv_threads: int | None = None) -> None:
     """Runs once in each worker: loads the detector classes by name. BLAS keeps its default
     threads: with one thread per worker, splicebuster's PCA differs from a one-worker run in
-    the last digits (seen on the shared data), and reports must be identical."""
+    the last digits (seen on the shared data), and reports must be identical. OpenCV's thread
+    pool is cut to the worker's share of the cores (``cv_threads``): N workers each running
+    as many OpenCV threads as there are cores oversubscribe the machine (issue 20)."""
+    if cv_threads:
+        import cv2
+
+        cv2.setNumThreads(int(cv_threads))
     from veriscope.core import registry
 
     _W.update(classes=[registry.load(n) for n in names], ctx=Context(**ctx_kw),
@@ -172,7 +179,8 @@ def analyze_many(jobs: Sequence[Job], classes: Sequence, ctx: Context, *, worker
     method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method),
                                initializer=_init_worker,
-                               initargs=(names, ctx_kw, max_pixels, stability))
+                               initargs=(names, ctx_kw, max_pixels, stability,
+                                         max(1, cpu_count() // workers)))
     try:
         futures = [pool.submit(_run_in_worker, job) for job in jobs]
         for job, fut in zip(jobs, futures, strict=True):
