@@ -26,7 +26,9 @@ Protocol (data discipline: constants are fitted on FIT only, everything else is 
 3. MICC-F220 (image labels only) and MICC-F8multi; NoSo (pixel masks of source + copy),
    also re-saved as JPEG q90 (no identical pixels left, so no exact stage);
    false alarms on exif-samples-camera-jpegs.
-4. Seconds per image at 1, 4 and 12 MP (one core, decode excluded).
+4. Seconds per image at 1, 4 and 12 MP (one core, decode excluded); and by content
+   (``--speed-only`` runs just these): the exif-samples and kodak24 photos as users
+   receive them (long side 1536 px, JPEG q85), a page of text and a grid of one photo.
 
 Pixel metrics: the map is resized (bilinear) to the image size; F1 at 0.5, F1 at the one
 threshold that is best for the whole dataset (an ORACLE, not deployable), pixel AUC averaged
@@ -35,6 +37,7 @@ are scored against source + copy (and, for reference, against the copy alone).
 
 Usage: .venv/bin/python benchmarks/classic_copymove.py [--workers 2] [--skip-fit] [--limit N]
        .venv/bin/python benchmarks/classic_copymove.py --fit-only --fit-small --fit-large [--param k=v]
+       .venv/bin/python benchmarks/classic_copymove.py --speed-only
 """
 
 from __future__ import annotations
@@ -556,6 +559,76 @@ def speed_report() -> None:
                       f"{np.median(exact):.2f} |")
 
 
+def _content_set(td: Path) -> list[tuple[str, Path]]:
+    """Photos as users receive them (long side 1536 px, Lanczos, JPEG q85): every
+    exif-samples camera photo and every kodak24 photo; and two pictures full of similar
+    areas, 1536 x 1152 JPEG q85: a page of text and a 3 x 3 grid of one photo (kodim08,
+    each copy with its own noise)."""
+    from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+    out = []
+    files = sorted((SHARED / "exif-samples-camera-jpegs").rglob("*.jpg")) + \
+        sorted((PRISTINE / "kodak24").glob("*.png"))
+    for f in files:
+        im = ImageOps.exif_transpose(Image.open(f)).convert("RGB")
+        s = 1536 / max(im.size)
+        im = im.resize((round(im.size[0] * s), round(im.size[1] * s)), Image.Resampling.LANCZOS)
+        p = td / f"exp_{f.parent.name}_{f.stem}.jpg"
+        im.save(p, quality=85)
+        out.append(("photo", p))
+    page = Image.new("RGB", (1536, 1152), "white")
+    dr = ImageDraw.Draw(page)
+    font = ImageFont.load_default(size=22)
+    for y in range(10, 1140, 30):
+        dr.text((10, y), "the quick brown fox jumps over the lazy dog 0123456789 " * 3,
+                fill=(20, 20, 20), font=font)
+    page.save(td / "text_page.jpg", quality=85)
+    out.append(("text page", td / "text_page.jpg"))
+    rng = np.random.default_rng(0)
+    t = np.asarray(Image.open(PRISTINE / "kodak24" / "kodim08.png").convert("RGB")
+                   .resize((512, 384), Image.Resampling.LANCZOS), np.float32)
+    grid = np.concatenate([np.concatenate([t + rng.normal(0, 2, t.shape) for _ in range(3)], 1)
+                           for _ in range(3)], 0)
+    Image.fromarray(np.clip(grid, 0, 255).astype(np.uint8)).save(td / "grid.jpg", quality=85)
+    out.append(("3 x 3 grid of one photo", td / "grid.jpg"))
+    return out
+
+
+def speed_content_report(reps: int = 2) -> None:
+    """Seconds per picture at one size (photos as users receive them), one thread: how
+    much the time depends on the content."""
+    import cv2
+
+    from veriscope.core.media import Media
+    from veriscope.detectors.base import Context
+    from veriscope.detectors.image.copy_move.detector import CopyMoveDetector
+
+    cv2.setNumThreads(1)
+    det = CopyMoveDetector()
+    with tempfile.TemporaryDirectory() as td:
+        items = _content_set(Path(td))
+        res = []
+        for kind, p in items:
+            m = Media.open(p)
+            m.rgb()
+            walls = []
+            for _ in range(reps):
+                w0 = time.perf_counter()
+                ev = det.analyze(m, Context())
+                walls.append(time.perf_counter() - w0)
+            res.append((kind, p.name, min(walls), ev.data.get("work", {}).get("capped", [])))
+    w = np.array([r[2] for r in res if r[0] == "photo"])
+    print(f"\n### Speed by content (one thread, decode excluded, best of {reps})\n")
+    print(f"{len(w)} photos (exif-samples + kodak24) resized to a long side of 1536 px, JPEG q85: "
+          f"median {np.median(w):.2f} s, 90th percentile {np.percentile(w, 90):.2f} s, "
+          f"max {w.max():.2f} s ({max(res, key=lambda r: r[2] if r[0] == 'photo' else 0)[1]}), "
+          f"max / median {w.max() / np.median(w):.2f}")
+    for kind, _name, t, capped in res:
+        if kind != "photo":
+            print(f"- {kind}: {t:.2f} s ({t / np.median(w):.1f} x the median photo); "
+                  f"budgets reached: {', '.join(c for c in capped if c != 'keypoints') or 'none'}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=2)
@@ -570,11 +643,18 @@ def main(argv=None) -> int:
     ap.add_argument("--param", action="append", default=[],
                     help="k=v: a _cmfd_core.Params field for the FIT runs (to compare constants)")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N items per set")
+    ap.add_argument("--speed-only", action="store_true",
+                    help="only the speed tables (by size, and by content: photos as users "
+                         "receive them and two pictures full of similar areas)")
     a = ap.parse_args(argv)
     over = dict(kv.split("=", 1) for kv in a.param)
     if not SHARED.is_dir():
         print(f"{SHARED} not found", file=sys.stderr)
         return 2
+    if a.speed_only:
+        speed_report()
+        speed_content_report()
+        return 0
     lim = (lambda j: j[: a.limit]) if a.limit else (lambda j: j)
     fit_t = None  # FIT large's best threshold, when that report runs
     t0 = time.time()
@@ -663,6 +743,7 @@ def main(argv=None) -> int:
     print(f"Mean seconds per file in the runs above: wall {np.mean(allw):.2f}, CPU {np.mean(allc):.2f}")
     if not a.skip_speed:
         speed_report()
+        speed_content_report()
     print(f"\n(total benchmark time {time.time() - t0:.0f} s)")
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pytest
@@ -434,3 +435,117 @@ def test_noso_small_copies_found_as_exact_duplicates(shared_data, name):
     assert ev.score >= 0.5
     assert ev.data["regions"][0]["found_by"] == "exact"
     assert pixel_f1(_full_heat(ev, gt.shape), gt, 0.5) > 0.7
+
+
+def _tiled_grid(rows=4, cols=4, h=200, w=240, seed=9) -> np.ndarray:
+    """One texture repeated in a grid, each copy with its own noise: a page of near-identical
+    pictures (a contact sheet, tiles), where every copy matches every other."""
+    rng = np.random.default_rng(0)
+    t = _texture(h, w, seed=seed).astype(np.float32)
+    grid = np.concatenate([np.concatenate([t + rng.normal(0, 2, t.shape) for _ in range(cols)], 1)
+                           for _ in range(rows)], 0)
+    return np.clip(grid, 0, 255).astype(np.uint8)
+
+
+def test_work_budgets_stop_the_stages_on_repetitive_content(tmp_path):
+    """A 4 x 4 grid of near-identical tiles gives many large candidate pairs, each tested
+    against every other (in 1.5 the checking grew with the square of their number and with
+    their size). Each stage stops at its budget, reported in ``data["work"]``; the result is
+    the same on every run."""
+    from veriscope.detectors.image.copy_move.core import Params
+
+    p = Params()
+    ev = _analyze(tmp_path, _tiled_grid(), name="grid.jpg", quality=90)
+    w = ev.data["work"]
+    npx = ev.data["working_size"][0] * ev.data["working_size"][1]
+    assert w["keypoints"] == p.max_keypoints < w["keypoints_detected"]
+    assert w["matches_offered"] <= p.max_matches
+    assert w["transforms_checked"] <= p.max_transforms
+    # outlining: the budget is spent, the remaining candidates are not checked (the last
+    # one checked may exceed it by its two first search windows at most)
+    assert "verify" in w["capped"] and w["transforms_unchecked"] > 0
+    assert w["verify_budget_px"] == int(p.verify_budget * npx)
+    assert w["verify_budget_px"] <= w["verify_px"] <= w["verify_budget_px"] + 2 * npx
+    # periodicity and lattice tests: measured on tiles once the full tests would exceed the
+    # budget (at least one 48 x 48 window per test)
+    assert "share" in w["capped"] and w["share_needed_px"] > w["share_budget_px"]
+    n = w["transforms_checked"]
+    assert w["share_px"] <= w["share_budget_px"] + (6 * n + 2 * n * (n - 1)) * 48 * 48
+    assert w["agree_px"] <= w["agree_budget_px"]
+    assert any(f.code == "work_budget_reached" for f in ev.findings)
+    assert ev.data["reliability"]["level"] == "medium"
+    json.dumps(ev.data["work"])  # plain JSON in the report
+    assert ev.score < 0.5  # a grid of repeats is a pattern, not a copy-move
+    ev2 = _analyze(tmp_path, _tiled_grid(), name="grid2.jpg", quality=90)
+    assert ev2.data["work"] == w and ev2.score == ev.score
+    assert ev2.data["regions"] == ev.data["regions"]
+
+
+def test_ordinary_picture_is_not_capped(tmp_path):
+    img = _texture(seed=1)
+    forged, _, _ = _paste(img, np.random.default_rng(0))
+    ev = _analyze(tmp_path, forged)
+    # only the keypoint cap, as for every textured photo (more than 5000 detected)
+    assert ev.data["work"]["capped"] in ([], ["keypoints"])
+    assert not any(f.code == "work_budget_reached" for f in ev.findings)
+
+
+def test_ransac_stops_at_its_work_budget_and_clusters_are_thinned():
+    from veriscope.detectors.image.copy_move.sift import KeypointMatches, find_transforms
+
+    rng = np.random.default_rng(0)
+    # 3000 matches without any common transform: every round finds a tiny chance model
+    src = rng.uniform(0, 1000, (3000, 2)).astype(np.float32)
+    dst = rng.uniform(0, 1000, (3000, 2)).astype(np.float32)
+    kw = dict(reproj=3.0, min_inliers=3, min_shift=12.0, cluster_cut=110.0, max_models=24)
+    st: dict = {}
+    find_transforms(KeypointMatches(src, dst), max_work=4000, stats=st, **kw)
+    assert st["ransac_capped"] and st["ransac_rounds"] == 2  # 3000 + 2999.. offered
+    assert 4000 <= st["ransac_work"] <= 4000 + 3000
+    st0: dict = {}
+    find_transforms(KeypointMatches(src, dst), max_work=0, stats=st0, **kw)
+    assert st0["ransac_rounds"] > 2 and not st0["ransac_capped"]
+    # 1500 matches of one shift packed in a 60 px square: all pairs are within the cut
+    a = rng.uniform(200, 260, (1500, 2)).astype(np.float32)
+    m = KeypointMatches(a, a + np.float32([300, 120]))
+    st1: dict = {}
+    out = find_transforms(m, cluster_max_points=600, stats=st1, **kw)
+    assert st1["cluster_thinned"] == 1
+    assert len(out) == 1 and np.allclose(out[0].M, [[1, 0, 300], [0, 1, 120]], atol=0.05)
+    assert out[0].n_inliers > 1400  # the points left out of the clustering join its cluster
+
+
+def test_match_budget_keeps_the_most_alike_matches_in_order():
+    from veriscope.detectors.image.copy_move.sift import KeypointMatches
+
+    src = np.arange(10, dtype=np.float32)[:, None].repeat(2, 1)
+    m = KeypointMatches(src, src + 50, dist=np.float32([5, 1, 4, 1, 9, 0, 3, 8, 2, 7]))
+    b = m.best(4)
+    assert list(b.src[:, 0]) == [1, 3, 5, 8] and list(b.dist) == [1, 1, 0, 2]
+    assert m.best(10) is m
+
+
+def test_share_on_tiles_estimates_the_full_share():
+    """Over ``share_budget`` a periodicity or lattice share is measured on tiles of the region:
+    close to the full measure, for a fraction of the pixels."""
+    import cv2
+
+    from veriscope.detectors.image.copy_move import core
+
+    g = _texture(600, 800, seed=3)[..., 0].astype(np.float32)
+    g[300:560, 420:760] = g[20:280, 40:380]  # a copy, shifted by (380, 280)
+    g = g - cv2.GaussianBlur(g, (0, 0), 2.0)
+    mask = np.zeros(g.shape, bool)
+    mask[30:270, 50:370] = True
+    mask[100:140, 100:200] = False  # not a plain rectangle
+    box = core._box(mask)
+    T = np.array([[1.0, 0, 380], [0, 1.0, 280]])
+    p = core.Params()
+    kw = dict(sigma=2.0, min_std=1.0, min_shift=12.0)
+    full, part = [0], [0]
+    s_full = core._matched_share(g, box, [T], p, 1.0, full, **kw)
+    s_part = core._matched_share(g, box, [T], p, 0.2, part, **kw)
+    assert s_full > 0.9 and abs(s_part - s_full) < 0.05
+    assert full[0] == box.area and part[0] <= 0.25 * box.area
+    other = np.array([[1.0, 0, 150], [0, 1.0, 40]])  # not the copy's shift
+    assert core._matched_share(g, box, [other], p, 0.2, **kw) < 0.1

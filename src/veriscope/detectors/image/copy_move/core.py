@@ -32,6 +32,17 @@ class Params:
     min_inliers: int = 3
     cluster_frac: float = 0.08  # single-linkage cut, fraction of the diagonal
     max_transforms: int = 24  # candidate transforms checked (1.3: 8)
+    # work budgets (1.6): the cost is bounded by the working copy's size, not by its content;
+    # see "Work budgets" in the doc. The *_budget values are multiples of the working copy's
+    # pixels.
+    # (each above the largest need of the 504 pictures of the four kodak24 FIT sets, so no
+    # FIT picture is capped: matches 313, RANSAC work 889, verify 5.5, share 9.0, agree 1.0)
+    max_matches: int = 1000  # keypoint matches offered to RANSAC (most alike first)
+    ransac_max_work: int = 2000  # matches offered over all sequential RANSAC rounds
+    cluster_max_points: int = 600  # inliers of one model clustered exactly (more: thinned)
+    verify_budget: float = 6.0  # pixels correlated to outline the candidates' regions
+    share_budget: float = 10.0  # pixels correlated by the periodicity and lattice tests
+    agree_budget: float = 2.0  # pixels examined by the growth by agreement
     dense: bool = True
     zernike_radius: int = 8
     dense_stride: int = 2
@@ -100,6 +111,7 @@ class Result:
     n_matches: int = 0
     n_dense_points: int = 0
     timings: dict = field(default_factory=dict)
+    work: dict = field(default_factory=dict)  # what each stage did, against its budget
 
 
 def _resize_to(rgb: np.ndarray, max_pixels: int) -> tuple[np.ndarray, float]:
@@ -217,6 +229,7 @@ class Proposals:
     n_dense_points: int
     pts: np.ndarray | None = None  # keypoint positions (N, 2)
     desc: np.ndarray | None = None  # RootSIFT descriptors (N, 128)
+    work: dict = field(default_factory=dict)
 
 
 def propose(gray8: np.ndarray, p: Params, tm: dict | None = None,
@@ -230,6 +243,7 @@ def propose(gray8: np.ndarray, p: Params, tm: dict | None = None,
     from veriscope.detectors.image.copy_move import sift as _cmfd_sift
 
     tm = {} if tm is None else tm
+    work: dict = {}
     exact: list[Transform] = []
     if p.exact and native is not None and native.size <= p.exact_max_pixels:
         t = time.perf_counter()
@@ -258,13 +272,17 @@ def propose(gray8: np.ndarray, p: Params, tm: dict | None = None,
         g = cv2.resize(gray8, (int(round(W * f)), int(round(H * f))),
                        interpolation=cv2.INTER_CUBIC)
     k = W / g.shape[1]  # SIFT px -> working px
-    pts, desc = _cmfd_sift.detect(g, p.max_keypoints, p.sift_contrast, p.kp_spread, p.kp_cell)
+    pts, desc = _cmfd_sift.detect(g, p.max_keypoints, p.sift_contrast, p.kp_spread, p.kp_cell,
+                                  stats=work)
     pts = pts * k
     matches = _cmfd_sift.g2nn_matches(pts, desc, ratio=p.g2nn_ratio, min_dist=p.min_shift,
                                       near=p.dense_seeds if p.dense else 0)
+    offered = matches.best(p.max_matches) if p.max_matches > 0 else matches
+    work.update(keypoints=len(pts), matches=len(matches.src), matches_offered=len(offered.src))
     transforms = _cmfd_sift.find_transforms(
-        matches, reproj=p.reproj, min_inliers=p.min_inliers, min_shift=p.min_shift,
-        cluster_cut=p.cluster_frac * diag, max_models=p.max_transforms, seed=p.seed)
+        offered, reproj=p.reproj, min_inliers=p.min_inliers, min_shift=p.min_shift,
+        cluster_cut=p.cluster_frac * diag, max_models=p.max_transforms, seed=p.seed,
+        max_work=p.ransac_max_work, cluster_max_points=p.cluster_max_points, stats=work)
     tm["keypoints"] = time.perf_counter() - t
 
     n_dense = 0
@@ -296,11 +314,13 @@ def propose(gray8: np.ndarray, p: Params, tm: dict | None = None,
             uniq.append(tr)
         elif tr.origin == "dense":
             dup.extra["points"] = dup.extra.get("points", 0) + tr.extra.get("points", 0)
-    return Proposals(uniq[: p.max_transforms], matches, len(pts), n_dense, pts, desc)
+    work.update(transforms=len(uniq), transforms_checked=min(len(uniq), p.max_transforms))
+    return Proposals(uniq[: p.max_transforms], matches, len(pts), n_dense, pts, desc, work)
 
 
-def periodicity(feat: np.ndarray, M: np.ndarray, Minv: np.ndarray, src: np.ndarray,
-                dst: np.ndarray, p: Params, **kw) -> float:
+def periodicity(feat: np.ndarray, M: np.ndarray, Minv: np.ndarray, src: _Box | None,
+                dst: _Box | None, p: Params, frac: float = 1.0, work: list | None = None,
+                **kw) -> float:
     """How much the pair looks like part of a repeating pattern (a facade, tiles, a fence).
 
     A copy matches its source and nothing else; a periodic texture shifted by one period
@@ -309,42 +329,168 @@ def periodicity(feat: np.ndarray, M: np.ndarray, Minv: np.ndarray, src: np.ndarr
     map with half and a third of T's translation, the copy against T(x) and T^-1(T^-1 x);
     the result is the largest share of matching pixels among the tests where at least
     30 % of the region stays in the image. (``verify`` also tests each region against the
-    other transforms found in the image: a lattice of repeats gives many.)
+    other transforms found in the image: a lattice of repeats gives many.) ``src`` /
+    ``dst``: the regions' boxes (:func:`_box`); ``frac``, ``work``: see
+    :func:`_matched_share`.
     """
     half, third = M.copy(), M.copy()
     half[:, 2] /= 2.0
     third[:, 2] /= 3.0
-    return max(_matched_share(feat, src, [compose(M, M), Minv, half, third], p, **kw),
-               _matched_share(feat, dst, [M, compose(Minv, Minv)], p, **kw))
+    return max(_matched_share(feat, src, [compose(M, M), Minv, half, third], p, frac, work, **kw),
+               _matched_share(feat, dst, [M, compose(Minv, Minv)], p, frac, work, **kw))
 
 
-def _matched_share(feat: np.ndarray, mask: np.ndarray, maps: list, p: Params, **kw) -> float:
-    """Largest share of ``mask`` pixels correlating under one of ``maps`` (>= 30 % defined)."""
+@dataclass
+class _Box:
+    """A region's bounding box (x0, y0, x1, y1) and its mask inside the box."""
+
+    roi: tuple
+    inside: np.ndarray
+    stats: tuple | None = None  # verify.local_stats of the image in the box, once computed
+    at: tuple | None = None  # (rows, cols) of the region's pixels in the box, once computed
+
+    @property
+    def area(self) -> int:
+        return int(self.inside.size)
+
+    def local_stats(self, feat: np.ndarray, sigma: float) -> tuple:
+        from veriscope.detectors.image.copy_move import verify as _cmfd_verify
+
+        if self.stats is None:
+            x0, y0, x1, y1 = self.roi
+            self.stats = _cmfd_verify.local_stats(np.ascontiguousarray(feat[y0:y1, x0:x1]), sigma)
+        return self.stats
+
+    def pixels(self) -> tuple:
+        if self.at is None:
+            self.at = np.nonzero(self.inside)
+        return self.at
+
+
+def _box(mask: np.ndarray) -> _Box | None:
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) == 0:
+        return None
+    x0, y0, x1, y1 = int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+    return _Box((x0, y0, x1, y1), mask[y0:y1, x0:x1])
+
+
+SHARE_TILE = 32
+"""px: side of the tiles on which a share is measured when the full test would exceed
+``share_budget``."""
+
+
+def _share_tiles(box: _Box, frac: float, margin: int) -> np.ndarray | None:
+    """Top-left corners (row, col, in the box) of the tiles on which a share is measured to
+    spend about ``frac`` of the box's pixels: None (the whole box) when ``frac`` >= 1 or
+    when the tiles would cover the box anyway, else evenly spaced ones (in raster order)
+    among the ``SHARE_TILE`` x ``SHARE_TILE`` tiles holding region pixels, at least one."""
+    if frac >= 1.0:
+        return None
+    h, w = box.inside.shape
+    t = SHARE_TILE
+    nty, ntx = -(-h // t), -(-w // t)
+    n = int(frac * h * w // (t + 2 * margin) ** 2)
+    if n >= nty * ntx:
+        return None
+    pad = np.zeros((nty * t, ntx * t), bool)
+    pad[:h, :w] = box.inside
+    occ = np.flatnonzero(pad.reshape(nty, t, ntx, t).any(axis=(1, 3)))
+    pick = occ[np.unique(np.linspace(0, len(occ) - 1, max(n, 1)).round().astype(int))]
+    return np.stack([pick // ntx * t, pick % ntx * t], 1)
+
+
+def _tile_values(feat: np.ndarray, T: np.ndarray, box: _Box, corners: np.ndarray, margin: int,
+                 *, sigma: float, min_std: float, min_shift: float) -> tuple[np.ndarray, int]:
+    """``verify.side_correlation`` on the given tiles of a box, all at once: each tile is
+    correlated in a window ``margin`` px larger on every side (its own surroundings, so
+    its values are those of a correlation over a larger area), the windows stacked in one
+    mosaic. Returns the values at the region's pixels of the tiles and the pixels
+    correlated."""
+    import cv2
+
     from veriscope.detectors.image.copy_move import verify as _cmfd_verify
 
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
+    H, W = feat.shape
+    t, m = SHARE_TILE, margin
+    S = t + 2 * m
+    x0, y0 = box.roi[0], box.roi[1]
+    d = np.arange(S) - m
+    yy = (y0 + corners[:, :1] + d[None, :]).astype(np.int64)  # (n, S) image rows
+    xx = (x0 + corners[:, 1:] + d[None, :]).astype(np.int64)
+    a = feat[np.clip(yy, 0, H - 1)[:, :, None], np.clip(xx, 0, W - 1)[:, None, :]]
+    ys = np.broadcast_to(yy[:, :, None], a.shape).astype(np.float32)
+    xs = np.broadcast_to(xx[:, None, :], a.shape).astype(np.float32)
+    sx = (T[0, 0] * xs + T[0, 1] * ys + T[0, 2]).astype(np.float32)
+    sy = (T[1, 0] * xs + T[1, 1] * ys + T[1, 2]).astype(np.float32)
+    n = len(corners)
+    a, sx, sy = (np.ascontiguousarray(v.reshape(n * S, S)) for v in (a, sx, sy))
+    wimg = cv2.remap(feat, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                     borderValue=0)
+    r, sd = _cmfd_verify.zncc(a, wimg, sigma)
+    dx, dy = sx - xs.reshape(n * S, S), sy - ys.reshape(n * S, S)
+    ok = (sx >= 0) & (sx <= W - 1) & (sy >= 0) & (sy <= H - 1)
+    ok &= (sd >= min_std) & (dx * dx + dy * dy >= min_shift * min_shift)
+    r = np.where(ok, r, 0.0).reshape(n, S, S)[:, m:m + t, m:m + t]
+    h, w = box.inside.shape
+    pad = np.zeros((h + t, w + t), bool)
+    pad[:h, :w] = box.inside
+    inside = np.stack([pad[cy:cy + t, cx:cx + t] for cy, cx in corners])
+    return r[inside], n * S * S
+
+
+def _matched_share(feat: np.ndarray, box: _Box | None, maps: list, p: Params,
+                   frac: float = 1.0, work: list | None = None, **kw) -> float:
+    """Largest share of the region's pixels correlating under one of ``maps`` (>= 30 %
+    defined). ``frac`` < 1: measured on tiles of the region spending about that share of
+    its box's pixels (``share_budget``); ``work``: a one-item list the pixels correlated are
+    added to."""
+    from veriscope.detectors.image.copy_move import verify as _cmfd_verify
+
+    if box is None:
         return 0.0
-    roi = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
-    inside = mask[roi[1]:roi[3], roi[0]:roi[2]]
+    margin = int(np.ceil(4.0 * kw.get("sigma", 2.0)))  # the Gaussian window's reach
+    corners = _share_tiles(box, frac, margin)
     best = 0.0
     for T in maps:
-        vals = _cmfd_verify.side_correlation(feat, T, roi, **kw)[inside]
+        if corners is None:
+            vals = _cmfd_verify.side_correlation(feat, T, box.roi, at=box.pixels(),
+                                                 a_stats=box.local_stats(feat, kw["sigma"]),
+                                                 **kw)
+            px = box.area
+        else:
+            vals, px = _tile_values(feat, T, box, corners, margin, **kw)
+        if work is not None:
+            work[0] += px
         defined = vals != 0
-        if defined.sum() >= 0.3 * len(vals):
+        if len(vals) and defined.sum() >= 0.3 * len(vals):
             best = max(best, float((vals[defined] >= p.corr_thr).mean()))
     return best
 
 
-def verify(gray8: np.ndarray, props: Proposals, p: Params, tm: dict | None = None) -> list[Found]:
-    """Correlation check of every proposal; the verified ones with their regions and scores."""
+def verify(gray8: np.ndarray, props: Proposals, p: Params, tm: dict | None = None,
+           work: dict | None = None) -> list[Found]:
+    """Correlation check of every proposal; the verified ones with their regions and scores.
+
+    Three work budgets, in multiples of the working copy's pixels, bound the cost whatever
+    the content (a page of text, a facade or a grid of near-identical pictures give many
+    large candidate regions, each tested against every other): ``verify_budget`` for
+    outlining the candidates (in their order: candidates left when it is spent are not
+    checked; a region's search window stops growing rather than exceed it),
+    ``share_budget`` for the periodicity tests and then the lattice test (measured on tiles
+    of each region when the full tests would exceed it) and ``agree_budget`` for the growth
+    by agreement (the highest-scoring pairs first; the others keep their correlated core).
+    ``work`` (a dict) receives what was spent.
+    """
     import cv2
 
     from veriscope.detectors.image.copy_move import verify as _cmfd_verify
 
     tm = {} if tm is None else tm
+    work = {} if work is None else work
     t = time.perf_counter()
     H, W = gray8.shape
+    npx = H * W
     grayf = gray8.astype(np.float32)
     if p.corr_highpass > 0:
         grayf = grayf - cv2.GaussianBlur(grayf, (0, 0), p.corr_highpass)
@@ -355,16 +501,28 @@ def verify(gray8: np.ndarray, props: Proposals, p: Params, tm: dict | None = Non
     if any(tr.origin == "exact" for tr in props.transforms):
         k3 = np.ones((3, 3), np.uint8)
         flat = cv2.dilate(gray8, k3) == cv2.erode(gray8, k3)
+    capped: list[str] = []
+    budget = int(p.verify_budget * npx)
+    used = 0
+    n_unchecked = 0
+    checked: list = []  # (transform, its inverse, source mask, copy mask, correlations)
     for tr in props.transforms:
         if not valid_affine(tr.M):
             continue
+        if used >= budget:
+            n_unchecked += 1
+            continue
         Minv = _inverse(tr.M)
-        ms, cs, roi_s = _cmfd_verify.grow_region(
+        ms, cs, _, u = _cmfd_verify.grow_region(
             grayf, tr.M, tr.src, thr=p.corr_thr, min_area=p.min_region_area,
-            margin_frac=p.roi_margin, min_margin=p.roi_min_margin, **kw)
-        md, cd, _ = _cmfd_verify.grow_region(
+            margin_frac=p.roi_margin, min_margin=p.roi_min_margin,
+            max_pixels=max(budget - used, 0), **kw)
+        used += u
+        md, cd, _, u = _cmfd_verify.grow_region(
             grayf, Minv, tr.dst, thr=p.corr_thr, min_area=p.min_region_area,
-            margin_frac=p.roi_margin, min_margin=p.roi_min_margin, **kw)
+            margin_frac=p.roi_margin, min_margin=p.roi_min_margin,
+            max_pixels=max(budget - used, 0), **kw)
+        used += u
         if tr.origin == "exact":  # identical pixels: the blocks themselves are the proof
             ms, md = ms | tr.extra["src_mask"], md | tr.extra["dst_mask"]
         if ms.sum() < p.min_region_area or md.sum() < p.min_region_area:
@@ -372,41 +530,101 @@ def verify(gray8: np.ndarray, props: Proposals, p: Params, tm: dict | None = Non
         if tr.origin != "exact" and tensor is not None and \
                 _cmfd_verify.aperture_ratio(tensor, tr.M, ms) < p.min_aperture:
             continue  # an edge or a line matching itself along its own direction
+        checked.append((tr, Minv, ms, md, np.concatenate([cs, cd])))
+    if used > budget or n_unchecked:
+        capped.append("verify")
+    work.update(verify_px=used, verify_budget_px=budget, transforms_unchecked=n_unchecked)
+
+    # periodicity of every pair, then the lattice test, within ``share_budget``: first the
+    # pixels the full tests would correlate, then the share of each box they may use
+    boxes = [(_box(ms), _box(md)) for _, _, ms, md, _ in checked]
+    others = [[j for j, (trj, *_) in enumerate(checked)
+               if j != i and not same_transform(tri, trj, 2.0 * p.reproj)]
+              for i, (tri, *_) in enumerate(checked)]
+    need_per = sum(4 * (bs.area if bs else 0) + 2 * (bd.area if bd else 0) for bs, bd in boxes)
+    need_lat = sum(2 * len(o) * (bs.area if bs else 0)
+                   for o, (bs, _) in zip(others, boxes, strict=True) if len(o) >= LATTICE_MIN_OTHERS)
+    sbudget = int(p.share_budget * npx)
+    spent = [0]
+    frac = min(1.0, sbudget / need_per) if need_per else 1.0
+    for (tr, Minv, ms, md, cc), (bs, bd) in zip(checked, boxes, strict=True):
         sup = len(consistent_matches(tr.M, props.matches, p.reproj))
-        per = periodicity(grayf, tr.M, Minv, ms, md, p, **kw)
+        per = periodicity(grayf, tr.M, Minv, bs, bd, p, frac, spent, **kw)
         f = Found(tr, ms, md, support=sup, dense_points=int(tr.extra.get("points", 0)),
-                  corr=float(cc.mean()) if len(cc := np.concatenate([cs, cd])) else 1.0,
+                  corr=float(cc.mean()) if len(cc) else 1.0,
                   periodic=per,
                   exact_blocks=int(tr.extra.get("exact_blocks", 0)))
         if tr.origin == "exact" and flat is not None:
             ring = cv2.dilate((ms | md).astype(np.uint8), np.ones((2 * EXACT_RING + 1,) * 2,
                                                                   np.uint8)) > 0
             f.flat_around = float(flat[ring].mean())
-        score_found(f, H * W, p)
+        score_found(f, npx, p)
         found.append(f)
     # a region that matches under three or more other transforms is a repeating pattern
     # (a lattice of repeats); one or two others can be legitimate multiple clones
+    frac_lat = min(1.0, max(sbudget - spent[0], 0) / need_lat) if need_lat else 1.0
+    if frac < 1.0 or frac_lat < 1.0:
+        capped.append("share")
     for i, fi in enumerate(found):
-        others = [fj.T.M for j, fj in enumerate(found)
-                  if j != i and not same_transform(fi.T, fj.T, 2.0 * p.reproj)]
-        if len(others) >= LATTICE_MIN_OTHERS:
-            shares = sorted((max(_matched_share(grayf, fi.src_mask, [M], p, **kw),
-                                 _matched_share(grayf, fi.src_mask, [_inverse(M)], p, **kw))
-                             for M in others), reverse=True)
+        if len(others[i]) >= LATTICE_MIN_OTHERS:
+            bs = boxes[i][0]
+            shares = sorted((max(_matched_share(grayf, bs, [found[j].T.M], p, frac_lat, spent, **kw),
+                                 _matched_share(grayf, bs, [_inverse(found[j].T.M)], p, frac_lat,
+                                                spent, **kw))
+                             for j in others[i]), reverse=True)
             per = shares[LATTICE_MIN_OTHERS - 1]
             if per > fi.periodic:
                 fi.periodic = per
-                score_found(fi, H * W, p)
+                score_found(fi, npx, p)
+    work.update(share_px=spent[0], share_budget_px=sbudget, share_needed_px=need_per + need_lat)
     if p.grow_ring > 0:  # localisation only: evidence and scores above use the correlated core
-        for f in found:
+        abudget = int(p.agree_budget * npx)
+        aused = 0
+        for f in sorted(found, key=lambda f: -f.score):  # stable: ties keep their order
             f.core_area = f.area
+            need = sum(_grown_box_area(m, p.grow_ring, (H, W)) for m in (f.src_mask, f.dst_mask))
+            if aused + need > abudget:
+                if "agree" not in capped:
+                    capped.append("agree")
+                continue
+            aused += need
             f.src_mask = _cmfd_verify.grow_by_agreement(gray8, f.T.M, f.src_mask,
                                                         max_diff=p.grow_diff, ring=p.grow_ring)
             f.dst_mask = _cmfd_verify.grow_by_agreement(gray8, _inverse(f.T.M), f.dst_mask,
                                                         max_diff=p.grow_diff, ring=p.grow_ring)
+        work.update(agree_px=aused, agree_budget_px=abudget)
+    work["capped"] = capped
     found.sort(key=lambda f: -f.score)
     tm["verify"] = time.perf_counter() - t
     return found
+
+
+def capped_stages(work: dict, p: Params) -> list[str]:
+    """The stages whose budget bound in this analysis, in pipeline order (``keypoints``: more
+    keypoints were detected than ``max_keypoints``, the usual case for a photo)."""
+    out = []
+    if work.get("keypoints_detected", 0) > p.max_keypoints:
+        out.append("keypoints")
+    if work.get("matches", 0) > work.get("matches_offered", 0):
+        out.append("matches")
+    if work.get("ransac_capped"):
+        out.append("ransac")
+    if work.get("cluster_thinned"):
+        out.append("cluster")
+    if work.get("transforms", 0) > work.get("transforms_checked", 0):
+        out.append("transforms")
+    return out + [c for c in work.get("capped", []) if c not in out]
+
+
+def _grown_box_area(mask: np.ndarray, ring: int, shape) -> int:
+    """Pixels of the window ``verify.grow_by_agreement`` examines around ``mask``."""
+    b = _box(mask)
+    if b is None:
+        return 0
+    H, W = shape
+    x0, y0, x1, y1 = b.roi
+    return ((min(W, x1 + ring + 1) - max(0, x0 - ring - 1))
+            * (min(H, y1 + ring + 1) - max(0, y0 - ring - 1)))
 
 
 def analyze_rgb(rgb: np.ndarray, p: Params | None = None, *,
@@ -432,7 +650,9 @@ def analyze_rgb(rgb: np.ndarray, p: Params | None = None, *,
         else:
             ngray = cv2.cvtColor(np.ascontiguousarray(native[..., :3]), cv2.COLOR_RGB2GRAY)
     props = propose(gray8, p, tm, native=ngray)
-    found = verify(gray8, props, p, tm)
+    work = dict(props.work)
+    found = verify(gray8, props, p, tm, work)
+    work["capped"] = capped_stages(work, p)
     heat = np.zeros((H, W), np.float32)
     for f in found:
         reg = (f.src_mask | f.dst_mask).astype(np.float32)
@@ -441,4 +661,4 @@ def analyze_rgb(rgb: np.ndarray, p: Params | None = None, *,
     tm["total"] = time.perf_counter() - t0
     return Result(heat, found, float(score), scale, n_keypoints=props.n_keypoints,
                   n_matches=len(props.matches.src), n_dense_points=props.n_dense_points,
-                  timings=tm)
+                  timings=tm, work=work)

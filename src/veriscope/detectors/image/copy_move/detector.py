@@ -53,7 +53,7 @@ def _how(T) -> str:
 
 class CopyMoveDetector(Detector):
     name = "copy_move"
-    version = "1.5"
+    version = "1.6"
     modalities = ("image",)
     localizes = True
     summary = "Finds regions duplicated inside the image (copy-move), also rotated or rescaled"
@@ -165,6 +165,13 @@ class CopyMoveDetector(Detector):
                    f"{H * W / 1e6:.1f} MP, more than the {p.exact_max_pixels / 1e6:g} MP it is "
                    "run on; copies that were rotated, rescaled or are large are still looked for.",
                    max_pixels=int(p.exact_max_pixels))
+        budgeted = [c for c in res.work.get("capped", []) if c != "keypoints"]
+        if budgeted:
+            ev.add("info", "work_budget_reached",
+                   "The picture has an unusual number of similar areas (text, tiles, a facade, "
+                   "repeated pictures); to keep the analysis time bounded, some were examined "
+                   f"only in part (stages: {', '.join(budgeted)}). A copy-move could be missed "
+                   "there.", stages=budgeted)
         if scale < 1.0:
             ev.add("info", "analysed_at_reduced_resolution",
                    f"Analysed at reduced resolution ({rgb.shape[1]}x{rgb.shape[0]} instead of "
@@ -177,6 +184,9 @@ class CopyMoveDetector(Detector):
         elif strong:
             rel = ("high", "Two regions match in detail after a consistent geometric transform; "
                            "such matches rarely happen by chance, though repeated objects can.")
+        elif budgeted:
+            rel = ("medium", "The picture has many similar areas, which were examined only in part "
+                             "to keep the time bounded, so a copy among them could be missed.")
         elif res.n_keypoints < MEDIUM_RELIABILITY_KEYPOINTS or scale < MEDIUM_RELIABILITY_SCALE:
             rel = ("medium", "The image has little texture or was analysed at much reduced size, "
                              "so copies of small or plain areas could be missed.")
@@ -193,6 +203,7 @@ class CopyMoveDetector(Detector):
             "working_size": [int(rgb.shape[1]), int(rgb.shape[0])],
             "exact_stage": exact_stage,
             "timings_s": {k: round(v, 4) for k, v in res.timings.items()},
+            "work": res.work,
         }
         if opts_ignored:
             ev.data["ignored_options"] = opts_ignored

@@ -199,12 +199,15 @@ def exact_transforms(gray8: np.ndarray, *, min_shift: float, min_blocks: int,
         return []
     code = (dy.astype(np.int64) + h) * (2 * w + 1) + (dx.astype(np.int64) + w)
     _, inv, cnt = np.unique(code, return_inverse=True, return_counts=True)
+    inv = inv.ravel()
+    by_shift = np.argsort(inv, kind="stable")  # the pairs of each shift, in their order
+    first = np.r_[0, np.cumsum(cnt)]
     out: list[Transform] = []
     half = (BLOCK - 1) / 2.0
     for ci in np.argsort(-cnt, kind="stable")[:MAX_CANDIDATES]:
         if cnt[ci] < min_blocks or len(out) == MAX_SHIFTS:
             break
-        sel = np.flatnonzero(inv == ci)
+        sel = by_shift[first[ci]:first[ci + 1]]  # = np.flatnonzero(inv == ci)
         sel = sel[_in_solid_pieces(ys[a[sel]], xs[a[sel]], min_blocks)]
         if len(sel) == 0:
             continue  # identical blocks scattered in small pieces: repeated glyphs, icons

@@ -23,6 +23,17 @@ class KeypointMatches:
     # nearest neighbours of every keypoint (no ratio test): offset hints for the dense field
     near_src: np.ndarray | None = None
     near_dst: np.ndarray | None = None
+    # descriptor distance of each match (smaller = more alike), for the match budget
+    dist: np.ndarray | None = None
+
+    def best(self, n: int) -> KeypointMatches:
+        """The ``n`` matches of smallest descriptor distance (ties: original order), in their
+        original order; ``self`` when there are not more than ``n``."""
+        if len(self.src) <= n or self.dist is None:
+            return self
+        keep = np.sort(np.argsort(self.dist, kind="stable")[:n])
+        return KeypointMatches(self.src[keep], self.dst[keep], self.n_keypoints,
+                               self.near_src, self.near_dst, self.dist[keep])
 
 
 @dataclass
@@ -107,11 +118,12 @@ def spread_select(pts: np.ndarray, response: np.ndarray, n: int, cell: float,
 
 
 def detect(gray: np.ndarray, max_keypoints: int, contrast: float = 0.02,
-           spread_share: float = 0.0, spread_cell: float = 48.0):
+           spread_share: float = 0.0, spread_cell: float = 48.0, stats: dict | None = None):
     """SIFT keypoints and RootSIFT descriptors of a uint8 gray image.
 
     With ``spread_share`` > 0 every keypoint is detected first and at most
-    ``max_keypoints`` are kept by ``spread_select`` before the descriptors are computed.
+    ``max_keypoints`` are kept by ``spread_select`` before the descriptors are computed
+    (``stats["keypoints_detected"]``: how many were detected).
     """
     import cv2
 
@@ -121,6 +133,8 @@ def detect(gray: np.ndarray, max_keypoints: int, contrast: float = 0.02,
     else:
         sift = cv2.SIFT_create(nfeatures=0, contrastThreshold=float(contrast))
         kps = sift.detect(gray, None)
+        if stats is not None:
+            stats["keypoints_detected"] = len(kps)
         if len(kps) > max_keypoints:
             xy = np.array([k.pt for k in kps], np.float32)
             resp = np.array([k.response for k in kps], np.float32)
@@ -177,9 +191,14 @@ def g2nn_matches(pts: np.ndarray, desc: np.ndarray, *, ratio: float, min_dist: f
     ii, jj = np.nonzero(keep)
     a, b = ii, idx[ii, jj]
     lo, hi = np.minimum(a, b), np.maximum(a, b)
-    pairs = np.unique(np.stack([lo, hi], 1), axis=0) if len(lo) else np.zeros((0, 2), np.int64)
+    if len(lo):
+        pairs, inv = np.unique(np.stack([lo, hi], 1), axis=0, return_inverse=True)
+        pd = np.full(len(pairs), np.inf, np.float32)
+        np.minimum.at(pd, inv.ravel(), dist[ii, jj].astype(np.float32))
+    else:
+        pairs, pd = np.zeros((0, 2), np.int64), np.zeros(0, np.float32)
     out = KeypointMatches(pts[pairs[:, 0]].astype(np.float32),
-                          pts[pairs[:, 1]].astype(np.float32), n)
+                          pts[pairs[:, 1]].astype(np.float32), n, dist=pd)
     if near > 0:
         fin = np.isfinite(dist[:, :near])
         ii, jj = np.nonzero(fin)
@@ -188,13 +207,27 @@ def g2nn_matches(pts: np.ndarray, desc: np.ndarray, *, ratio: float, min_dist: f
     return out
 
 
-def _single_link_groups(points: np.ndarray, cut: float) -> np.ndarray:
-    """Connected components of the graph 'closer than cut' (single-linkage clustering)."""
+def _single_link_groups(points: np.ndarray, cut: float, max_points: int = 0) -> np.ndarray:
+    """Connected components of the graph 'closer than cut' (single-linkage clustering).
+
+    The graph can have up to n^2 / 2 edges (all points within ``cut`` of each other), so with
+    ``max_points`` > 0 and more points than that, the components are found on ``max_points``
+    evenly spaced points (in their given order) and every other point joins the component
+    of its nearest kept point, or none (label -1) when that one is farther than ``cut``.
+    """
     from scipy.sparse.csgraph import connected_components
     from scipy.spatial import cKDTree
 
-    if len(points) == 0:
+    n = len(points)
+    if n == 0:
         return np.zeros(0, np.int64)
+    if 0 < max_points < n:
+        kept = np.linspace(0, n - 1, max_points).round().astype(np.int64)
+        sub = _single_link_groups(points[kept], cut)
+        d, j = cKDTree(points[kept]).query(points, k=1)
+        lab = np.where(d <= cut, sub[j], -1)
+        lab[kept] = sub
+        return lab
     tree = cKDTree(points)
     g = tree.sparse_distance_matrix(tree, cut, output_type="coo_matrix")
     _, lab = connected_components(g, directed=False)
@@ -202,7 +235,9 @@ def _single_link_groups(points: np.ndarray, cut: float) -> np.ndarray:
 
 
 def find_transforms(m: KeypointMatches, *, reproj: float, min_inliers: int, min_shift: float,
-                    cluster_cut: float, max_models: int = 8, seed: int = 0) -> list[Transform]:
+                    cluster_cut: float, max_models: int = 8, seed: int = 0,
+                    max_work: int = 0, cluster_max_points: int = 0,
+                    stats: dict | None = None) -> list[Transform]:
     """Sequential RANSAC over the matches, each used in both directions.
 
     A match (p, q) can be source->copy or copy->source, so both orientations are offered to
@@ -210,11 +245,19 @@ def find_transforms(m: KeypointMatches, *, reproj: float, min_inliers: int, min_
     and the search repeats. Each model's inliers are then split into single-linkage clusters
     (on the 4-D vector source+copy position) and every cluster with at least ``min_inliers``
     matches gets its own refitted transform.
+
+    Budgets (0 = none): a RANSAC round costs up to 3000 hypotheses x the matches still
+    alive, so the rounds stop once the matches offered over all rounds reach ``max_work``
+    (the round that crosses it still runs); ``cluster_max_points``: see
+    :func:`_single_link_groups`. ``stats`` (a dict) receives ``ransac_rounds``, ``ransac_work``,
+    ``ransac_capped`` and ``cluster_thinned`` (models whose inliers were thinned).
     """
     import cv2
 
     n = len(m.src)
     out: list[Transform] = []
+    st = {} if stats is None else stats
+    st.update(ransac_rounds=0, ransac_work=0, ransac_capped=False, cluster_thinned=0)
     if n < min_inliers:
         return out
     cv2.setRNGSeed(seed)
@@ -224,6 +267,11 @@ def find_transforms(m: KeypointMatches, *, reproj: float, min_inliers: int, min_
     for _ in range(max_models * 2):
         if alive.sum() < min_inliers or len(out) >= max_models:
             break
+        if max_work and st["ransac_work"] >= max_work:
+            st["ransac_capped"] = True
+            break
+        st["ransac_rounds"] += 1
+        st["ransac_work"] += int(alive.sum())
         sel = np.concatenate([alive, alive])
         A, B = A_all[sel], B_all[sel]
         M, inl = cv2.estimateAffinePartial2D(A, B, method=cv2.RANSAC, ransacReprojThreshold=reproj,
@@ -245,8 +293,12 @@ def find_transforms(m: KeypointMatches, *, reproj: float, min_inliers: int, min_
         s = float(np.sqrt(abs(np.linalg.det(M[:, :2]))))
         if not (0.4 <= s <= 2.5):
             continue
-        lab = _single_link_groups(np.concatenate([src, dst], 1), cluster_cut)
-        for g in np.unique(lab):
+        if 0 < cluster_max_points < len(src):
+            st["cluster_thinned"] += 1
+        lab = _single_link_groups(np.concatenate([src, dst], 1), cluster_cut, cluster_max_points)
+        for g in np.unique(lab[lab >= 0]):
+            if len(out) >= max_models:  # one round can split into many clusters: at most
+                break  # max_models transforms in all, each refitted (1.6)
             gi = lab == g
             if gi.sum() < min_inliers:
                 continue

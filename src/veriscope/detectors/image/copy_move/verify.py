@@ -21,14 +21,31 @@ def _gauss(x: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(x, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
 
 
-def zncc(a: np.ndarray, b: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Local ZNCC of two float32 images in a Gaussian window; also min(local std)."""
-    ma, mb = _gauss(a, sigma), _gauss(b, sigma)
-    va = np.maximum(_gauss(a * a, sigma) - ma * ma, 0.0)
-    vb = np.maximum(_gauss(b * b, sigma) - mb * mb, 0.0)
-    cov = _gauss(a * b, sigma) - ma * mb
-    r = cov / np.sqrt(va * vb + 1e-6)
-    return r, np.sqrt(np.minimum(va, vb))
+def local_stats(a: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian-window mean and variance of a float32 image."""
+    m = _gauss(a, sigma)
+    v = _gauss(a * a, sigma)
+    v -= m * m
+    np.maximum(v, 0.0, out=v)
+    return m, v
+
+
+def zncc(a: np.ndarray, b: np.ndarray, sigma: float,
+         a_stats: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Local ZNCC of two float32 images in a Gaussian window; also min(local std).
+    ``a_stats``: ``local_stats(a, sigma)`` when already known (a region tested under
+    several maps). In-place arithmetic: the same values as the plain expressions."""
+    ma, va = local_stats(a, sigma) if a_stats is None else a_stats
+    mb, vb = local_stats(b, sigma)
+    cov = _gauss(a * b, sigma)
+    cov -= ma * mb
+    den = va * vb
+    den += 1e-6
+    np.sqrt(den, out=den)
+    cov /= den
+    sd = np.minimum(va, vb)
+    np.sqrt(sd, out=sd)
+    return cov, sd
 
 
 def roi_around(points: np.ndarray, shape, margin_frac: float, min_margin: int):
@@ -52,28 +69,60 @@ def structure_tensor(img: np.ndarray, sigma: float) -> tuple[np.ndarray, ...]:
     return _gauss(gx * gx, sigma), _gauss(gx * gy, sigma), _gauss(gy * gy, sigma)
 
 
+def affine_maps(T: np.ndarray, roi) -> tuple[np.ndarray, ...]:
+    """float32 maps (sx, sy) = T x for the pixels x of ``roi``, and the ROI's pixel
+    coordinates as a float32 row (xs) and column (ys): the values of
+    ``(T[0, 0] * xs + T[0, 1] * ys + T[0, 2]).astype(float32)`` on full grids, computed with
+    one float64 buffer."""
+    x0, y0, x1, y1 = roi
+    xs = np.arange(x0, x1, dtype=np.float32)[None, :]  # broadcast: no full-size grids
+    ys = np.arange(y0, y1, dtype=np.float32)[:, None]
+    buf = np.empty((y1 - y0, x1 - x0), np.float64)
+    out = []
+    for k in range(2):
+        np.add(T[k, 0] * xs, T[k, 1] * ys, out=buf)
+        m = np.empty(buf.shape, np.float32)
+        np.add(buf, T[k, 2], out=m, casting="unsafe")
+        out.append(m)
+    return out[0], out[1], xs, ys
+
+
 def side_correlation(feat: np.ndarray, T: np.ndarray, roi, *, sigma: float, min_std: float,
-                     min_shift: float) -> np.ndarray:
+                     min_shift: float, at: tuple | None = None,
+                     a_stats: tuple | None = None) -> np.ndarray:
     """ZNCC between feat(x) and feat(T x) for the pixels x of ``roi``; 0 where undefined.
 
     Undefined: T x outside the image, too little local contrast (std < ``min_std``), or a
-    displacement |T x - x| under ``min_shift``.
+    displacement |T x - x| under ``min_shift``. ``at`` = (rows, cols) in the ROI: only the
+    values at those pixels; ``a_stats``: ``local_stats`` of ``feat``'s ROI, when already
+    known.
     """
     import cv2
 
     H, W = feat.shape
     x0, y0, x1, y1 = roi
-    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-    sx = (T[0, 0] * xs + T[0, 1] * ys + T[0, 2]).astype(np.float32)
-    sy = (T[1, 0] * xs + T[1, 1] * ys + T[1, 2]).astype(np.float32)
+    sx, sy, xs, ys = affine_maps(T, roi)
     wimg = cv2.remap(feat, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                      borderValue=0)
     a = np.ascontiguousarray(feat[y0:y1, x0:x1])
-    r, sd = zncc(a, wimg, sigma)
-    dx, dy = sx - xs, sy - ys
-    ok = (sx >= 0) & (sx <= W - 1) & (sy >= 0) & (sy <= H - 1)
-    ok &= (sd >= min_std) & (dx * dx + dy * dy >= min_shift * min_shift)
-    return np.where(ok, r, 0.0).astype(np.float32)
+    r, sd = zncc(a, wimg, sigma, a_stats)
+    if at is not None:
+        iy, ix = at
+        r, sd, sx, sy = r[iy, ix], sd[iy, ix], sx[iy, ix], sy[iy, ix]
+        xs, ys = xs[0, ix], ys[iy, 0]
+    dx = sx - xs
+    dx *= dx
+    dy = sy - ys
+    dy *= dy
+    dx += dy
+    ok = sx >= 0
+    ok &= sx <= W - 1
+    ok &= sy >= 0
+    ok &= sy <= H - 1
+    ok &= sd >= min_std
+    ok &= dx >= min_shift * min_shift
+    r[~ok] = 0.0
+    return r
 
 
 def aperture_ratio(tensor, T: np.ndarray, mask: np.ndarray) -> float:
@@ -97,18 +146,27 @@ def aperture_ratio(tensor, T: np.ndarray, mask: np.ndarray) -> float:
 
 def grow_region(feat: np.ndarray, T: np.ndarray, seeds: np.ndarray, *, thr: float,
                 min_area: int, margin_frac: float, min_margin: int, max_grow: int = 3,
-                **corr_kw) -> tuple[np.ndarray, np.ndarray, tuple]:
-    """The correlated region around ``seeds`` (full-size mask, its corr values, final ROI).
+                max_pixels: int | None = None,
+                **corr_kw) -> tuple[np.ndarray, np.ndarray, tuple, int]:
+    """The correlated region around ``seeds`` (full-size mask, its corr values, final ROI,
+    pixels correlated).
 
     The search window starts as the seeds' box plus a margin and is enlarged (x2 margin)
-    while the region touches a window side that is not the image border.
+    while the region touches a window side that is not the image border, unless the pixels
+    correlated so far plus the larger window would exceed ``max_pixels`` (the first window
+    is always searched): then the region found in the last window is kept.
     """
     H, W = feat.shape
     margin = margin_frac
     mm = min_margin
-    for _ in range(max_grow):
+    used = 0
+    for it in range(max_grow):
         roi = roi_around(seeds, (H, W), margin, mm)
+        area = (roi[2] - roi[0]) * (roi[3] - roi[1])
+        if it > 0 and max_pixels is not None and used + area > max_pixels:
+            break
         x0, y0, x1, y1 = roi
+        used += area
         r = side_correlation(feat, T, roi, **corr_kw)
         m = region_from_corr(r, seeds - np.array([x0, y0]), thr=thr, min_area=min_area)
         touches = ((m[0].any() and y0 > 0) or (m[-1].any() and y1 < H)
@@ -118,7 +176,7 @@ def grow_region(feat: np.ndarray, T: np.ndarray, seeds: np.ndarray, *, thr: floa
         margin, mm = 2 * margin + 0.5, 2 * mm
     full = np.zeros((H, W), bool)
     full[y0:y1, x0:x1] = m
-    return full, r[m], roi
+    return full, r[m], (x0, y0, x1, y1), used
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -155,10 +213,15 @@ def region_from_corr(r: np.ndarray, seeds: np.ndarray | None, *, thr: float,
         h, w = m.shape
         sx = np.clip(np.round(seeds[:, 0]).astype(int), 0, w - 1)
         sy = np.clip(np.round(seeds[:, 1]).astype(int), 0, h - 1)
-        # a seed counts for the component within a few pixels of it
-        near = cv2.dilate(lab.astype(np.float32), np.ones((seed_reach, seed_reach), np.uint8))
+        # a seed counts for the component within a few pixels of it: the largest label in
+        # the seed_reach x seed_reach window around it (a dilation of the labels, read at
+        # the seeds only)
+        d = np.arange(seed_reach) - seed_reach // 2
+        wy = np.clip(sy[:, None] + d, 0, h - 1)
+        wx = np.clip(sx[:, None] + d, 0, w - 1)
+        near = lab[wy[:, :, None], wx[:, None, :]].reshape(len(sy), -1).max(axis=1)
         hit = np.zeros(n, bool)
-        hit[near[sy, sx].astype(int)] = True
+        hit[near] = True
         hit[lab[sy, sx]] = True
         keep &= hit
     return fill_holes(keep[lab])
