@@ -374,36 +374,36 @@ def _jpeg_extended_xmp(applist) -> list[str]:
 
 
 # --------------------------------------------------------------------------- PNG chunks
-def png_chunk_body(data: bytes, ctype: bytes) -> bytes | None:
-    """The body of the first PNG chunk of type ``ctype`` (None when there is none), found by
-    walking the chunk list (lengths only: nothing is decompressed)."""
+def _png_chunks(data: bytes):
+    """(byte offset, type, body, complete) of each chunk of a PNG, in order, read by their
+    lengths only (nothing is decompressed); a chunk cut off by the end of the file comes last,
+    with complete=False."""
     if not data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return None
+        return
     pos, n = 8, len(data)
     while pos + 8 <= n:
         length = struct.unpack(">I", data[pos:pos + 4])[0]
-        if data[pos + 4:pos + 8] == ctype:
-            return data[pos + 8:min(n, pos + 8 + length)]
-        if data[pos + 4:pos + 8] == b"IEND":
+        start, end = pos + 8, pos + 8 + length
+        yield pos, data[pos + 4:pos + 8], data[start:min(end, n)], end + 4 <= n
+        pos = end + 4
+
+
+def png_chunk_body(data: bytes, ctype: bytes) -> bytes | None:
+    """The body of the first PNG chunk of type ``ctype`` before IEND (None when there is none)."""
+    for _pos, kind, body, _complete in _png_chunks(data):
+        if kind == ctype:
+            return body
+        if kind == b"IEND":
             break
-        pos += 12 + length
     return None
 
 
 def read_png_chunks(meta: Meta, data: bytes) -> None:
-    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return
-    pos, n, total = 8, len(data), 0
-    while pos + 8 <= n:
-        length = struct.unpack(">I", data[pos:pos + 4])[0]
-        ctype = data[pos + 4:pos + 8]
-        start, end = pos + 8, pos + 8 + length
-        if end + 4 > n:
+    total = 0
+    for pos, ctype, body, complete in _png_chunks(data):
+        if not complete:
             meta.problems.append(f"PNG chunk {_cname(ctype)} at byte {pos} runs past the end of "
                                  "the file")
-            end = min(end, n)
-        body = data[start:end]
-        pos = end + 4
         try:
             if ctype in (b"tEXt", b"zTXt", b"iTXt"):
                 key, val, orig_len = _png_text(ctype, body)

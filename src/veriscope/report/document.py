@@ -107,7 +107,7 @@ class Report:
                 with timing.phase("write.maps.to_8bit"):
                     u = self.map_u8(e)
                 with timing.phase("write.maps.png"):
-                    save_u8_png(u, out / "maps" / f"{e.name}.png")
+                    write_gray_png(out / "maps" / f"{e.name}.png", u)
                 e.heatmap_path = f"maps/{e.name}.png"
             with timing.phase("write.maps.fuse"):
                 fused = self.fused_map
@@ -125,12 +125,14 @@ class Report:
                 im.save(out / "display.jpg", quality=90)
         jpath = out / "report.json"
         with timing.phase("write.json"):
-            jpath.write_text(self.to_json(indent=2), encoding="utf-8")
+            d = self.to_dict()
+            jpath.write_text(json.dumps(d, ensure_ascii=False, allow_nan=False, indent=2),
+                             encoding="utf-8")
         if html:
             from veriscope.report.html import render_html
 
             with timing.phase("write.html"):
-                (out / "report.html").write_text(render_html(self), encoding="utf-8")
+                (out / "report.html").write_text(render_html(self, d), encoding="utf-8")
         return jpath
 
     def _write_views(self, out: Path) -> None:
@@ -175,9 +177,5 @@ def save_view(img: np.ndarray, path: Path) -> None:
         Image.fromarray(a).save(path, compress_level=MAP_PNG_LEVEL)
 
 
-def save_u8_png(u: np.ndarray, path: Path) -> None:
-    write_gray_png(path, u)
-
-
 def save_map(m: np.ndarray, path: Path, width: int, height: int) -> None:
-    save_u8_png(map_to_u8(m, width, height), path)
+    write_gray_png(path, map_to_u8(m, width, height))

@@ -81,13 +81,10 @@ def _overlay_uri(m: np.ndarray, size: tuple[int, int]) -> str:
 
     from veriscope.core.maps import png_bytes
 
-    m = np.asarray(m)
+    m = np.asarray(m, np.float32)
     interp = cv2.INTER_AREA if m.shape[1] > size[0] else cv2.INTER_LINEAR
-    if m.dtype == np.uint8:
-        a = cv2.resize(m, size, interpolation=interp)
-    else:
-        m = cv2.resize(np.asarray(m, np.float32), size, interpolation=interp)
-        a = np.clip(m * 255.0, 0, 255).astype(np.uint8)
+    m = cv2.resize(m, size, interpolation=interp)
+    a = np.clip(m * 255.0, 0, 255).astype(np.uint8)
     pal, alpha = _overlay_palette()
     return _b64(png_bytes(a, palette=pal, transparency=alpha), "image/png")
 
@@ -163,8 +160,9 @@ def _kv_table(d: dict, max_len: int = 300) -> str:
     return "<table class='kv'>" + "".join(rows) + "</table>"
 
 
-def render_html(report) -> str:
-    d = report.to_dict()
+def render_html(report, d: dict | None = None) -> str:
+    """report.html of ``report``; ``d``: its :meth:`Report.to_dict`, when already made."""
+    d = report.to_dict() if d is None else d
     media, verdict = report.media, d["verdict"]
     parts: list[str] = []
 
