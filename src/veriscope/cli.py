@@ -109,10 +109,17 @@ def _analysis_context(err, timeout_s, trust_anchors, frame_detectors, sample_fps
 @click.option("--timings", "timings_file", type=click.Path(path_type=Path, dir_okay=False),
               default=None, help="Append where the time went to FILE: one JSON line per input "
               "(open, decode, each detector, fusion, each output written; seconds).")
+@click.option("--max-memory", "max_memory", default=None, metavar="SIZE",
+              help="Memory each worker process may use (e.g. 2G, 512M; default: 80% of the "
+              "memory available at start, shared among the workers). A detector that goes over "
+              "is stopped and reported; the other detectors still run.")
+@click.option("--in-process", is_flag=True, help="Analyse in this process, without the watched "
+              "worker processes that contain hangs, crashes and memory use (for debugging; "
+              "--timeout still applies to each detector, --max-memory does not).")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors, no_html, stability,
             sample_fps, sample_frames, max_video_seconds, frame_detectors, workers, archive_dir,
-            timings_file, debug):
+            timings_file, max_memory, in_process, debug):
     """Analyse media files with every applicable detector and fuse the evidence."""
     entered = time.time()
     from veriscope.core import registry
@@ -141,6 +148,15 @@ def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors
     if workers is None:
         workers = default_workers(len(paths))
     workers = max(1, min(workers, len(paths)))
+    from veriscope.pipeline.contain import Limits, default_memory_limit, parse_size
+
+    try:
+        memory = parse_size(max_memory) if max_memory is not None else default_memory_limit(workers)
+    except ValueError:
+        err.print(f"[red]error:[/red] --max-memory {max_memory!r}: give a size such as 2G or "
+                  "512M", soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+    limits = Limits(timeout_s=timeout_s, memory_bytes=memory)
     jobs = []
     for p in paths:  # report folders are named in input order, whatever the workers do
         dest = unique_dir(out_dir, p.name, taken) if out_dir is not None else None
@@ -165,7 +181,8 @@ def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors
                                  total=len(paths), done=f"0/{len(paths)}", visible=len(paths) > 1)
         ready = time.time()  # the detectors' classes loaded, the jobs and progress set up
         outcomes = analyze_many(jobs, classes, ctx, workers=workers, max_pixels=max_pixels,
-                                stability=stability, on_start=on_start)
+                                stability=stability, on_start=on_start,
+                                contain=not in_process, limits=limits)
         for i, o in enumerate(outcomes, 1):
             if timings_file is not None:
                 _append_timings(timings_file, o, entered, ready)

@@ -216,3 +216,17 @@ def test_rule_0b_a_trusted_signed_capture_outranks_a_pixel_synthetic():
     # and it does not hide an edit found by the pixel checks
     v = fuse([_c2pa_capture(), ev("copy_move", 0.99)], kind="image")
     assert v.label == "manipulated"
+
+
+def test_rule_6_a_failed_proof_check_leaves_no_evidence_inconclusive():
+    quiet = [ev("noise", 0.1), ev("splicebuster", 0.2), ev("cfa", 0.05), ev("jpeg_grid", 0.1)]
+    assert fuse([ev("c2pa", 0.0), *quiet], kind="image").label == "no_evidence"
+    stopped = Evidence.failed("c2pa", "1", "crashed (SIGSEGV); contained")
+    v = fuse([stopped, *quiet], kind="image")
+    assert v.label == "inconclusive" and v.failed == ["c2pa"]
+    assert v.headline == ("No conclusion: the check for proof of origin (c2pa) failed to run "
+                          "on this file.")
+    # one pixel check failing among many leaves "no evidence" standing
+    v = fuse([ev("c2pa", 0.0), Evidence.failed("noise", "1", "timed out"), *quiet[1:]],
+             kind="image")
+    assert v.label == "no_evidence" and v.failed == ["noise"]

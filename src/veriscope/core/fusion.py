@@ -13,7 +13,9 @@ The rule (also in docs/fusion.md):
 5. Otherwise the label is ``no_evidence``; the summary says what was checked.
    A forensic tool never calls media authentic.
 6. If a detector that applied failed, a below-threshold result becomes
-   ``inconclusive`` when half or more of the applicable detectors failed.
+   ``inconclusive`` when half or more of the applicable detectors failed, or when one that
+   reads proof (c2pa, watermark, metadata, video_container) failed: what could have proved
+   the origin was not read, so "no evidence" would claim more than was checked.
 7. Disagreement: when every detector at or above 0.5 for the winning label says
    its own reliability on this input is "low" (``data["reliability"]["level"]``),
    the label is ``inconclusive`` and the summary names the detectors with high
@@ -233,7 +235,7 @@ def fuse(evidence: list[Evidence], kind: str = "image") -> Verdict:
                    f"{score:.2f}.{_notes_text(notes)} Checked by: {', '.join(checked)}.")
     else:
         label = "no_evidence"
-        if failed and len(failed) * 2 >= len(applicable):
+        if _not_enough(failed, applicable):
             label = "inconclusive"
         summary = (f"No evidence of manipulation or synthesis was found by {', '.join(checked)}."
                    f"{_notes_text(notes)} This does not prove the {kind} authentic: these checks "
@@ -491,6 +493,13 @@ def _scope_reasons(evidence: list[Evidence]) -> list[str]:
     return []
 
 
+def _not_enough(failed: list[str], applicable: list) -> bool:
+    """Rule 6: too little ran to say "no evidence": half or more of the applicable detectors
+    failed, or one that reads proof (:data:`PROVENANCE`) did."""
+    return bool(failed) and (len(failed) * 2 >= len(applicable)
+                             or any(n in PROVENANCE for n in failed))
+
+
 def _headline(label, basis, top, kind, checked, failed, applicable, out_of_scope=()) -> str:
     """One plain sentence for the verdict."""
     if label in ("synthetic", "manipulated"):
@@ -507,6 +516,9 @@ def _headline(label, basis, top, kind, checked, failed, applicable, out_of_scope
                     "reliable.")
         if failed and len(failed) * 2 >= len(applicable):
             return "No conclusion: too many checks failed to run on this file."
+        if lost := [n for n in failed if n in PROVENANCE]:
+            return (f"No conclusion: the check for proof of origin ({', '.join(lost)}) failed "
+                    "to run on this file.")
         if top.score >= THRESHOLD and reliability_of(top) == "low":
             return (f"No conclusion: the only signs come from checks that are unreliable on "
                     f"this {kind}.")

@@ -61,26 +61,40 @@ class Outcome:
 
 
 def analyze_one(job: Job, classes: Sequence, ctx: Context, *, max_pixels: int = DEFAULT_MAX_PIXELS,
-                stability: int = 0) -> Outcome:
+                stability: int = 0, skip: dict[str, str] | None = None,
+                beat: Callable[[str], None] | None = None) -> Outcome:
     """Analyse one input; never raises for bad input or a detector bug (KeyboardInterrupt
-    aside): the outcome says what went wrong."""
+    aside): the outcome says what went wrong. ``skip`` and ``beat``: see
+    :func:`veriscope.pipeline.runner.analyze_media` (``beat`` also hears ``open``,
+    ``stability`` and ``write``; ``skip`` may name ``stability``)."""
     from veriscope.core import timing
     from veriscope.pipeline.runner import analyze_media
 
     p = Path(job.path)
+    beat = beat or (lambda phase: None)
     timing.take()  # this input's phases only
     try:
+        beat("open")
         with timing.phase("open"):
             media = Media.open(p, max_pixels=max_pixels)
-        report = analyze_media(media, classes, ctx)
-        if stability:
+        report = analyze_media(media, classes, ctx, skip=skip, beat=beat)
+        if stability and skip and "stability" in skip:
+            from veriscope.core.evidence import Evidence
+            from veriscope.pipeline.stability import NAME, VERSION
+
+            st = Evidence.failed(NAME, VERSION, skip["stability"])
+            st.data["contained"] = True
+            report.evidence.append(st)
+        elif stability:
             from veriscope.core.fusion import apply_stability
             from veriscope.pipeline.stability import assess
 
+            beat("stability")
             st = assess(media, report, classes, ctx, stability)
             report.evidence.append(st)
             if st.applicable and not st.error:
                 apply_stability(report.verdict, st.data)
+        beat("write")
         if job.dest is not None:
             report.write(job.dest, html=job.html, display=job.display)
         return Outcome(p, job.dest, verdict=report.verdict,
@@ -155,14 +169,30 @@ def _run_in_worker(job: Job) -> Outcome:
 
 def analyze_many(jobs: Sequence[Job], classes: Sequence, ctx: Context, *, workers: int = 1,
                  max_pixels: int = DEFAULT_MAX_PIXELS, stability: int = 0,
-                 on_start: Callable[[int, Job], None] | None = None) -> Iterator[Outcome]:
-    """Outcomes of ``jobs`` in their order. ``workers`` > 1 analyses them in that many
-    processes (detectors are loaded there by name, so ``classes`` must be registered
-    detectors); ``ctx.progress`` is only called in-process. ``on_start(i, job)`` is called
-    before each in-process job. A worker that dies (a crash in native code, killed for
-    memory) turns its input and those still queued into errors, never a hang."""
+                 on_start: Callable[[int, Job], None] | None = None,
+                 contain: bool = False, limits=None) -> Iterator[Outcome]:
+    """Outcomes of ``jobs`` in their order.
+
+    ``contain``: each input is analysed in a watched worker process with time and memory
+    limits (``limits``: :class:`veriscope.pipeline.contain.Limits`), ``workers`` of them; a
+    detector that hangs, runs away with memory or crashes costs its own evidence, an input
+    that breaks a decoder gets an error line, and the batch goes on
+    (:mod:`veriscope.pipeline.contain`). ``on_start(i, job)`` is called as each input starts,
+    and ``ctx.progress`` hears the workers' progress.
+
+    Without ``contain``: ``workers`` == 1 runs here, in this process; more analyses them in a
+    process pool (detectors are loaded there by name, so ``classes`` must be registered
+    detectors; ``ctx.progress`` is only called in-process, ``on_start`` before each
+    in-process job). A pool worker that dies turns its input and those still queued into
+    errors, never a hang."""
     jobs = list(jobs)
     workers = max(1, min(int(workers), len(jobs)))
+    if contain:
+        from veriscope.pipeline.contain import run_contained
+
+        yield from run_contained(jobs, classes, ctx, workers=workers, max_pixels=max_pixels,
+                                 stability=stability, limits=limits, on_start=on_start)
+        return
     if workers == 1:
         for i, job in enumerate(jobs):
             if on_start is not None:

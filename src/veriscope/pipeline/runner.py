@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from veriscope.core import registry, timing
 from veriscope.core.errors import MediaError
@@ -16,6 +16,14 @@ from veriscope.detectors.base import Context, Detector
 from veriscope.report.document import Report
 
 DEFAULT_TIMEOUT_S = 120.0
+
+_ABANDONED: list[threading.Thread] = []
+
+
+def abandoned_threads() -> int:
+    """Detector threads left behind after their time limit that are still running."""
+    _ABANDONED[:] = [t for t in _ABANDONED if t.is_alive()]
+    return len(_ABANDONED)
 
 
 def run_detector(det: Detector, media: Media, ctx: Context) -> Evidence:
@@ -53,6 +61,7 @@ def run_detector(det: Detector, media: Media, ctx: Context) -> Evidence:
     th.join(ctx.timeout_s)
     elapsed = time.perf_counter() - t0
     if th.is_alive():
+        _ABANDONED.append(th)
         ev = Evidence.failed(name, version, f"timed out after {ctx.timeout_s:g} s")
     elif "err" in box:
         ev = Evidence.failed(name, version, box["err"])
@@ -66,19 +75,39 @@ def run_detector(det: Detector, media: Media, ctx: Context) -> Evidence:
     return ev
 
 
+def _no_beat(phase: str) -> None:
+    pass
+
+
 def analyze_media(media: Media, detectors: Sequence[type[Detector]] | None = None,
-                  ctx: Context | None = None) -> Report:
+                  ctx: Context | None = None, *, skip: dict[str, str] | None = None,
+                  beat: Callable[[str], None] | None = None) -> Report:
+    """Decode ``media``, run each detector (isolated: :func:`run_detector`), fuse.
+
+    ``skip``: detectors not to run, with the reason (containment stopped them on an earlier
+    try: :mod:`veriscope.pipeline.contain`); each gets an error entry marked ``contained``.
+    ``beat(step)`` is called before each step (``decode``, ``detector:<name>``, ``fusion``).
+    """
     ctx = ctx or Context(timeout_s=DEFAULT_TIMEOUT_S)
+    beat = beat or _no_beat
     classes = list(detectors) if detectors is not None else registry.select(None)
     t0 = time.perf_counter()
+    beat("decode")
     with timing.phase("decode"):
         media.decode()  # a broken file fails here, once, with a clear MediaError
     evidence = []
     for cls in classes:
+        if skip and cls.name in skip:
+            ev = Evidence.failed(cls.name, cls.version, skip[cls.name])
+            ev.data["contained"] = True
+            evidence.append(ev)
+            continue
+        beat(f"detector:{cls.name}")
         ev = run_detector(cls(), media, ctx)
         if ev.elapsed_s is not None:
             timing.add(f"detector.{ev.name}", ev.elapsed_s)
         evidence.append(ev)
+    beat("fusion")
     with timing.phase("fusion"):
         verdict = fuse(evidence, kind=media.kind)
     return Report(media=media, evidence=evidence, verdict=verdict,

@@ -173,7 +173,8 @@ def render_html(report, d: dict | None = None) -> str:
         f"<section class='verdict' style='border-color:{colour}'>"
         f"<div class='badge' style='background:{colour}'>{escape(verdict['label'].replace('_', ' '))}</div>"
         f"<div class='band'>{_band_html(verdict, score)}</div>"
-        f"{_headline_html(verdict)}{_also_html(verdict.get('also') or [])}</section>")
+        f"{_headline_html(verdict)}{_also_html(verdict.get('also') or [])}"
+        f"{_partial_html(report)}</section>")
 
     # ---------------------------------------------------------------- image + overlays
     if media.kind == "image" and media.width and media.height:
@@ -789,6 +790,7 @@ body {{ font: 15px/1.45 system-ui, -apple-system, Segoe UI, Roboto, sans-serif; 
        max-width: 1700px; padding: 1em 2em; color: #212121; }}
 h1 {{ font-size: 1.4em; }} h2 {{ font-size: 1.15em; border-bottom: 1px solid #ddd; }}
 .verdict {{ border-left: 8px solid; padding: .5em 1em; background: #fafafa; }}
+.partial {{ margin-top: .5em; padding: .3em .6em; background: #fff4e0; border: 1px solid #f0c36d; }}
 .badge {{ display: inline-block; color: #fff; padding: .2em .7em; border-radius: 4px;
          font-weight: 600; text-transform: uppercase; letter-spacing: .04em; }}
 .band {{ display: inline-block; margin-left: 1em; font-weight: 600; }}
@@ -854,6 +856,17 @@ def _also_html(also: list[dict]) -> str:
                     f"{float(a.get('score') or 0):.2f}): {escape(str(a.get('message', '')))}</li>"
                     for a in also)
     return f"<div class='also'>Also noted (does not change the verdict):<ul>{items}</ul></div>"
+
+
+def _partial_html(report) -> str:
+    """When some checks did not run: which, and why (a file only partly analysed)."""
+    failed = [e for e in report.evidence if e.applicable and e.error]
+    if not failed:
+        return ""
+    items = "".join(f"<li><b>{escape(e.name)}</b>: {escape(e.error)}</li>" for e in failed)
+    return (f"<div class='partial'>Partly analysed: {len(failed)} of "
+            f"{sum(1 for e in report.evidence if e.applicable)} applicable checks did not "
+            f"run to the end.<ul>{items}</ul></div>")
 
 
 def _headline_html(verdict: dict) -> str:
