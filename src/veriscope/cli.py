@@ -53,6 +53,32 @@ def _detector_options(f):
                              "for every one).")(f)
 
 
+def _contain_options(f):
+    """--max-memory and --in-process (analyze and scan)."""
+    f = click.option("--in-process", is_flag=True, help="Analyse in this process, without the "
+                     "watched worker processes that contain hangs, crashes and memory use (for "
+                     "debugging; --timeout still applies to each detector, --max-memory does "
+                     "not).")(f)
+    return click.option("--max-memory", "max_memory", default=None, metavar="SIZE",
+                        help="Memory each worker process may use (e.g. 2G, 512M; default: 80% "
+                        "of the memory available at start, shared among the workers). A "
+                        "detector that goes over is stopped and reported; the other detectors "
+                        "still run.")(f)
+
+
+def _limits(err, timeout_s: float, max_memory: str | None, workers: int):
+    """The containment limits of the flags (exits on a bad size)."""
+    from veriscope.pipeline.contain import Limits, default_memory_limit, parse_size
+
+    try:
+        memory = parse_size(max_memory) if max_memory is not None else default_memory_limit(workers)
+    except ValueError:
+        err.print(f"[red]error:[/red] --max-memory {max_memory!r}: give a size such as 2G or "
+                  "512M", soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+    return Limits(timeout_s=timeout_s, memory_bytes=memory)
+
+
 def _video_options(f):
     """The video and detector-option flags that analyze and scan share."""
     f = click.option("--frame-detectors", default=None, metavar="NAMES",
@@ -109,19 +135,15 @@ def _analysis_context(err, timeout_s, trust_anchors, frame_detectors, sample_fps
 @click.option("--timings", "timings_file", type=click.Path(path_type=Path, dir_okay=False),
               default=None, help="Append where the time went to FILE: one JSON line per input "
               "(open, decode, each detector, fusion, each output written; seconds).")
-@click.option("--max-memory", "max_memory", default=None, metavar="SIZE",
-              help="Memory each worker process may use (e.g. 2G, 512M; default: 80% of the "
-              "memory available at start, shared among the workers). A detector that goes over "
-              "is stopped and reported; the other detectors still run.")
-@click.option("--in-process", is_flag=True, help="Analyse in this process, without the watched "
-              "worker processes that contain hangs, crashes and memory use (for debugging; "
-              "--timeout still applies to each detector, --max-memory does not).")
+@_contain_options
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors, no_html, stability,
             sample_fps, sample_frames, max_video_seconds, frame_detectors, workers, archive_dir,
             timings_file, max_memory, in_process, debug):
     """Analyse media files with every applicable detector and fuse the evidence."""
     entered = time.time()
+    from rich.markup import escape
+
     from veriscope.core import registry
     from veriscope.pipeline.batch import Job, analyze_many, default_workers
 
@@ -148,15 +170,7 @@ def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors
     if workers is None:
         workers = default_workers(len(paths))
     workers = max(1, min(workers, len(paths)))
-    from veriscope.pipeline.contain import Limits, default_memory_limit, parse_size
-
-    try:
-        memory = parse_size(max_memory) if max_memory is not None else default_memory_limit(workers)
-    except ValueError:
-        err.print(f"[red]error:[/red] --max-memory {max_memory!r}: give a size such as 2G or "
-                  "512M", soft_wrap=True)
-        sys.exit(EXIT_USAGE)
-    limits = Limits(timeout_s=timeout_s, memory_bytes=memory)
+    limits = _limits(err, timeout_s, max_memory, workers)
     jobs = []
     for p in paths:  # report folders are named in input order, whatever the workers do
         dest = unique_dir(out_dir, p.name, taken) if out_dir is not None else None
@@ -193,12 +207,12 @@ def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors
             else:
                 failures += 1
                 if o.internal:
-                    err.print(f"[red]error:[/red] {o.error}", soft_wrap=True)
+                    err.print(f"[red]error:[/red] {escape(o.error)}", soft_wrap=True)
                     if debug and o.trace:
                         err.print(o.trace, markup=False, highlight=False, soft_wrap=True)
                 else:
-                    err.print(f"[red]error:[/red] {o.error}", markup=True, highlight=False,
-                              soft_wrap=True)
+                    err.print(f"[red]error:[/red] {escape(o.error)}", highlight=False,
+                              soft_wrap=True)  # escaped: a file name may look like markup
             progress.update(task, done=f"{i}/{len(paths)}")
             progress.advance(task)
 
@@ -262,9 +276,11 @@ def _video_progress(progress, task, name: str):
               help="With --engine dask: scheduler address (tcp://host:8786), or 'local' for a "
                    "LocalCluster of --workers processes. Workers must see DIR and OUT at the "
                    "same paths.")
+@_contain_options
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def scan_cmd(root, out_dir, detectors, timeout_s, max_pixels, trust_anchors, no_html, sample_fps,
-             sample_frames, max_video_seconds, frame_detectors, workers, engine, scheduler, debug):
+             sample_frames, max_video_seconds, frame_detectors, workers, engine, scheduler,
+             max_memory, in_process, debug):
     """Analyse every media file under DIR (recursively) into OUT; resumable (docs: README)."""
     from rich.markup import escape
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -311,7 +327,10 @@ def scan_cmd(root, out_dir, detectors, timeout_s, max_pixels, trust_anchors, no_
             if workers is None:
                 workers = default_workers(todo)
             workers = max(1, min(workers, max(todo, 1)))
-            if todo and (workers > 1 or engine == "dask"):
+            contain = None
+            if engine == "local" and not in_process:
+                contain = (workers, _limits(err, timeout_s, max_memory, workers))
+            elif todo and (workers > 1 or engine == "dask"):
                 from veriscope.pipeline.engine import make_engine
 
                 try:
@@ -322,6 +341,8 @@ def scan_cmd(root, out_dir, detectors, timeout_s, max_pixels, trust_anchors, no_
             what = "analysing"
             if eng is not None:
                 what += f" ({workers} workers)" if engine == "local" else f" (dask {eng.address})"
+            elif contain is not None and workers > 1:
+                what += f" ({workers} workers)"
             task = progress.add_task(what, total=todo, done=f"0/{todo}", visible=todo > 0)
             state = {"vtask": None}
 
@@ -332,7 +353,8 @@ def scan_cmd(root, out_dir, detectors, timeout_s, max_pixels, trust_anchors, no_
                 state["vtask"] = progress.add_task(item.rel, total=None, done="", visible=False)
                 job.progress = _video_progress(progress, state["vtask"], item.path.name)
 
-            for i, (_, res) in enumerate(sc.run(items, engine=eng, on_start=on_start), 1):
+            for i, (_, res) in enumerate(sc.run(items, engine=eng, on_start=on_start,
+                                                contain=contain), 1):
                 if not res.ok:
                     err.print(f"[red]error:[/red] {escape(res.error)}", highlight=False,
                               soft_wrap=True)

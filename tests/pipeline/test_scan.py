@@ -20,10 +20,11 @@ COLUMNS = ["path", "sha256", "size", "status", "label", "score", "band", "basis"
 
 
 def run(*args):
-    """``veriscope scan`` in this process; one worker unless told (so `calls` sees every file)."""
+    """``veriscope scan`` in this process; one worker, analysing in this process unless told
+    (so `calls` sees every file)."""
     args = [str(a) for a in args]
     if "--workers" not in args:
-        args += ["--workers", "1"]
+        args += ["--workers", "1", "--in-process"]
     return CliRunner().invoke(cli, ["scan", *args])
 
 
@@ -330,3 +331,30 @@ def test_a_second_scan_into_the_same_out_is_refused(small_tree, tmp_path):
             scan_mod.Scan(small_tree, tmp_path / "out", classes).__enter__()
     with scan_mod.Scan(small_tree, tmp_path / "out", classes):  # released on exit
         pass
+
+
+def test_a_file_that_crashes_its_worker_fails_alone(tree, tmp_path, monkeypatch):
+    """Contained (the default): a decoder crash on one file is one error line and one FAILED
+    row; every other file gets its report."""
+    import os
+    import signal
+
+    from veriscope.core.media import Media
+
+    real = Media.decode
+
+    def decode(self):  # inherited by the forked workers
+        if self.path.name == "copy-of-c.png":
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return real(self)
+
+    monkeypatch.setattr(Media, "decode", decode)
+    out = tmp_path / "out"
+    r = CliRunner().invoke(cli, ["scan", str(tree), "--out", str(out), "--detectors", DETS,
+                                 "--workers", "2"])
+    assert r.exit_code == 1, r.output
+    assert "Traceback" not in r.output
+    assert "copy-of-c.png: analysis crashed (SIGSEGV) while decoding it" in r.stderr
+    assert (out / "a" / "x.jpg" / "report.json").is_file()
+    assert (out / "b" / "x.jpg" / "report.json").is_file()
+    assert summary(out)["b/copy-of-c.png"]["status"] == "failed"

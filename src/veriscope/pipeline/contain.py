@@ -148,7 +148,7 @@ def _worker_main(conn, classes, ctx_kw: dict, max_pixels: int, stability: int,
         def beat(phase: str, idx=idx) -> None:
             conn.send(("beat", idx, phase))
 
-        def progress(what: str, done: float, total: float, idx=idx) -> None:
+        def progress(what: str, done: float, total: float, idx=idx, last=last) -> None:
             now = time.monotonic()
             if now - last[0] >= 0.1 or done >= total:
                 last[0] = now

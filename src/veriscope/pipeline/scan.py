@@ -261,12 +261,19 @@ def scan_one(task: Task) -> Result:
     is replaced if an interrupted run left one there). Never raises for bad input."""
     from veriscope.pipeline.batch import Job, analyze_one
 
-    tmp, final = Path(task.tmp), Path(task.folder)
+    tmp = Path(task.tmp)
     if tmp.exists():
         shutil.rmtree(tmp)
     ctx = Context(**task.ctx_kw, progress=task.progress)
     out = analyze_one(Job(Path(task.path), tmp, html=task.html), task.classes, ctx,
                       max_pixels=task.max_pixels)
+    return finish_one(task, out)
+
+
+def finish_one(task: Task, out) -> Result:
+    """The :class:`Result` of one analysed task: its report folder moved from ``task.tmp`` to
+    ``task.folder`` when it succeeded, removed when it failed."""
+    tmp, final = Path(task.tmp), Path(task.folder)
     if not out.ok:
         shutil.rmtree(tmp, ignore_errors=True)
         return Result(task.sha256, False, error=out.error, internal=out.internal, trace=out.trace)
@@ -458,18 +465,24 @@ class Scan:
                 for it in items if it.action == "analyse"]
 
     def run(self, items: list[Item], *, engine=None,
-            on_start: Callable[[int, Item, Task], None] | None = None) -> Iterator[tuple[Item, Result]]:
+            on_start: Callable[[int, Item, Task], None] | None = None,
+            contain: tuple | None = None) -> Iterator[tuple[Item, Result]]:
         """Analyse the items planned ``analyse`` and yield ``(item, result)`` in path order,
         each written to the index before it is yielded. ``engine``: None runs them here, one
         after the other (``on_start(i, item, task)`` comes before each; it may set
-        ``task.progress``); else an engine of :mod:`veriscope.pipeline.engine`."""
+        ``task.progress``); else an engine of :mod:`veriscope.pipeline.engine`.
+        ``contain`` = (workers, :class:`~veriscope.pipeline.contain.Limits`), without an
+        engine: in that many watched worker processes (:mod:`veriscope.pipeline.contain`);
+        ``on_start`` is called as each starts, ``task.progress`` hears its progress."""
         for it in items:
             if it.action == "recover":
                 self._recover(it)
         work = self.tasks(items)
         if work:
             (self.out / TMP_NAME).mkdir(parents=True, exist_ok=True)
-        if engine is None:
+        if engine is None and contain is not None and work:
+            yield from self._run_contained(work, on_start, *contain)
+        elif engine is None:
             for i, (it, task) in enumerate(work):
                 if on_start is not None:
                     on_start(i, it, task)
@@ -489,6 +502,35 @@ class Scan:
                 self.index.append({"sha256": None, "path": it.rel, "size": it.size,
                                    "status": FAILED, "folder": None, "error": it.error,
                                    "at": _now()})
+
+    def _run_contained(self, work: list, on_start, workers: int, limits):
+        from veriscope.pipeline.batch import Job
+        from veriscope.pipeline.contain import ContainedRunner
+
+        current: dict = {}
+
+        def progress(what: str, done: float, total: float) -> None:
+            task = current.get("task")
+            if task is not None and task.progress is not None:
+                task.progress(what, done, total)
+
+        def started(i: int, job) -> None:
+            it, task = work[i]
+            current["task"] = task
+            if on_start is not None:
+                on_start(i, it, task)
+
+        jobs = []
+        for _, task in work:
+            if Path(task.tmp).exists():
+                shutil.rmtree(task.tmp)
+            jobs.append(Job(Path(task.path), Path(task.tmp), html=task.html))
+        runner = ContainedRunner(self.classes, Context(**self.ctx_kw, progress=progress),
+                                 workers=workers, max_pixels=self.max_pixels, limits=limits)
+        for (it, task), out in zip(work, runner.run(jobs, on_start=started), strict=True):
+            res = finish_one(task, out)
+            self._record(it, res)
+            yield it, res
 
     def _entry(self, it: Item, status: str, **kw) -> dict:
         e = {"sha256": it.sha256, "path": it.rel, "size": it.size, "status": status,
