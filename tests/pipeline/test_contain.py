@@ -35,6 +35,13 @@ class Segfaults(Detector):
         os.kill(os.getpid(), signal.SIGSEGV)
 
 
+class ExitsTheProcess(Detector):
+    name, version, kinds = "t_exit", "1", ("image",)
+
+    def analyze(self, media, ctx):
+        os._exit(3)  # as a native library calling exit() would
+
+
 class EatsMemory(Detector):
     name, version, kinds = "t_hog", "1", ("image",)
 
@@ -69,7 +76,7 @@ def picture(tmp_path):
 
 def test_runaway_detectors_cost_their_own_evidence_only(picture, tmp_path):
     noise, metadata = registry.load("noise"), registry.load("metadata")
-    classes = [metadata, HangsHoldingTheGIL, Segfaults, EatsMemory, noise]
+    classes = [metadata, HangsHoldingTheGIL, Segfaults, ExitsTheProcess, EatsMemory, noise]
     base = rss_bytes(os.getpid())
     limits = Limits(timeout_s=2, memory_bytes=base + (1200 << 20), grace_s=1)
     runner = ContainedRunner(classes, Context(timeout_s=2), workers=1, limits=limits)
@@ -80,16 +87,17 @@ def test_runaway_detectors_cost_their_own_evidence_only(picture, tmp_path):
     assert ev["t_gil_hang"]["error"].startswith("stopped after")
     assert "crashed (SIGSEGV)" in ev["t_segv"]["error"]
     assert "over the memory limit" in ev["t_hog"]["error"]
-    for name in ("t_gil_hang", "t_segv", "t_hog"):
+    assert ev["t_exit"]["error"].startswith("ended its process (exit status 3)")
+    for name in ("t_gil_hang", "t_segv", "t_exit", "t_hog"):
         assert ev[name]["data"]["contained"] is True
         assert "the other detectors ran without it" in ev[name]["error"]
     for name in ("metadata", "noise"):  # the others ran, for real
         assert ev[name]["error"] is None and ev[name]["applicable"]
     assert ev["noise"]["score"] is not None
-    # 3 of 5 failed: the verdict cannot be "no evidence" (docs/fusion.md rule 6)
+    # 4 of 6 failed: the verdict cannot be "no evidence" (docs/fusion.md rule 6)
     assert rep["verdict"]["label"] == "inconclusive"
-    assert set(rep["verdict"]["failed"]) >= {"t_gil_hang", "t_segv", "t_hog"}
-    assert runner.stats["retries"] == 3 and runner.stats["crashed"] == 1
+    assert set(rep["verdict"]["failed"]) >= {"t_gil_hang", "t_segv", "t_exit", "t_hog"}
+    assert runner.stats["retries"] == 4 and runner.stats["crashed"] == 2
     assert runner.stats["stopped_time"] == 1 and runner.stats["stopped_memory"] == 1
     # the report folder is the last try's: no map of a stopped try left behind
     assert json.loads((tmp_path / "out" / "report.json").read_text())["evidence"][1]["error"]

@@ -31,6 +31,7 @@ import shutil
 import signal
 import sys
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -155,10 +156,22 @@ def _worker_main(conn, classes, ctx_kw: dict, max_pixels: int, stability: int,
                 conn.send(("progress", idx, what, float(done), float(total)))
 
         ctx = Context(progress=progress, **ctx_kw)
-        out = analyze_one(job, classes, ctx, max_pixels=max_pixels, stability=stability,
-                          skip=skip, beat=beat)
-        recycle = runner.abandoned_threads() > 0  # a timed-out detector may still be running
-        conn.send(("done", idx, out, recycle))
+        recycle = True
+        try:
+            out = analyze_one(job, classes, ctx, max_pixels=max_pixels, stability=stability,
+                              skip=skip, beat=beat)
+            recycle = runner.abandoned_threads() > 0  # a timed-out detector may still run
+            conn.send(("done", idx, out, recycle))
+        except (OSError, EOFError):  # the supervisor is gone
+            break
+        except BaseException as e:  # noqa: BLE001 - a bug, or a library calling exit: say so
+            out = Outcome(job.path, job.dest, error=f"{job.path}: internal error in the worker "
+                          f"({type(e).__name__}: {e})", internal=True,
+                          trace=traceback.format_exc())
+            try:
+                conn.send(("done", idx, out, True))
+            except Exception:  # noqa: BLE001 - nothing more can be said from here
+                pass
         if recycle:
             break
     try:
@@ -308,7 +321,7 @@ class ContainedRunner:
                         slot.proc.join(5)
                         self._replace(slots, k, slot, pending, done)
                         return
-        except (EOFError, OSError):
+        except Exception:  # noqa: BLE001 - a worker that died mid-message: settled as dead
             pass
 
     def _watch(self, slots: list) -> None:
