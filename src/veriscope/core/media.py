@@ -27,6 +27,18 @@ DEFAULT_MAX_PIXELS = 120_000_000
 DEFAULT_MAX_BYTES = 4 * 1024**3
 """Largest file accepted by default (4 GiB)."""
 
+MAX_SAMPLE_RATE = 1_000_000
+"""Highest audio sample rate accepted (Hz); 0 or less, or more, is refused with a MediaError
+(the sample rate sizes every buffer a detector allocates for N seconds of sound)."""
+
+MAX_CHANNELS = 64
+"""Most audio channels accepted; more (or none) is refused with a MediaError."""
+
+MAX_AUDIO_SAMPLES = 1 << 26
+"""Most audio samples (frames x channels) one :meth:`Media.audio` call decodes: 256 MiB as
+float32, 600 s of 48 kHz stereo plus margin. Past it the decoded sound is cut and a warning
+says so; headers that claim more samples than the file holds allocate nothing up front."""
+
 KINDS = ("image", "video", "audio", "post")
 
 # (format name, kind, extensions that normally carry it)
@@ -187,6 +199,8 @@ class Media:
                     if st.type == "audio":
                         d["sample_rate"] = st.codec_context.sample_rate
                         d["channels"] = st.codec_context.channels
+                        if (bad := audio_params_problem(d["sample_rate"], d["channels"])):
+                            d["refused"] = bad
                     elif st.type == "video":
                         d["width"] = st.codec_context.width
                         d["height"] = st.codec_context.height
@@ -210,10 +224,31 @@ class Media:
             self.warnings.append("file is branded as M4A audio but holds a video stream; "
                                  "analysed as mp4 video")
         facts["streams"] = streams
+        first_audio = next((st for st in streams if st["type"] == "audio"), None)
+        if first_audio is not None and self.format in ("wav", "flac", "ogg") \
+                and not first_audio.get("refused"):
+            first_audio["refused"] = self._soundfile_params_problem()
+        if first_audio is not None and first_audio.get("refused"):
+            if self.kind == "audio":
+                raise MediaError(self.path, f"audio stream {first_audio['refused']}")
+            self.warnings.append(f"audio stream {first_audio['refused']}: the sound is not "
+                                 "analysed")
         v = next((st for st in streams if st["type"] == "video"), None)
         if v is not None:
             facts["width"], facts["height"] = v["width"], v["height"]
         self.facts.update(facts)
+
+    def _soundfile_params_problem(self) -> str | None:
+        """The header check of :func:`audio_params_problem` as libsndfile (which decodes WAV,
+        FLAC and Ogg) reads the header: FFmpeg may take the rate from elsewhere (FLAC frame
+        headers)."""
+        try:
+            import soundfile as sf
+
+            info = sf.info(str(self.path))
+        except Exception:
+            return None  # libsndfile cannot read it: audio() says so when asked
+        return audio_params_problem(info.samplerate, info.channels)
 
     def _probe_image(self):
         if self.format not in _PIL_FORMATS:
@@ -250,7 +285,8 @@ class Media:
     # ------------------------------------------------------------------ identity
     @property
     def name(self) -> str:
-        return self.path.name
+        """The file name as text that can be written anywhere (see :func:`printable`)."""
+        return printable(self.path.name)
 
     @property
     def sha256(self) -> str:
@@ -320,13 +356,21 @@ class Media:
         """
         if self.kind not in ("audio", "video"):
             raise MediaError(self.path, f"is {self.kind}: no audio track")
+        st = next((d for d in self.facts.get("streams", ()) if d.get("type") == "audio"), None)
+        if st is not None and st.get("refused"):
+            raise MediaError(self.path, f"audio stream {st['refused']}")
         key = ("audio", mono, max_seconds)
         cached = getattr(self, "_audio_cache", None)
         if cached is not None and cached[0] == key:
             return cached[1]
         try:
             if self.format in ("wav", "flac", "ogg"):
-                x, sr = self._audio_soundfile(max_seconds)
+                try:
+                    x, sr = self._audio_soundfile(max_seconds)
+                except (RuntimeError, OSError) as e:  # libsndfile gave up (e.g. a header
+                    x, sr = self._audio_av(max_seconds)  # claiming more than is there):
+                    self.warnings.append(f"libsndfile could not read the sound ({_short(e)}); "
+                                         "decoded with FFmpeg")  # FFmpeg reads what it can
             else:
                 x, sr = self._audio_av(max_seconds)
         except MediaError:
@@ -335,55 +379,129 @@ class Media:
             raise MediaError(self.path, f"audio cannot be decoded: {_short(e)}") from None
         if x.size == 0:
             raise MediaError(self.path, "audio track is empty (0 samples)")
+        if (bad := audio_params_problem(sr, x.shape[1])):
+            raise MediaError(self.path, f"decoded audio {bad}")
         if mono and x.shape[1] > 1:
             x = x.mean(axis=1, keepdims=True)
         self._audio_cache = (key, (x, sr))
         return x, sr
 
     def _audio_soundfile(self, max_seconds):
+        """Read in blocks, never trusting the header's frame count for an allocation."""
         import soundfile as sf
 
         with sf.SoundFile(str(self.path)) as f:
-            n = f.frames if max_seconds is None else min(f.frames, int(max_seconds * f.samplerate))
-            x = f.read(n, dtype="float32", always_2d=True)
-            return x, int(f.samplerate)
+            sr, ch = int(f.samplerate), int(f.channels)
+            if (bad := audio_params_problem(sr, ch)):
+                raise MediaError(self.path, f"audio stream {bad}")
+            limit = self._sample_limit(sr, ch, max_seconds)
+            chunks, total = [], 0
+            while total < limit:
+                try:
+                    x = f.read(min(1 << 18, limit - total), dtype="float32", always_2d=True)
+                except RuntimeError as e:  # libsndfile: the header claims more than is there
+                    if not chunks:
+                        raise
+                    self.warnings.append(f"audio ends before the length its header claims "
+                                         f"({_short(e)}); analysed what was decoded")
+                    break
+                if not len(x):
+                    break
+                chunks.append(x)
+                total += len(x)
+            if total >= limit and f.tell() < f.frames and self._cut_by_samples(sr, ch, max_seconds):
+                self._note_sample_cap(limit, sr)
+        x = np.concatenate(chunks) if chunks else np.zeros((0, ch), np.float32)
+        return x, sr
+
+    @staticmethod
+    def _sample_limit(sr: int, ch: int, max_seconds) -> int:
+        """Frames one decode may return: the duration cap, and :data:`MAX_AUDIO_SAMPLES`."""
+        cap = MAX_AUDIO_SAMPLES // max(1, ch)
+        if max_seconds is not None:
+            cap = min(cap, max(0, int(max_seconds * sr)))
+        return cap
+
+    @staticmethod
+    def _cut_by_samples(sr, ch, max_seconds) -> bool:
+        return max_seconds is None or int(max_seconds * sr) > MAX_AUDIO_SAMPLES // max(1, ch)
+
+    def _note_sample_cap(self, frames: int, sr: int) -> None:
+        msg = (f"audio cut at {frames} frames ({frames / sr:.1f} s): the decoding limit of "
+               f"{MAX_AUDIO_SAMPLES} samples")
+        if msg not in self.warnings:
+            self.warnings.append(msg)
 
     def _audio_av(self, max_seconds):
         import av
 
-        chunks, sr, total = [], None, 0
+        chunks, sr, total, limit = [], None, 0, None
         with av.open(str(self.path), metadata_errors="ignore") as c:
             if not c.streams.audio:
                 raise MediaError(self.path, "has no audio track")
             st = c.streams.audio[0]
             for frame in _decode_tolerant(c, st, self):
                 a = frame.to_ndarray()
-                sr = frame.sample_rate
+                if sr is None:
+                    sr = frame.sample_rate
+                    nch = (frame.layout.nb_channels if hasattr(frame.layout, "nb_channels")
+                           else len(frame.layout.channels))
+                    if (bad := audio_params_problem(sr, nch)):
+                        raise MediaError(self.path, f"decoded audio {bad}")
+                    limit = self._sample_limit(sr, nch, max_seconds)
+                elif frame.sample_rate != sr:
+                    continue  # a rate change mid-stream: keep the first rate's sound only
                 if frame.format.is_planar:
                     a = a.T
                 else:
-                    a = a.reshape(-1, frame.layout.nb_channels if hasattr(frame.layout, "nb_channels")
-                                  else len(frame.layout.channels))
+                    a = a.reshape(-1, nch)
+                if a.shape[1] != nch:
+                    continue
                 if a.dtype.kind == "i":
                     a = a.astype(np.float32) / float(np.iinfo(a.dtype).max)
                 chunks.append(a.astype(np.float32, copy=False))
                 total += a.shape[0]
-                if max_seconds is not None and sr and total >= max_seconds * sr:
+                if total >= limit:
+                    if self._cut_by_samples(sr, nch, max_seconds):
+                        self._note_sample_cap(limit, sr)
                     break
         if not chunks:
             raise MediaError(self.path, "audio track has no decodable frames")
         x = np.concatenate(chunks, axis=0)
-        if max_seconds is not None:
-            x = x[: int(max_seconds * sr)]
-        return x, int(sr)
+        return x[:limit], int(sr)
 
     def describe(self) -> dict:
         """The JSON-ready description stored in every report."""
-        d = {"path": str(self.path), "name": self.name, "kind": self.kind, "format": self.format,
+        d = {"path": printable(str(self.path)), "name": self.name, "kind": self.kind, "format": self.format,
              "sha256": self.sha256, "size_bytes": self.size_bytes}
         d.update(self.facts)
         d["warnings"] = list(self.warnings)
         return d
+
+
+def audio_params_problem(rate, channels) -> str | None:
+    """Why an audio stream's sample rate or channel count is refused, or None when both are
+    sane (see :data:`MAX_SAMPLE_RATE`, :data:`MAX_CHANNELS`)."""
+    try:
+        rate, channels = int(rate or 0), int(channels or 0)
+    except (TypeError, ValueError):
+        return f"declares an unreadable sample rate or channel count ({rate!r}, {channels!r})"
+    if not 0 < rate <= MAX_SAMPLE_RATE:
+        return f"declares a sample rate of {rate} Hz (accepted: 1 to {MAX_SAMPLE_RATE} Hz)"
+    if not 0 < channels <= MAX_CHANNELS:
+        return f"declares {channels} channels (accepted: 1 to {MAX_CHANNELS})"
+    return None
+
+
+def printable(text: str) -> str:
+    """``text`` (a path) as valid Unicode: bytes of a file name that are not UTF-8 (which Python
+    keeps as lone surrogates, and which no UTF-8 file or JSON encoder accepts) become ``\\xNN``
+    escapes. Valid names are returned unchanged."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
 def file_sha256(path) -> str:

@@ -30,6 +30,12 @@ DEFAULT_MAX_SECONDS = 600.0
 """Analysed duration cap for video (seconds). Longer files are analysed up to the cap and the
 detectors say so in a ``video.duration_capped`` finding."""
 
+DEFAULT_MAX_FRAMES = 36_000
+"""Decoded frames cap per pass (600 s at 60 fps). A file of very many tiny frames (a hostile
+one, or high-speed footage) is analysed up to the cap, like a long one: ``DecodeLog.capped``
+and ``DecodeLog.frame_capped`` say so. It bounds the time of a pass and the memory of
+:func:`scan` (about 4.3 KB per frame kept)."""
+
 THUMB = 64  # side of the grey thumbnails kept per frame by scan()
 SCAN_SIDE = 160  # frames are scaled to this longer side for the per-frame features
 HIST_BINS = 16  # per channel, HSV hue / saturation / value
@@ -172,6 +178,16 @@ class DecodeLog:
     capped: bool = False
     last_time: float = 0.0
     next_time: float | None = None  # when capped: time of the first frame past the cap
+    frame_capped: bool = False  # capped by the number of frames, not the duration
+
+
+def cap_note(log: DecodeLog, max_seconds: float) -> str:
+    """What a capped pass analysed, for a finding: the duration cap, or the frame cap (with
+    the seconds the frames covered)."""
+    if log.frame_capped:
+        return (f"Only the first {log.frames} frames ({log.last_time:.3g} s) were analysed "
+                "(frame cap).")
+    return f"Only the first {max_seconds:g} s were analysed."
 
 
 def stream_info(media: Media) -> StreamInfo:
@@ -221,13 +237,15 @@ def _rotate(rgb: np.ndarray, rotation: int) -> np.ndarray:
 
 def iter_frames(media: Media, *, max_seconds: float = DEFAULT_MAX_SECONDS,
                 log: DecodeLog | None = None,
-                progress: Callable[[float], None] | None = None) -> Iterator[Frame]:
+                progress: Callable[[float], None] | None = None,
+                max_frames: int = DEFAULT_MAX_FRAMES) -> Iterator[Frame]:
     """Stream frames of the first video stream in presentation order.
 
     Each :class:`Frame` converts to RGB only when asked (``frame.rgb()``), so frames that are
     not looked at cost only their decoding. Packets that fail to decode are counted in ``log``
-    (those frames are missing) and decoding goes on; the stream stops at ``max_seconds``
-    (``log.capped``). ``progress(t)`` is called with the time of each frame.
+    (those frames are missing) and decoding goes on; the stream stops at ``max_seconds`` or
+    after ``max_frames`` frames (``log.capped``; ``log.frame_capped`` for the latter).
+    ``progress(t)`` is called with the time of each frame.
     """
     import av
 
@@ -269,8 +287,9 @@ def iter_frames(media: Media, *, max_seconds: float = DEFAULT_MAX_SECONDS,
                     if start is None:
                         start = t_abs
                     t = max(0.0, t_abs - start)
-                    if t > max_seconds:
+                    if t > max_seconds or idx >= max_frames:
                         log.capped = True
+                        log.frame_capped = t <= max_seconds
                         log.next_time = t
                         return
                     ps = pending_sizes.pop(f.pts, None) if f.pts is not None else None

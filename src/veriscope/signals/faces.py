@@ -126,10 +126,21 @@ class FaceScan:
         return have
 
 
+def _import_frm():
+    """face_recognition_models, without the deprecation warning its use of pkg_resources prints
+    on every import (a message about a third-party package, not about the user's file)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*pkg_resources.*", category=UserWarning)
+        import face_recognition_models
+    return face_recognition_models
+
+
 def _models():
     try:
         import dlib
-        import face_recognition_models as frm
+        frm = _import_frm()
     except ImportError as e:  # pragma: no cover - default dependencies
         raise MediaError("-", f"face analysis needs dlib-bin and face_recognition_models ({e})") from None
     cached = getattr(_models, "_cache", None)
@@ -144,7 +155,7 @@ def available() -> str | None:
     """None when the face models can be loaded, else why not."""
     try:
         import dlib  # noqa: F401
-        import face_recognition_models  # noqa: F401
+        _import_frm()
     except Exception as e:
         return f"face landmarks need dlib-bin and face_recognition_models ({type(e).__name__}: {e})"
     return None

@@ -169,7 +169,9 @@ def spread(thumbs: np.ndarray, i: np.ndarray | int, j: np.ndarray | int) -> np.n
 def local_stats(x: np.ndarray, half: int) -> tuple[np.ndarray, np.ndarray]:
     """Median and MAD (x1.4826) of ``x`` over ``[i-half, i+half]`` without ``i`` itself."""
     n = len(x)
-    half = max(1, int(half))
+    # a window wider than the series sees the same values (the rest is NaN padding); clamped,
+    # so that a tiny frame step (a header claiming 1e6 fps) cannot size gigabyte windows
+    half = max(1, min(int(half), n))
     pad = np.concatenate([np.full(half, np.nan), x.astype(np.float64), np.full(half, np.nan)])
     view = np.lib.stride_tricks.sliding_window_view(pad, 2 * half + 1)[:n]
     med = np.empty(n, np.float64)

@@ -51,12 +51,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from itertools import islice
 
 import numpy as np
 
 from veriscope.core.evidence import Evidence, Segment
 from veriscope.core.media import Media
 from veriscope.core.timecode import clock
+from veriscope.core.video import DEFAULT_MAX_FRAMES
 from veriscope.detectors.base import Context, Detector
 
 DEFAULT_FRAME_DETECTORS = ("noise", "splicebuster", "resampling")
@@ -67,6 +69,10 @@ NOT_FOR_FRAMES = ("metadata", "c2pa", "jpeg_tables", "jpeg_dq", "jpeg_ndq", "jpe
 detectors (a frame is no file), CFA (erased by chroma subsampling), the watermark detector
 (image generators' watermarks; run it on a frame explicitly if needed) and the visual aids
 (no score)."""
+MAX_PACKETS = 2 * DEFAULT_MAX_FRAMES
+"""Packets read by the packet-only passes (codec keyframe times, duration without a header):
+enough for every frame a decoding pass can look at (issue 21: a file of millions of tiny
+packets would otherwise be listed whole)."""
 MAX_SIDE = None
 """Default of option ``max_side``: None = analyse frames at full size (see module docstring)."""
 FLAG = 0.5
@@ -144,7 +150,8 @@ def codec_keyframe_times(media: Media, max_seconds: float) -> list[float]:
             tb = float(s.time_base) if s.time_base else None
             if tb is None:
                 return []
-            pts = [(p.pts, bool(p.is_keyframe)) for p in c.demux(s) if p.pts is not None]
+            pts = [(p.pts, bool(p.is_keyframe)) for p in islice(c.demux(s), MAX_PACKETS)
+                   if p.pts is not None]
     except Exception:
         return out
     if not pts:
@@ -167,7 +174,7 @@ def video_duration(media: Media, info, max_seconds: float) -> float:
             with av.open(str(media.path), metadata_errors="ignore") as c:
                 s = c.streams.video[0]
                 tb = float(s.time_base)
-                pts = [p.pts for p in c.demux(s) if p.pts is not None]
+                pts = [p.pts for p in islice(c.demux(s), MAX_PACKETS) if p.pts is not None]
                 d = (max(pts) - min(pts)) * tb + (1.0 / (info.fps or 25.0)) if pts else 0.0
         except Exception:
             d = 0.0
