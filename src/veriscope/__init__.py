@@ -26,7 +26,8 @@ from veriscope.report.document import Report
 
 
 def analyze(path, detectors=None, *, timeout_s: float = 120.0, max_pixels: int = DEFAULT_MAX_PIXELS,
-            options: dict | None = None, video: dict | None = None) -> Report:
+            options: dict | None = None, video: dict | None = None, caption: str | None = None,
+            post: dict | None = None) -> Report:
     """Analyse one file and return its :class:`Report`.
 
     ``detectors``: None for the default set, ``"all"``, a comma-separated string of names, or
@@ -35,11 +36,29 @@ def analyze(path, detectors=None, *, timeout_s: float = 120.0, max_pixels: int =
     ``options``: per-detector options, e.g. ``{"c2pa": {"trust_anchors": "anchors.pem"}}``.
     ``video``: frame sampling of videos, ``{"fps": 1}`` or ``{"frames": 30}``, and
     ``{"max_seconds": 600}``. Raises :class:`MediaError` for input that cannot be analysed.
+
+    A picture with its caption (docs/posts.md): ``caption="..."``, or ``post={"caption": ...,
+    "date": "YYYY-MM-DD", "place": ..., "source": ...}``, or a ``*.post.json`` path; the report
+    gains ``report.post`` (label, claims, DGM4 fields). A caption that cannot be used (empty,
+    binary, too long) raises :class:`VeriscopeError`.
     """
+    from veriscope.core.post import PostError, make_post
     from veriscope.pipeline.runner import analyze_path
 
+    if caption is not None and post is not None:
+        raise PostError("give caption= or post=, not both")
+    if caption is not None:
+        post = make_post(caption)
+    elif post is not None:
+        if not isinstance(post, dict):
+            raise PostError(f"post must be a dict, not {type(post).__name__}")
+        unknown = sorted(set(post) - {"caption", "date", "place", "source"})
+        if unknown:
+            raise PostError(f"unknown post field(s) {', '.join(map(str, unknown))}")
+        post = make_post(post.get("caption"), date=post.get("date"), place=post.get("place"),
+                         source=post.get("source"))
     return analyze_path(path, detectors, timeout_s=timeout_s, max_pixels=max_pixels,
-                        options=options, video=video)
+                        options=options, video=video, post=post)
 
 
 def index(paths, archive, *, source: str | None = None, date: str | None = None,

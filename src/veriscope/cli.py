@@ -136,16 +136,36 @@ def _analysis_context(err, timeout_s, trust_anchors, frame_detectors, sample_fps
               default=None, help="Append where the time went to FILE: one JSON line per input "
               "(open, decode, each detector, fusion, each output written; seconds).")
 @_contain_options
+@click.option("--caption", default=None, metavar="TEXT", help="The caption the picture was "
+              "posted with: its dates and places are checked against the file (report: post). "
+              "A FILE.post.json input brings its own (docs/posts.md).")
+@click.option("--claimed-date", default=None, metavar="YYYY[-MM[-DD]]",
+              help="With --caption: the date of the post, when it was posted (relative dates such as 'yesterday' count from it).")
+@click.option("--claimed-place", default=None, metavar="PLACE",
+              help="With --caption: the place the post claims (a city or country).")
+@click.option("--source", "post_source", default=None, metavar="TEXT",
+              help="With --caption: where the post comes from (kept in the report).")
+@click.option("--vlm-endpoint", default=None, metavar="URL", help="Optional, with a caption: an "
+              "OpenAI-compatible endpoint of a vision-language model you serve (e.g. "
+              "http://127.0.0.1:8080/v1); its opinions on the caption are listed, never used as "
+              "proof (caption_vlm; also env VERISCOPE_VLM_ENDPOINT).")
+@click.option("--vlm-model", default=None, metavar="NAME", help="The model name to ask for at "
+              "--vlm-endpoint.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
 def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors, no_html, stability,
             sample_fps, sample_frames, max_video_seconds, frame_detectors, workers, archive_dir,
-            timings_file, max_memory, in_process, debug):
-    """Analyse media files with every applicable detector and fuse the evidence."""
+            timings_file, max_memory, in_process, caption, claimed_date, claimed_place,
+            post_source, vlm_endpoint, vlm_model, debug):
+    """Analyse media files with every applicable detector and fuse the evidence.
+
+    A picture posted with a caption: give --caption (or a FILE.post.json); the report gains a
+    `post` object that says whether the caption fits the picture."""
     entered = time.time()
     from rich.markup import escape
 
     from veriscope.core import registry
     from veriscope.pipeline.batch import Job, analyze_many, default_workers
+    from veriscope.pipeline.contain import run_contained
 
     err = _err_console()
     try:
@@ -157,6 +177,7 @@ def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors
         err.print(f"[yellow]warning:[/yellow] skipping detector {name}: {why}", soft_wrap=True)
     if fmt is None:
         fmt = "table"
+    post = _post_from_flags(err, paths, caption, claimed_date, claimed_place, post_source)
     ctx = _analysis_context(err, timeout_s, trust_anchors, frame_detectors, sample_fps,
                             sample_frames, max_video_seconds)
     if archive_dir is not None:
@@ -165,6 +186,13 @@ def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors
                       "`veriscope index DIR --archive PATH`)", soft_wrap=True)
             sys.exit(EXIT_USAGE)
         ctx.options["archive_match"] = {"archive": str(archive_dir.resolve())}
+    if vlm_endpoint is not None:
+        if not vlm_endpoint.startswith(("http://", "https://")):
+            err.print(f"[red]error:[/red] --vlm-endpoint {vlm_endpoint!r} is not an http(s) URL",
+                      soft_wrap=True, highlight=False)
+            sys.exit(EXIT_USAGE)
+        ctx.options["caption_vlm"] = {"endpoint": vlm_endpoint,
+                                      **({"model": vlm_model} if vlm_model else {})}
     rows, failures, taken = [], 0, set()
 
     if workers is None:
@@ -174,7 +202,8 @@ def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors
     jobs = []
     for p in paths:  # report folders are named in input order, whatever the workers do
         dest = unique_dir(out_dir, p.name, taken) if out_dir is not None else None
-        jobs.append(Job(p, dest, html=not no_html, want_json=out_dir is None and fmt == "json"))
+        jobs.append(Job(p, dest, html=not no_html, want_json=out_dir is None and fmt == "json",
+                        post=post))
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -194,9 +223,12 @@ def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors
         task = progress.add_task("analysing" if workers == 1 else f"analysing ({workers} workers)",
                                  total=len(paths), done=f"0/{len(paths)}", visible=len(paths) > 1)
         ready = time.time()  # the detectors' classes loaded, the jobs and progress set up
-        outcomes = analyze_many(jobs, classes, ctx, workers=workers, max_pixels=max_pixels,
-                                stability=stability, on_start=on_start,
-                                contain=not in_process, limits=limits)
+        if in_process:
+            outcomes = analyze_many(jobs, classes, ctx, workers=workers, max_pixels=max_pixels,
+                                    stability=stability, on_start=on_start)
+        else:
+            outcomes = run_contained(jobs, classes, ctx, workers=workers, max_pixels=max_pixels,
+                                     stability=stability, on_start=on_start, limits=limits)
         for i, o in enumerate(outcomes, 1):
             if timings_file is not None:
                 _append_timings(timings_file, o, entered, ready)
@@ -221,6 +253,30 @@ def analyze(paths, out_dir, fmt, detectors, timeout_s, max_pixels, trust_anchors
 
         print_table(rows, out_dir is not None)
     sys.exit(EXIT_SOME_FAILED if failures else EXIT_OK)
+
+
+def _post_from_flags(err, paths, caption, claimed_date, claimed_place, source) -> dict | None:
+    """The post of --caption and its companions (exits 2 on bad or contradictory flags)."""
+    from veriscope.core.post import PostError, is_post_file, make_post
+
+    if caption is None:
+        given = [f for f, v in (("--claimed-date", claimed_date), ("--claimed-place", claimed_place),
+                                ("--source", source)) if v is not None]
+        if given:
+            err.print(f"[red]error:[/red] {', '.join(given)} need(s) --caption", soft_wrap=True)
+            sys.exit(EXIT_USAGE)
+        return None
+    if any(is_post_file(p) for p in paths):
+        err.print("[red]error:[/red] a .post.json input brings its own caption; do not give "
+                  "--caption with it", soft_wrap=True)
+        sys.exit(EXIT_USAGE)
+    try:
+        return make_post(caption, date=claimed_date, place=claimed_place, source=source)
+    except PostError as e:
+        from rich.markup import escape
+
+        err.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True, highlight=False)
+        sys.exit(EXIT_USAGE)
 
 
 def _append_timings(path: Path, o, entered: float, ready: float) -> None:

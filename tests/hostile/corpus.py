@@ -540,7 +540,7 @@ def _zero_chunks(base, add):
     add("avi-zero-movi.avi", riff_chunk_size(avi, b"LIST", 4, nth=2), "zero_chunk", "either", "avi")
     add("avi-zero-strl.avi", riff_chunk_size(avi, b"LIST", 0, nth=1), "zero_chunk", "either", "avi")
     wav = base["wav"][1]
-    add("wav-zero-data.wav", wav_bytes(n_frames=0), "zero_chunk", "either", "wav")
+    add("wav-zero-data.wav", wav_bytes(n_frames=0), "zero_chunk", "error", "wav")
     add("wav-zero-fmt.wav", wav_bytes(fmt_size=0), "zero_chunk", "error", "wav")
     add("wav-zero-riff.wav", riff_chunk_size(wav, b"RIFF", 0), "zero_chunk", "either", "wav")
     flac = base["flac"][1]

@@ -18,7 +18,7 @@ from veriscope.core import registry
 from veriscope.core.media import Media
 from veriscope.detectors.base import Context, Detector
 from veriscope.pipeline.batch import Job, analyze_many
-from veriscope.pipeline.contain import ContainedRunner, Limits, parse_size, rss_bytes
+from veriscope.pipeline.contain import ContainedRunner, Limits, parse_size, rss_bytes, run_contained
 
 
 class HangsHoldingTheGIL(Detector):
@@ -129,8 +129,8 @@ def test_a_decoder_crash_is_one_error_line_and_the_batch_goes_on(tmp_path, monke
     monkeypatch.setattr(Media, "decode", decode)
     paths = [good[0], bad, good[1], tmp_path / "missing.png", good[2]]
     jobs = [Job(p, None, want_json=True) for p in paths]
-    out = list(analyze_many(jobs, [registry.load("noise")], Context(timeout_s=30), workers=2,
-                            contain=True, limits=Limits(timeout_s=30)))
+    out = list(run_contained(jobs, [registry.load("noise")], Context(timeout_s=30), workers=2,
+                             limits=Limits(timeout_s=30)))
     assert [o.path for o in out] == paths
     assert [o.ok for o in out] == [True, False, True, False, True]
     assert out[1].error == f"{bad}: analysis crashed (SIGSEGV) while decoding it"
@@ -141,8 +141,8 @@ def test_a_decoder_crash_is_one_error_line_and_the_batch_goes_on(tmp_path, monke
 def test_contained_and_in_process_reports_agree(picture):
     classes = [registry.load(n) for n in ("metadata", "noise", "jpeg_grid", "cfa")]
     ctx = Context(timeout_s=60)
-    a = list(analyze_many([Job(picture, None, want_json=True)], classes, ctx, contain=True))
-    b = list(analyze_many([Job(picture, None, want_json=True)], classes, ctx, contain=False))
+    a = list(run_contained([Job(picture, None, want_json=True)], classes, ctx))
+    b = list(analyze_many([Job(picture, None, want_json=True)], classes, ctx))
     ra, rb = _report(a[0]), _report(b[0])
     for r in (ra, rb):
         r.pop("elapsed_s", None)
@@ -175,8 +175,8 @@ def test_cli_rejects_a_bad_memory_size_and_analyses_in_process(picture, tmp_path
 
 def test_the_html_says_which_checks_did_not_run(picture, tmp_path):
     classes = [registry.load("metadata"), Segfaults, registry.load("noise")]
-    out = list(analyze_many([Job(picture, tmp_path / "r")], classes, Context(timeout_s=30),
-                            contain=True, limits=Limits(timeout_s=30)))
+    out = list(run_contained([Job(picture, tmp_path / "r")], classes, Context(timeout_s=30),
+                             limits=Limits(timeout_s=30)))
     assert out[0].ok
     page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
     assert "Partly analysed: 1 of 3 applicable checks did not run to the end." in page

@@ -248,6 +248,8 @@ class Media:
             info = sf.info(str(self.path))
         except Exception:
             return None  # libsndfile cannot read it: audio() says so when asked
+        if info.frames == 0:
+            return "is empty (0 samples)"
         return audio_params_problem(info.samplerate, info.channels)
 
     def _probe_image(self):

@@ -27,6 +27,9 @@ class Context:
     detectors), ``max_seconds`` (analysed duration cap); see :class:`veriscope.core.video.SamplingPolicy`."""
     progress: Callable[[str, float, float], None] | None = None
     """Called as ``progress(what, done, total)`` by long detectors (e.g. seconds of video)."""
+    post: dict | None = None
+    """The post this input belongs to (:mod:`veriscope.core.post`: caption and the claimed date,
+    place and source), or None for a plain file. Read by the ``post`` family."""
 
     def opts(self, name: str) -> dict:
         return dict((self.options or {}).get(name, {}))
@@ -55,6 +58,9 @@ class Detector:
     cannot_tell: ClassVar[str] = ""  # "what it cannot tell", shown in the report
     how_to_read: ClassVar[str] = ""  # how to read its map or curve, shown next to it
     claims: ClassVar[str] = "manipulated"  # what a score >= 0.5 stands for (video_frames reads it)
+    needs_post: ClassVar[bool] = False
+    """A check of a post's caption (the ``post`` family): run only when the input comes with a
+    post, and left out of the image verdict (its evidence goes to the report's ``post``)."""
 
     def applicable(self, media: Media) -> str | None:
         """Return None when the detector applies, else the reason it does not."""

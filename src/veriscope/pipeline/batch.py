@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from veriscope.core.errors import VeriscopeError
@@ -37,6 +37,9 @@ class Job:
     html: bool = True
     want_json: bool = False
     display: bool = False
+    post: dict | None = None
+    """The post this picture belongs to (:mod:`veriscope.core.post`); a ``path`` ending in
+    ``.post.json`` is read as one (the picture it names is analysed)."""
 
 
 @dataclass
@@ -51,6 +54,8 @@ class Outcome:
     error: str | None = None
     internal: bool = False
     trace: str | None = None
+    post: dict | None = None
+    """For a post: its ``label`` and ``summary`` (:func:`veriscope.core.post.summarize`)."""
     timings: dict | None = None
     """Seconds per phase of this input (open, decode, detector.<name>, fusion, write.*):
     :mod:`veriscope.core.timing`."""
@@ -75,8 +80,17 @@ def analyze_one(job: Job, classes: Sequence, ctx: Context, *, max_pixels: int = 
     timing.take()  # this input's phases only
     try:
         beat("open")
+        from veriscope.core.post import PostError, is_post_file, load_post_file
+
+        image, post = p, job.post
+        if is_post_file(p):
+            if post is not None:
+                raise PostError(f"{p}: a post file brings its own caption; do not give another")
+            image, post = load_post_file(p)
+        if post is not None:
+            ctx = replace(ctx, post=post)
         with timing.phase("open"):
-            media = Media.open(p, max_pixels=max_pixels)
+            media = Media.open(image, max_pixels=max_pixels)
         report = analyze_media(media, classes, ctx, skip=skip, beat=beat)
         if stability and skip and "stability" in skip:
             from veriscope.core.evidence import Evidence
@@ -90,7 +104,7 @@ def analyze_one(job: Job, classes: Sequence, ctx: Context, *, max_pixels: int = 
             from veriscope.pipeline.stability import assess
 
             beat("stability")
-            st = assess(media, report, classes, ctx, stability)
+            st = assess(media, report, classes, replace(ctx, post=None), stability)
             report.evidence.append(st)
             if st.applicable and not st.error:
                 apply_stability(report.verdict, st.data)
@@ -98,7 +112,9 @@ def analyze_one(job: Job, classes: Sequence, ctx: Context, *, max_pixels: int = 
         if job.dest is not None:
             report.write(job.dest, html=job.html, display=job.display)
         return Outcome(p, job.dest, verdict=report.verdict,
-                       json=report.to_json() if job.want_json else None, timings=timing.take())
+                       json=report.to_json() if job.want_json else None, timings=timing.take(),
+                       post=None if report.post is None else {
+                           k: report.post[k] for k in ("label", "summary")})
     except VeriscopeError as e:
         return Outcome(p, job.dest, error=str(e), timings=timing.take())
     except KeyboardInterrupt:
@@ -169,30 +185,16 @@ def _run_in_worker(job: Job) -> Outcome:
 
 def analyze_many(jobs: Sequence[Job], classes: Sequence, ctx: Context, *, workers: int = 1,
                  max_pixels: int = DEFAULT_MAX_PIXELS, stability: int = 0,
-                 on_start: Callable[[int, Job], None] | None = None,
-                 contain: bool = False, limits=None) -> Iterator[Outcome]:
-    """Outcomes of ``jobs`` in their order.
-
-    ``contain``: each input is analysed in a watched worker process with time and memory
-    limits (``limits``: :class:`veriscope.pipeline.contain.Limits`), ``workers`` of them; a
-    detector that hangs, runs away with memory or crashes costs its own evidence, an input
-    that breaks a decoder gets an error line, and the batch goes on
-    (:mod:`veriscope.pipeline.contain`). ``on_start(i, job)`` is called as each input starts,
-    and ``ctx.progress`` hears the workers' progress.
-
-    Without ``contain``: ``workers`` == 1 runs here, in this process; more analyses them in a
+                 on_start: Callable[[int, Job], None] | None = None) -> Iterator[Outcome]:
+    """Outcomes of ``jobs`` in their order, without containment (the contained form, which
+    the CLI uses, is :func:`veriscope.pipeline.contain.run_contained`, same arguments plus
+    ``limits``). ``workers`` == 1 runs here, in this process; more analyses them in a
     process pool (detectors are loaded there by name, so ``classes`` must be registered
     detectors; ``ctx.progress`` is only called in-process, ``on_start`` before each
     in-process job). A pool worker that dies turns its input and those still queued into
     errors, never a hang."""
     jobs = list(jobs)
     workers = max(1, min(int(workers), len(jobs)))
-    if contain:
-        from veriscope.pipeline.contain import run_contained
-
-        yield from run_contained(jobs, classes, ctx, workers=workers, max_pixels=max_pixels,
-                                 stability=stability, limits=limits, on_start=on_start)
-        return
     if workers == 1:
         for i, job in enumerate(jobs):
             if on_start is not None:

@@ -91,6 +91,11 @@ def analyze_media(media: Media, detectors: Sequence[type[Detector]] | None = Non
     ctx = ctx or Context(timeout_s=DEFAULT_TIMEOUT_S)
     beat = beat or _no_beat
     classes = list(detectors) if detectors is not None else registry.select(None)
+    # the checks of a caption run only with a post, apart from the image's detectors
+    post_classes = [c for c in classes if getattr(c, "needs_post", False)]
+    classes = [c for c in classes if not getattr(c, "needs_post", False)]
+    if ctx.post is not None and not post_classes:
+        post_classes = [c for c in registry.select(None) if getattr(c, "needs_post", False)]
     t0 = time.perf_counter()
     beat("decode")
     with timing.phase("decode"):
@@ -110,22 +115,49 @@ def analyze_media(media: Media, detectors: Sequence[type[Detector]] | None = Non
     beat("fusion")
     with timing.phase("fusion"):
         verdict = fuse(evidence, kind=media.kind)
+    post_evidence, post = [], None
+    if ctx.post is not None:
+        from veriscope.core.post import summarize
+
+        for cls in post_classes:
+            if skip and cls.name in skip:
+                ev = Evidence.failed(cls.name, cls.version, skip[cls.name])
+                ev.data["contained"] = True
+                post_evidence.append(ev)
+                continue
+            beat(f"detector:{cls.name}")
+            ev = run_detector(cls(), media, ctx)
+            if ev.elapsed_s is not None:
+                timing.add(f"detector.{ev.name}", ev.elapsed_s)
+            post_evidence.append(ev)
+        post = summarize(ctx.post, post_evidence, evidence, verdict.label)
     return Report(media=media, evidence=evidence, verdict=verdict,
                   elapsed_s=time.perf_counter() - t0,
-                  detectors_requested=[c.name for c in classes])
+                  detectors_requested=[c.name for c in classes],
+                  post=post, post_evidence=post_evidence)
 
 
 def analyze_path(path, detectors: str | Sequence | None = None, *, timeout_s: float = DEFAULT_TIMEOUT_S,
                  max_pixels: int = DEFAULT_MAX_PIXELS, options: dict | None = None,
-                 video: dict | None = None) -> Report:
+                 video: dict | None = None, post: dict | None = None) -> Report:
     """Open ``path``, run the detectors (names, classes, or None for the default set), fuse.
-    ``video``: :attr:`Context.video` (frame sampling and duration cap of videos).
+    ``video``: :attr:`Context.video` (frame sampling and duration cap of videos). ``post``: a
+    checked post dict (:func:`veriscope.core.post.make_post`); a ``*.post.json`` path brings its
+    own (giving both is an error).
 
-    Raises :class:`MediaError` for input that cannot be analysed at all.
+    Raises :class:`MediaError` for input that cannot be analysed at all, :class:`PostError`
+    for a post that cannot be used.
     """
+    from veriscope.core.post import PostError, is_post_file, load_post_file
+
+    if is_post_file(path):
+        if post is not None:
+            raise PostError(f"{path}: a post file brings its own caption; do not give another")
+        path, post = load_post_file(path)
     if detectors is None or isinstance(detectors, str):
         classes = registry.select(detectors)
     else:
         classes = [registry.load(d) if isinstance(d, str) else d for d in detectors]
     media = Media.open(path, max_pixels=max_pixels)
-    return analyze_media(media, classes, Context(timeout_s=timeout_s, options=options, video=video))
+    return analyze_media(media, classes, Context(timeout_s=timeout_s, options=options, video=video,
+                                                 post=post))

@@ -48,6 +48,10 @@ class Report:
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC)
                          .isoformat(timespec="seconds"))
     fused_map_path: str | None = None
+    post: dict | None = None
+    """The post's summary (:func:`veriscope.core.post.summarize`), None for a plain file."""
+    post_evidence: list[Evidence] = field(default_factory=list)
+    """What the checks of the caption (the ``post`` family) found; not part of the verdict."""
     _fused: np.ndarray | None = field(default=None, repr=False)
     _u8: dict = field(default_factory=dict, repr=False)
 
@@ -75,7 +79,7 @@ class Report:
 
     def to_dict(self) -> dict:
         fused = self.fused_map
-        return {
+        d = {
             "schema": SCHEMA_ID,
             "tool": {"name": "veriscope", "version": __version__},
             "created": self.created,
@@ -88,6 +92,9 @@ class Report:
             "detectors_requested": list(self.detectors_requested),
             "elapsed_s": round(float(self.elapsed_s), 6),
         }
+        if self.post is not None:  # only for a post: a plain file's report is unchanged
+            d["post"] = {**self.post, "evidence": [e.to_dict() for e in self.post_evidence]}
+        return d
 
     def to_json(self, **kw) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=False, **kw)

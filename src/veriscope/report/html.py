@@ -176,6 +176,12 @@ def render_html(report, d: dict | None = None) -> str:
         f"{_headline_html(verdict)}{_also_html(verdict.get('also') or [])}"
         f"{_partial_html(report)}</section>")
 
+    # ---------------------------------------------------------------- post (caption)
+    if d.get("post") is not None:
+        from veriscope.report.post import post_section
+
+        parts.append(post_section(d["post"], media.rgb() if media.kind == "image" else None))
+
     # ---------------------------------------------------------------- image + overlays
     if media.kind == "image" and media.width and media.height:
         size = _display_size(media.width, media.height)

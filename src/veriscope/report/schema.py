@@ -2,6 +2,9 @@
 
 Stability promise: within ``veriscope.report/1`` fields are only ever added,
 never renamed or removed, and the meaning of existing fields does not change.
+
+Additions: ``post`` (issue 22, versioned on its own as ``post/1``: the caption of a post checked
+against the picture; present only for an input that came with a caption).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from veriscope.core.evidence import EVIDENCE_LABELS, SEVERITIES
 from veriscope.core.fusion import BAND_WORDS, BASES, VERDICT_LABELS
 from veriscope.core.media import KINDS
+from veriscope.core.post import CLAIM_STATUSES, POST_LABELS, POST_VERSION
 from veriscope.report.document import SCHEMA_ID
 
 _num01 = {"type": "number", "minimum": 0, "maximum": 1}
@@ -135,6 +139,75 @@ _media = {
     },
 }
 
+_claim_check = {
+    "type": "object", "required": ["detector", "status", "why"],
+    "properties": {"detector": {"type": "string"}, "status": {"enum": list(CLAIM_STATUSES)},
+                   "why": {"type": "string"}, "fact": {"type": ["object", "null"]},
+                   "score": _opt_num01,
+                   "words": {"type": ["array", "null"], "items": {"type": "integer", "minimum": 0}}},
+    "additionalProperties": False,
+}
+
+_claim = {
+    "type": "object",
+    "required": ["kind", "text", "start", "end", "words", "source", "status", "checks", "score"],
+    "properties": {
+        "kind": {"type": "string"}, "text": {"type": "string"},
+        "start": {"type": ["integer", "null"], "minimum": 0},
+        "end": {"type": ["integer", "null"], "minimum": 0},
+        "words": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+        "source": {"enum": ["caption", "claimed_date", "claimed_place"]},
+        "status": {"enum": list(CLAIM_STATUSES)},
+        "checks": {"type": "array", "items": _claim_check},
+        "score": _opt_num01,
+    },
+    "additionalProperties": False,
+}
+
+_post = {
+    "type": "object",
+    "description": "Present only when the input came with a caption (docs/posts.md). The image "
+                   "verdict does not depend on it.",
+    "required": ["version", "caption", "date", "place", "source", "label", "score", "summary",
+                 "claims", "checked_by", "failed", "words", "fake_cls", "fake_image_box",
+                 "fake_text_pos", "evidence", "opinions", "opinion_errors"],
+    "properties": {
+        "version": {"const": POST_VERSION},
+        "caption": {"type": "string", "minLength": 1},
+        "date": _opt_str, "place": _opt_str, "source": _opt_str,
+        "label": {"enum": list(POST_LABELS)},
+        "score": _opt_num01,
+        "summary": {"type": "string", "minLength": 1},
+        "claims": {"type": "array", "items": _claim},
+        "checked_by": {"type": "array", "items": {"type": "string"}},
+        "failed": {"type": "array", "items": {"type": "string"}},
+        "words": {"type": "array", "items": {"type": "array", "minItems": 2, "maxItems": 2,
+                                             "items": {"type": "integer", "minimum": 0}}},
+        "fake_cls": {"type": "array", "minItems": 1, "items": {"enum": [
+            "orig", "text_swap", "text_attribute", "image_manipulated", "image_synthetic"]}},
+        "fake_image_box": {"type": "array", "items": {
+            "type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "integer"}}},
+        "fake_text_pos": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+        "evidence": {"type": "array", "items": _evidence},
+        "opinions": {"type": "array", "items": {
+            "type": "object",
+            "required": ["detector", "model", "text", "start", "end", "words", "verdict",
+                         "region", "reason", "note", "evidence_status"],
+            "properties": {
+                "detector": {"type": "string"}, "model": _opt_str, "text": {"type": "string"},
+                "start": {"type": "integer", "minimum": 0}, "end": {"type": "integer", "minimum": 0},
+                "words": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+                "verdict": {"enum": ["supported", "contradicted", "cannot_tell"]},
+                "region": {"type": ["array", "null"], "minItems": 4, "maxItems": 4,
+                           "items": {"type": "integer"}},
+                "reason": {"type": "string"}, "note": _opt_str,
+                "evidence_status": {"enum": [*CLAIM_STATUSES, None]}},
+            "additionalProperties": False}},
+        "opinion_errors": {"type": "array", "items": {"type": "string"}},
+    },
+    "additionalProperties": False,
+}
+
 REPORT_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://veriscope.invalid/schema/report-1.json",
@@ -155,6 +228,7 @@ REPORT_SCHEMA = {
         "fused_map": _map_ref,
         "detectors_requested": {"type": "array", "items": {"type": "string"}},
         "elapsed_s": {"type": "number", "minimum": 0},
+        "post": _post,
     },
     "additionalProperties": False,
 }

@@ -18,6 +18,9 @@ def print_table(rows, with_paths: bool) -> None:
     t.add_column("evidence")
     t.add_column("score", justify="right")
     t.add_column("main reason", overflow="fold")
+    posts = any(getattr(rep, "post", None) for _p, rep, _d in rows)
+    if posts:  # inputs with a caption: does it fit the picture (docs/posts.md)
+        t.add_column("caption", overflow="fold")
     if with_paths:
         t.add_column("report", overflow="fold")
     for p, rep, dest in rows:
@@ -27,6 +30,9 @@ def print_table(rows, with_paths: bool) -> None:
             reason = reason[:127].rstrip() + "..."
         score = "" if v.score is None else f"{v.score:.2f}"
         cells = [p.name, v.label, v.band.replace("_", " "), score, reason]
+        if posts:
+            post = getattr(rep, "post", None)
+            cells.append(post["label"] if post else "")
         if with_paths:
             rp = dest / "report.html"
             try:

