@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test bench lint clean
+.PHONY: venv demo test bench lint fuzz clean
 
 venv: $(STAMP)
 
@@ -25,9 +25,18 @@ test: venv
 bench: venv
 	$(PY) benchmarks/run_all.py
 
+# Coverage-guided fuzzing (atheris) of the parsers and media entry points: FUZZ_SECONDS per
+# target, one target after another; fails when a target finds a crash, timeout or OOM
+# (docs/robustness.md). Summary in FUZZ_OUT; corpus and crash files in fuzz/.corpus, fuzz/.artifacts.
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS ?=
+FUZZ_OUT ?= benchmarks/results/fuzz.json
+fuzz: venv
+	$(PY) fuzz/run.py --seconds $(FUZZ_SECONDS) --out $(FUZZ_OUT) $(if $(FUZZ_TARGETS),--targets $(FUZZ_TARGETS))
+
 # Style (ruff) and the layer rules of docs/architecture.md (import-linter contracts in pyproject.toml).
 lint: venv
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks fuzz
 	$(VENV)/bin/lint-imports --config pyproject.toml
 
 clean:

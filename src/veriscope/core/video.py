@@ -116,7 +116,7 @@ class Frame:
         if None in self._rgb or not max_side:
             full = self._rgb.get(None)
             if full is None:
-                full = self._av.to_ndarray(format="rgb24")
+                full = self._convert(format="rgb24")
                 if self._rotation:
                     full = _rotate(full, self._rotation)
                 self._rgb[None] = full
@@ -128,19 +128,35 @@ class Frame:
             if max(w, h) <= max_side:
                 return self.rgb(None)
             s = max_side / float(max(w, h))
-            out = self._av.to_ndarray(width=max(2, round(w * s)), height=max(2, round(h * s)),
-                                      format="rgb24", interpolation="AREA")
+            out = self._convert(width=max(2, round(w * s)), height=max(2, round(h * s)),
+                                format="rgb24", interpolation="AREA")
             if self._rotation:
                 out = _rotate(out, self._rotation)
         self._rgb[max_side] = out
         return out
+
+    def _convert(self, **kw) -> np.ndarray:
+        """``to_ndarray`` of the decoded frame. A damaged stream can declare a colour space
+        the converter refuses (FFmpeg: 'Operation not supported'); it is then read as BT.601,
+        and a frame that still cannot be converted raises MediaError (found by fuzzing)."""
+        import av
+
+        try:
+            return self._av.to_ndarray(**kw)
+        except av.error.FFmpegError:
+            pass
+        try:
+            return self._av.to_ndarray(src_colorspace="ITU601", **kw)
+        except av.error.FFmpegError as e:
+            raise MediaError(f"video frame {self.index}", f"cannot be converted to pixels "
+                                                          f"({type(e).__name__}: {e})") from None
 
     def gray(self) -> np.ndarray:
         """(H, W) uint8 luma at full size with the display rotation applied (cheap: no colour
         conversion); cached."""
         g = self._rgb.get("gray")
         if g is None:
-            g = self._av.to_ndarray(format="gray")
+            g = self._convert(format="gray")
             if self._rotation:
                 g = _rotate(g, self._rotation)
             self._rgb["gray"] = g

@@ -41,6 +41,7 @@ Everything here is pure Python (numpy is not needed).
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -319,6 +320,9 @@ class JpegInfo:
 # --------------------------------------------------------------------------- parser
 
 
+_FF_RUN = re.compile(rb"\xff*")
+
+
 def _u16(data: bytes, pos: int) -> int:
     return (data[pos] << 8) | data[pos + 1]
 
@@ -345,11 +349,11 @@ def parse_jpeg(data: bytes, *, require_scan: bool = True, max_segments: int = 40
         if len(info.segments) > max_segments:
             raise JpegParseError(f"more than {max_segments} marker segments before the first scan")
         # find the next marker: 0xFF, any number of 0xFF fill bytes, then a non-zero code
+        # (searched with bytes.find and a regex, not byte by byte: a hostile file may hold
+        # megabytes of garbage or fill bytes between segments)
         start = pos
-        while pos < n and data[pos] != 0xFF:
-            pos += 1
-        while pos < n and data[pos] == 0xFF:
-            pos += 1
+        pos = data.find(b"\xff", pos)
+        pos = n if pos < 0 else _FF_RUN.match(data, pos).end()
         if pos >= n:
             raise JpegParseError(f"truncated: data end at byte {n} before the first scan (SOS)"
                                  if require_scan or info.frame is not None else
@@ -360,7 +364,7 @@ def parse_jpeg(data: bytes, *, require_scan: bool = True, max_segments: int = 40
             continue
         mpos = pos - 1  # offset of the 0xFF preceding the code
         # fill bytes (extra 0xFF) are legal; only count non-FF garbage
-        garbage = sum(1 for b in data[start:mpos] if b != 0xFF)
+        garbage = (mpos - start) - data.count(b"\xff", start, mpos)
         if garbage:
             info.warnings.append(f"{garbage} extraneous bytes before marker {marker_name(code)} "
                                  f"at offset {mpos}")

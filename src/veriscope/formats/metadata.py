@@ -22,6 +22,10 @@ MAX_TEXT_CHUNK = 8 * 1024 * 1024
 MAX_TEXT_TOTAL = 32 * 1024 * 1024
 """Largest total of PNG text kept."""
 
+MAX_TEXT_CHUNKS = 4096
+"""Most PNG text chunks kept; the rest are counted in a problem (a file of millions of tiny
+chunks must not cost time or memory in proportion to their number squared)."""
+
 MAX_XMP = 8 * 1024 * 1024
 """Largest XMP packet parsed."""
 
@@ -400,12 +404,18 @@ def png_chunk_body(data: bytes, ctype: bytes) -> bytes | None:
 
 def read_png_chunks(meta: Meta, data: bytes) -> None:
     total = 0
+    kept, dropped = 0, 0
+    next_dup: dict[str, int] = {}  # key -> next " (n)" suffix to try for a repeated key
     for pos, ctype, body, complete in _png_chunks(data):
         if not complete:
             meta.problems.append(f"PNG chunk {_cname(ctype)} at byte {pos} runs past the end of "
                                  "the file")
         try:
             if ctype in (b"tEXt", b"zTXt", b"iTXt"):
+                if kept >= MAX_TEXT_CHUNKS:
+                    dropped += 1
+                    continue
+                kept += 1
                 key, val, orig_len = _png_text(ctype, body)
                 if key is None:
                     meta.problems.append(f"PNG {ctype.decode()} chunk is malformed")
@@ -419,9 +429,10 @@ def read_png_chunks(meta: Meta, data: bytes) -> None:
                 if key == "XML:com.adobe.xmp":
                     meta.xmp_packets.append(val)
                     continue
-                k, i = key, 2
+                k, i = key, next_dup.get(key, 2)
                 while k in meta.text:
                     k, i = f"{key} ({i})", i + 1
+                next_dup[key] = i
                 meta.text[k] = val
             elif ctype == b"tIME" and len(body) == 7:
                 y, mo, d, h, mi, s = struct.unpack(">HBBBBB", body)
@@ -433,6 +444,9 @@ def read_png_chunks(meta: Meta, data: bytes) -> None:
         except Exception as e:  # one bad chunk must not stop the others
             meta.problems.append(f"PNG {_cname(ctype)} chunk could not be read "
                                  f"({type(e).__name__}: {str(e)[:80]})")
+    if dropped:
+        meta.problems.append(f"{dropped} PNG text chunks after the first {MAX_TEXT_CHUNKS} "
+                             "were not read")
 
 
 def _cname(ctype: bytes) -> str:

@@ -526,7 +526,9 @@ def summarize_store(store: dict, crjson: dict | None = None) -> dict:
     if not isinstance(manifests, dict):
         manifests = {}
     label = store.get("active_manifest")
-    m = manifests.get(label) if isinstance(label, str) else None
+    if not isinstance(label, str):
+        label = None  # a label is a string; anything else names no manifest
+    m = manifests.get(label) if label is not None else None
     if not isinstance(m, dict):
         m = {}
     cert = _cert_info(crjson, label)
@@ -639,8 +641,15 @@ def _actions(m: dict) -> list[dict]:
     return out
 
 
-def _walk_source_types(obj, path=""):
+MAX_JSON_DEPTH = 64
+"""Nesting depth of assertion data searched for source types (real manifests nest a few
+levels; the cap keeps a hostile store from exhausting the interpreter's stack)."""
+
+
+def _walk_source_types(obj, path="", depth=0):
     """Yield (json path, source type name) for every digitalSourceType-like field."""
+    if depth > MAX_JSON_DEPTH:
+        return
     if isinstance(obj, dict):
         for k, v in obj.items():
             p = f"{path}.{k}" if path else str(k)
@@ -651,32 +660,38 @@ def _walk_source_types(obj, path=""):
                     if n:
                         yield p, n
             else:
-                yield from _walk_source_types(v, p)
+                yield from _walk_source_types(v, p, depth + 1)
     elif isinstance(obj, list):
         for i, v in enumerate(obj):
-            yield from _walk_source_types(v, f"{path}[{i}]")
+            yield from _walk_source_types(v, f"{path}[{i}]", depth + 1)
 
 
 def _ai_declarations(m: dict, manifests: dict, label, seen=None, where="active manifest"):
-    """AI/synthetic source types declared in this manifest or its ingredients' manifests."""
+    """AI/synthetic source types declared in this manifest or its ingredients' manifests
+    (depth first, each manifest once; iterative, so a long chain of ingredients cannot
+    exhaust the stack)."""
     seen = set() if seen is None else seen
-    if label in seen:
-        return []
-    seen.add(label)
     out = []
-    agents = {a.get("digitalSourceType"): a.get("softwareAgent") for a in _actions(m)}
-    for p, n in _walk_source_types(m.get("assertions") or [], "assertions"):
-        if n in AI_SOURCE_TYPES:
-            out.append({"source_type": n, "phrase": SOURCE_TYPE_PHRASES[n], "where": where,
-                        "field": p, "software_agent": agents.get(n),
-                        "claim_generator": _claim_generator(m)})
-    for ing in m.get("ingredients") or []:
-        if not isinstance(ing, dict):
+    todo = [(m, label, where)]
+    while todo:
+        m, label, where = todo.pop()
+        if label in seen:
             continue
-        sub = ing.get("active_manifest")
-        if isinstance(sub, str) and isinstance(manifests.get(sub), dict):
-            out.extend(_ai_declarations(manifests[sub], manifests, sub, seen,
-                                        f"ingredient '{ing.get('title')}'"))
+        seen.add(label)
+        agents = {a.get("digitalSourceType"): a.get("softwareAgent") for a in _actions(m)}
+        for p, n in _walk_source_types(m.get("assertions") or [], "assertions"):
+            if n in AI_SOURCE_TYPES:
+                out.append({"source_type": n, "phrase": SOURCE_TYPE_PHRASES[n], "where": where,
+                            "field": p, "software_agent": agents.get(n),
+                            "claim_generator": _claim_generator(m)})
+        subs = []
+        for ing in m.get("ingredients") or []:
+            if not isinstance(ing, dict):
+                continue
+            sub = ing.get("active_manifest")
+            if isinstance(sub, str) and isinstance(manifests.get(sub), dict):
+                subs.append((manifests[sub], sub, f"ingredient '{ing.get('title')}'"))
+        todo.extend(reversed(subs))  # popped in the order the ingredients are listed
     # de-duplicate identical declarations
     uniq, keys = [], set()
     for d in out:

@@ -36,6 +36,7 @@ imported inside the functions.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -145,8 +146,10 @@ def binomial_tail(n: int, k: int) -> float:
     return sum(math.comb(n, j) for j in range(k, n + 1)) / 2.0**n
 
 
+@functools.lru_cache(maxsize=256)
 def min_matching_bits(n: int, alpha: float) -> int:
-    """Smallest k with P(X >= k) <= alpha under the no-watermark model (bits are fair coins)."""
+    """Smallest k with P(X >= k) <= alpha under the no-watermark model (bits are fair coins).
+    Cached: the detector asks for the same few (length, alpha) pairs on every image."""
     for k in range(n + 1):
         if binomial_tail(n, k) <= alpha:
             return k
@@ -311,6 +314,8 @@ def votes_for_tests(image: np.ndarray, tests, *, rgb_input: bool = True, scale: 
     h4, w4 = a.shape[0] // 4 * 4, a.shape[1] // 4 * 4
     out: dict[tuple[str, str], list] = {t: [np.zeros(0, dtype=np.uint8)] for t in tests}
     readings = list(dict.fromkeys(r for _m, r in tests))
+    if w4 == 0:  # narrower than 4 pixels: no block (OpenCV refuses an empty strip)
+        h4 = 0
     for y in range(0, h4, strip_rows):
         strip = np.ascontiguousarray(a[y:min(y + strip_rows, h4), :w4], dtype=np.uint8)
         f32 = None
