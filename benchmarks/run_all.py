@@ -13,6 +13,9 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE.parent / "bench-out"
 SCRIPTS = {
     "e2e_speed": [],
+    "contain_overhead": [],
+    "hostile": [],
+    "hostile_batch": [],
     "foundation": [],
     "classic": [],
     "classic_jpeg": ["--split", "eval"],
@@ -34,6 +37,7 @@ SCRIPTS = {
     "lip_sync": [],
     "desk_load": [],
     "archive_retrieval": [],
+    "posts": [],
 }
 
 wanted = sys.argv[1:] or list(SCRIPTS)
