@@ -79,6 +79,24 @@ def _no_beat(phase: str) -> None:
     pass
 
 
+def _run_each(classes, media: Media, ctx: Context, skip: dict[str, str] | None,
+              beat: Callable[[str], None]) -> list[Evidence]:
+    """Each detector in turn (:func:`run_detector`); those in ``skip`` get an error entry
+    marked ``contained`` instead of running."""
+    evidence = []
+    for cls in classes:
+        if skip and cls.name in skip:
+            ev = Evidence.failed(cls.name, cls.version, skip[cls.name])
+            ev.data["contained"] = True
+        else:
+            beat(f"detector:{cls.name}")
+            ev = run_detector(cls(), media, ctx)
+            if ev.elapsed_s is not None:
+                timing.add(f"detector.{ev.name}", ev.elapsed_s)
+        evidence.append(ev)
+    return evidence
+
+
 def analyze_media(media: Media, detectors: Sequence[type[Detector]] | None = None,
                   ctx: Context | None = None, *, skip: dict[str, str] | None = None,
                   beat: Callable[[str], None] | None = None) -> Report:
@@ -100,18 +118,7 @@ def analyze_media(media: Media, detectors: Sequence[type[Detector]] | None = Non
     beat("decode")
     with timing.phase("decode"):
         media.decode()  # a broken file fails here, once, with a clear MediaError
-    evidence = []
-    for cls in classes:
-        if skip and cls.name in skip:
-            ev = Evidence.failed(cls.name, cls.version, skip[cls.name])
-            ev.data["contained"] = True
-            evidence.append(ev)
-            continue
-        beat(f"detector:{cls.name}")
-        ev = run_detector(cls(), media, ctx)
-        if ev.elapsed_s is not None:
-            timing.add(f"detector.{ev.name}", ev.elapsed_s)
-        evidence.append(ev)
+    evidence = _run_each(classes, media, ctx, skip, beat)
     beat("fusion")
     with timing.phase("fusion"):
         verdict = fuse(evidence, kind=media.kind)
@@ -119,17 +126,7 @@ def analyze_media(media: Media, detectors: Sequence[type[Detector]] | None = Non
     if ctx.post is not None:
         from veriscope.core.post import summarize
 
-        for cls in post_classes:
-            if skip and cls.name in skip:
-                ev = Evidence.failed(cls.name, cls.version, skip[cls.name])
-                ev.data["contained"] = True
-                post_evidence.append(ev)
-                continue
-            beat(f"detector:{cls.name}")
-            ev = run_detector(cls(), media, ctx)
-            if ev.elapsed_s is not None:
-                timing.add(f"detector.{ev.name}", ev.elapsed_s)
-            post_evidence.append(ev)
+        post_evidence = _run_each(post_classes, media, ctx, skip, beat)
         post = summarize(ctx.post, post_evidence, evidence, verdict.label)
     return Report(media=media, evidence=evidence, verdict=verdict,
                   elapsed_s=time.perf_counter() - t0,
