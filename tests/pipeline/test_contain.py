@@ -181,3 +181,20 @@ def test_the_html_says_which_checks_did_not_run(picture, tmp_path):
     page = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
     assert "Partly analysed: 1 of 3 applicable checks did not run to the end." in page
     assert "<b>t_segv</b>: crashed (SIGSEGV); contained" in page
+
+
+def test_workers_start_after_this_process_used_opencv_threads(tmp_path):
+    """Two workers (OpenCV's threads divided among them) forked from a process whose OpenCV
+    thread pool is running: a child that set its own thread count waited forever on pool
+    threads the fork did not copy (seen in CI). The count is set here, around the fork."""
+    import cv2
+
+    a = np.random.default_rng(0).random((2000, 2000)).astype(np.float32)
+    for _ in range(3):  # start OpenCV's thread pool in this process
+        cv2.GaussianBlur(a, (31, 31), 5)
+    threads = cv2.getNumThreads()
+    pics = [save(smooth_image(96, 120, seed=i), tmp_path / f"p{i}.png") for i in range(3)]
+    out = list(run_contained([Job(p, None) for p in pics], [registry.load("noise")],
+                             Context(timeout_s=5), workers=2, limits=Limits(timeout_s=5, grace_s=5)))
+    assert [o.error for o in out] == [None, None, None]
+    assert cv2.getNumThreads() == threads  # this process keeps its own setting

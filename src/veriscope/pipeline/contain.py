@@ -34,6 +34,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,9 +114,26 @@ def _signal_name(code: int) -> str:
         return f"signal {-code}"
 
 
+@contextmanager
+def _cv_threads_for_fork(n: int | None):
+    """OpenCV's thread count for a worker about to be forked. It is set here, in this process,
+    around the fork: a forked child that calls ``cv2.setNumThreads`` after this process has used
+    OpenCV's thread pool waits forever on pool threads that were not copied by the fork."""
+    if not n:
+        yield
+        return
+    import cv2
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(int(n))
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
 # ------------------------------------------------------------------ the worker side
-def _worker_main(conn, classes, ctx_kw: dict, max_pixels: int, stability: int,
-                 cv_threads: int | None) -> None:
+def _worker_main(conn, classes, ctx_kw: dict, max_pixels: int, stability: int) -> None:
     """Runs in a forked worker until told to stop (None) or its pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle
     faulthandler.disable()  # a crash is reported by the supervisor, in one line
@@ -127,13 +145,6 @@ def _worker_main(conn, classes, ctx_kw: dict, max_pixels: int, stability: int,
                                buffering=1)
     except OSError:
         pass
-    if cv_threads:
-        try:
-            import cv2
-
-            cv2.setNumThreads(int(cv_threads))
-        except ImportError:  # pragma: no cover - cv2 is a dependency
-            pass
     from veriscope.pipeline import runner
 
     while True:
@@ -229,8 +240,9 @@ class ContainedRunner:
         parent, child = self._mp.Pipe()
         proc = self._mp.Process(target=_worker_main, name="veriscope-worker", daemon=True,
                                 args=(child, self.classes, self._ctx_kw, self.max_pixels,
-                                      self.stability, self._cv_threads))
-        proc.start()
+                                      self.stability))
+        with _cv_threads_for_fork(self._cv_threads):
+            proc.start()
         child.close()
         self.stats["workers_started"] += 1
         return _Slot(proc, parent)
