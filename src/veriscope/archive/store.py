@@ -230,6 +230,20 @@ class Archive:
         tmp.replace(self.root / "features.faiss")
 
 
+_SHARED: dict[str, Archive] = {}
+
+
+def open_shared(path) -> Archive:
+    """The archive at ``path``, opened once per process and shared by its readers (the
+    ``archive_match`` and ``caption_archive`` detectors), so that its search index is read from
+    disk once, not once per input and per reader. Raises like :class:`Archive`."""
+    key = str(path)
+    a = _SHARED.get(key)
+    if a is None:
+        a = _SHARED[key] = Archive(key)
+    return a
+
+
 def _popcount(x: np.ndarray) -> np.ndarray:
     if hasattr(np, "bitwise_count"):  # numpy >= 2
         return np.bitwise_count(x)

@@ -197,7 +197,8 @@ class _Task:
     idx: int
     job: Job
     skip: dict = field(default_factory=dict)
-    attempts: int = 0
+    """Detectors stopped on earlier tries, with why: one more per retry, so a task is tried at
+    most once per detector (and once more for ``stability``)."""
     dest_existed: bool = False
 
 
@@ -276,7 +277,7 @@ class ContainedRunner:
                 for k, slot in enumerate(slots):  # hand out work
                     if slot.task is None and pending:
                         task = pending.popleft()
-                        if task.attempts == 0:
+                        if not task.skip:  # its first try
                             task.dest_existed = bool(task.job.dest and Path(task.job.dest).exists())
                             if on_start is not None:
                                 on_start(task.idx, task.job)
@@ -387,9 +388,8 @@ class ContainedRunner:
         job = task.job
         if phase.startswith("detector:") or phase == "stability":
             name = phase.removeprefix("detector:")
-            if name not in task.skip and task.attempts <= len(self.classes) + 1:
+            if name not in task.skip:
                 task.skip[name] = f"{why}; contained: the other detectors ran without it"
-                task.attempts += 1
                 self.stats["retries"] += 1
                 if job.dest and not task.dest_existed:
                     shutil.rmtree(job.dest, ignore_errors=True)  # what the stopped try left

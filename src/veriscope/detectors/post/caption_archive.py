@@ -61,7 +61,7 @@ class CaptionArchiveDetector(Detector):
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         from veriscope.archive.search import Query, match
-        from veriscope.archive.store import Archive
+        from veriscope.archive.store import open_shared
         from veriscope.core.post import word_indices
         from veriscope.detectors.post.caption_facts import DATE_SLACK_DAYS, claim_score, wrong_part
         from veriscope.detectors.post.claims import date_claims
@@ -74,7 +74,7 @@ class CaptionArchiveDetector(Detector):
             return Evidence.not_applicable(self.name, self.version, "no reference archive "
                                            "configured (--archive PATH or VERISCOPE_ARCHIVE)")
         try:
-            archive = Archive(path)
+            archive = open_shared(path)
         except FileNotFoundError as e:
             return Evidence.not_applicable(self.name, self.version, str(e))
         claims = date_claims(post["caption"], post.get("date"))

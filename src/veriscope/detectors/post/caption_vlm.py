@@ -23,8 +23,6 @@ import base64
 import io
 import json
 import os
-import urllib.error
-import urllib.request
 
 from veriscope.core.evidence import Box, Evidence
 from veriscope.core.media import Media
@@ -148,6 +146,9 @@ class CaptionVLMDetector(Detector):
             {"role": "user", "content": [
                 {"type": "text", "text": text},
                 {"type": "image_url", "image_url": {"url": f"data:image/jpeg;base64,{img}"}}]}]}
+        import urllib.error  # only when an endpoint is set: kept off every start-up
+        import urllib.request
+
         req = urllib.request.Request(url.rstrip("/") + "/chat/completions",
                                      data=json.dumps(body).encode("utf-8"), method="POST",
                                      headers={"Content-Type": "application/json"})

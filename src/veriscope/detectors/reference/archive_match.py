@@ -24,17 +24,6 @@ from veriscope.core.evidence import Evidence
 from veriscope.core.media import Media
 from veriscope.detectors.base import Context, Detector
 
-_OPEN: dict[str, object] = {}
-
-
-def _archive(path: str):
-    from veriscope.archive.store import Archive
-
-    a = _OPEN.get(path)
-    if a is None:
-        a = _OPEN[path] = Archive(path)
-    return a
-
 
 class ArchiveMatchDetector(Detector):
     name = "archive_match"
@@ -57,9 +46,10 @@ class ArchiveMatchDetector(Detector):
             return Evidence.not_applicable(self.name, self.version, "no reference archive "
                                            "configured (--archive PATH or VERISCOPE_ARCHIVE)")
         from veriscope.archive.search import Query, match
+        from veriscope.archive.store import open_shared
 
         try:
-            archive = _archive(str(path))
+            archive = open_shared(path)
         except FileNotFoundError as e:
             return Evidence.not_applicable(self.name, self.version, str(e))
         q = Query.from_rgb(media.rgb(), date=_exif_date(media))
