@@ -549,3 +549,39 @@ def test_share_on_tiles_estimates_the_full_share():
     assert full[0] == box.area and part[0] <= 0.25 * box.area
     other = np.array([[1.0, 0, 150], [0, 1.0, 40]])  # not the copy's shift
     assert core._matched_share(g, box, [other], p, 0.2, **kw) < 0.1
+
+
+def test_gray_level_mismatch_separates_a_copy_from_a_look_alike():
+    """1.7: a copy repeats its source's gray levels; a region with the same texture at another
+    brightness (a look-alike object) is verified by the high-pass correlation but pays for its
+    mismatch in the evidence."""
+    from veriscope.detectors.image.copy_move import core
+
+    img = _texture(seed=5)
+    same, src, dst = _paste(img, np.random.default_rng(0))
+    brighter = same.copy()
+    brighter[dst] = np.clip(brighter[dst].astype(np.int16) + 40, 0, 255).astype(np.uint8)
+    r_copy = core.analyze_rgb(same)
+    r_look = core.analyze_rgb(brighter)
+    r_look_off = core.analyze_rgb(brighter, core.Params(mismatch_weight=0.0))
+    assert r_copy.found and r_look.found and r_look_off.found
+    assert r_copy.found[0].mismatch < 2.0
+    assert r_look.found[0].mismatch == pytest.approx(40.0, abs=4.0)
+    # the term costs mismatch_weight per gray level above MISMATCH_FREE, nothing below it
+    cost = r_look_off.found[0].evidence - r_look.found[0].evidence
+    assert cost == pytest.approx(0.5 * (r_look.found[0].mismatch - core.MISMATCH_FREE), abs=0.05)
+    assert r_copy.score >= 0.5 and r_look.score < 0.5 <= r_look_off.score
+
+
+def test_intensity_mismatch_is_the_median_gray_difference_under_the_map():
+    from veriscope.detectors.image.copy_move.core import intensity_mismatch
+
+    g = np.zeros((100, 200), np.uint8)
+    g[:, 100:] = 30
+    mask = np.zeros_like(g, bool)
+    mask[20:60, 10:50] = True
+    shift = np.array([[1.0, 0, 120], [0, 1.0, 0]])
+    assert intensity_mismatch(g, shift, mask) == pytest.approx(30.0)
+    assert intensity_mismatch(g, np.array([[1.0, 0, 20], [0, 1.0, 0]]), mask) == 0.0
+    # every mapped point outside the picture: nothing to compare
+    assert intensity_mismatch(g, np.array([[1.0, 0, 500], [0, 1.0, 0]]), mask) == 0.0

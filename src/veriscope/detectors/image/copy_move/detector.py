@@ -53,7 +53,7 @@ def _how(T) -> str:
 
 class CopyMoveDetector(Detector):
     name = "copy_move"
-    version = "1.6"
+    version = "1.7"
     modalities = ("image",)
     localizes = True
     summary = "Finds regions duplicated inside the image (copy-move), also rotated or rescaled"
@@ -122,6 +122,7 @@ class CopyMoveDetector(Detector):
                 "matched_keypoints": f.support, "dense_points": f.dense_points,
                 "area_px": int(round(f.area * inv * inv)), "correlation": round(f.corr, 3),
                 "periodicity": round(f.periodic, 3),
+                "gray_level_mismatch": round(f.mismatch, 2),
                 "identical_blocks": f.exact_blocks,
                 "flat_around": round(f.flat_around, 3),
                 "found_by": f.T.origin,
