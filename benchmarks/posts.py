@@ -45,7 +45,30 @@ family runs whole: ``caption_facts``, ``caption_ocr`` (text read in the picture)
 Results: ``benchmarks/results/posts.json`` and a Markdown table (stdout and
 ``docs/_posts_benchmarks_snippet.md``).
 
-Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/posts.py
+Section ``--section faces`` (counts of people against faces, ``caption_faces``; added later,
+rules of docs/posts.md fixed before this run; results ``benchmarks/results/posts_faces.json``
+and ``docs/_posts_faces_snippet.md``):
+
+Pictures and the assumption about their true count
+    ``deepface-real-faces-subset`` without ``selfie-many-people.jpg`` (43 real photographs; its
+    README: "mostly one prominent face per image; a few are half/full-body shots with smaller
+    faces or background people") and ``gan-faces-stylegan-basemax-subset`` (200 FFHQ-style
+    aligned GAN portraits: one face each). Nobody looked at the pictures: the true count of
+    people is *assumed* to be one per picture, from the READMEs. ``selfie-many-people.jpg`` (the
+    README's "group photo", count unknown) is reported alone.
+Captions (template ``i mod 3`` by sorted path)
+    true: "A person at the event." / "One person poses for a photo." / "1 person photographed
+    in the city."; wrong, larger: "Three people at the event." / "A crowd of 12 poses for a
+    photo." / "Hundreds of protesters photographed in the city."; on the group photo, wrong and
+    smaller: "A person takes a selfie."
+Scores
+    on true captions: the false-contradiction rate (label ``contradicted``) and the share the
+    faces confirm (``consistent``); on wrong captions: the detection rate (``contradicted``;
+    the rules never contradict a larger count, so this measures that they hold), the share with
+    the weak hint (finding ``post.count_hint``); the prominent-face counts found.
+Only ``metadata`` and ``caption_faces`` run.
+
+Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/posts.py [--section faces]
 """
 
 from __future__ import annotations
@@ -78,6 +101,86 @@ TEMPLATES = {  # {day} {month} {year} {city} {country}; without GPS the place pa
 FAR_CITIES = ["Tokyo", "Sydney", "Lima", "Nairobi", "Toronto", "Mumbai", "Moscow", "Cairo",
               "Buenos Aires", "Jakarta"]
 SHIFTS = [2, -3, 5, -2, 3, -5]
+CAPTION_DETECTORS = ("caption_facts", "caption_ocr", "caption_archive", "caption_vlm")
+
+FACE_TRUE = ("A person at the event.", "One person poses for a photo.",
+             "1 person photographed in the city.")
+FACE_WRONG = ("Three people at the event.", "A crowd of 12 poses for a photo.",
+              "Hundreds of protesters photographed in the city.")
+GROUP = "deepface-real-faces-subset/selfie-many-people.jpg"
+
+
+def faces_section(out: Path | None = None, snippet: Path | None = None) -> int:
+    """Counts of people against the faces found (protocol in the module docstring)."""
+    from collections import Counter
+
+    from veriscope.core.post import make_post
+    from veriscope.pipeline.runner import analyze_path
+
+    out = out or ROOT / "benchmarks" / "results" / "posts_faces.json"
+    snippet = snippet or ROOT / "docs" / "_posts_faces_snippet.md"
+    t0 = time.time()
+    sets = {"deepface-real-faces-subset": sorted(
+                p for p in (DATA / "deepface-real-faces-subset").glob("*.jpg")
+                if p.name != "selfie-many-people.jpg"),
+            "gan-faces-stylegan-basemax-subset": sorted(
+                (DATA / "gan-faces-stylegan-basemax-subset" / "faces").glob("*.jpg"),
+                key=lambda p: (len(p.stem), p.stem))}
+
+    def run(path, caption):
+        r = analyze_path(path, ["metadata", "caption_faces"], post=make_post(caption))
+        ev = next(e for e in r.post_evidence if e.name == "caption_faces")
+        (c,) = [c for c in r.post["claims"] if c["kind"] == "count"]
+        return {"label": r.post["label"], "status": c["status"], "pos": r.post["fake_text_pos"],
+                "faces": len(ev.data.get("faces", [])),
+                "prominent": (ev.data["claims"][0]["fact"] or {}).get("prominent_faces"),
+                "hint": any(f.code == "post.count_hint" for f in ev.findings)}
+
+    rows, summary = [], {}
+    for name, pics in sets.items():
+        for i, p in enumerate(pics):
+            rel = str(p.relative_to(DATA))
+            for kind, cap in (("true", FACE_TRUE[i % 3]), ("wrong_larger", FACE_WRONG[i % 3])):
+                rows.append({"picture": rel, "set": name, "kind": kind, "caption": cap,
+                             **run(p, cap)})
+        rs = [r for r in rows if r["set"] == name]
+        tr = [r for r in rs if r["kind"] == "true"]
+        wr = [r for r in rs if r["kind"] == "wrong_larger"]
+        vague = [r for r in wr if r["caption"] == FACE_WRONG[2]]
+        summary[name] = {
+            "pictures": len(pics),
+            "prominent_faces": dict(sorted(Counter(
+                min(r["prominent"] or 0, 3) for r in tr).items())),
+            "true_false_contradiction_rate": round(sum(r["label"] == "contradicted" for r in tr)
+                                                   / len(tr), 4),
+            "true_consistent": round(sum(r["label"] == "consistent" for r in tr) / len(tr), 4),
+            "wrong_detected": round(sum(r["label"] == "contradicted" for r in wr) / len(wr), 4),
+            "wrong_unchecked": round(sum(r["label"] == "unchecked" for r in wr) / len(wr), 4),
+            "vague_hint": round(sum(r["hint"] for r in vague) / max(1, len(vague)), 4)}
+    g = run(DATA / GROUP, "A person takes a selfie.")
+    rows.append({"picture": GROUP, "set": "group", "kind": "wrong_smaller",
+                 "caption": "A person takes a selfie.", **g})
+    res = {"protocol": "benchmarks/posts.py docstring, section faces; rules fixed before results",
+           "assumption": "one person per picture, from the sets' READMEs (nobody looked)",
+           "summary": summary, "group_photo": g, "seconds": round(time.time() - t0, 1),
+           "rows": rows}
+    out.write_text(json.dumps(res, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    md = ["| set (assumed 1 person each) | pictures | prominent faces found (0 / 1 / 2 / 3+) | "
+          "true: false contradictions | true: confirmed | wrong larger: detected | "
+          "wrong larger: unchecked | \"hundreds\": hint |", "|---|---:|---|---:|---:|---:|---:|---:|"]
+    for name, s in summary.items():
+        pf = s["prominent_faces"]
+        md.append(f"| {name} | {s['pictures']} | "
+                  + " / ".join(str(pf.get(k, 0)) for k in range(4))
+                  + f" | {s['true_false_contradiction_rate']:.1%} | {s['true_consistent']:.1%} | "
+                  f"{s['wrong_detected']:.1%} | {s['wrong_unchecked']:.1%} | {s['vague_hint']:.1%} |")
+    md += ["", f"Group photo (`{GROUP}`), caption \"A person takes a selfie.\": {g['faces']} "
+           f"faces found, {g['prominent']} prominent, label {g['label']}."]
+    text = "\n".join(md) + "\n"
+    snippet.write_text(text, encoding="utf-8")
+    print(text)
+    print(f"{res['seconds']} s")
+    return 0
 
 
 def pictures() -> list[Path]:
@@ -197,8 +300,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "posts.json")
     ap.add_argument("--snippet", type=Path, default=ROOT / "docs" / "_posts_benchmarks_snippet.md")
+    ap.add_argument("--section", choices=("captions", "faces"), default="captions",
+                    help="captions: the caption benchmark (default); faces: counts of people")
     a = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if a.section == "faces":
+        return faces_section()
     from veriscope.core.post import make_post
     from veriscope.pipeline.runner import analyze_path
 
@@ -208,8 +315,8 @@ def main(argv=None) -> int:
     caps = [true_caption(i, f)[0] for i, f in enumerate(fs)]
     rows = []
 
-    def run(path, caption):
-        post = analyze_path(path, "metadata", post=make_post(caption)).post
+    def run(path, caption):  # the post detectors of the first run (caption_faces came later)
+        post = analyze_path(path, ["metadata", *CAPTION_DETECTORS], post=make_post(caption)).post
         return {"label": post["label"], "score": post["score"], "pos": post["fake_text_pos"]}
 
     for i, (p, f, cap) in enumerate(zip(pics, fs, caps, strict=True)):

@@ -358,3 +358,44 @@ def test_a_file_that_crashes_its_worker_fails_alone(tree, tmp_path, monkeypatch)
     assert (out / "a" / "x.jpg" / "report.json").is_file()
     assert (out / "b" / "x.jpg" / "report.json").is_file()
     assert summary(out)["b/copy-of-c.png"]["status"] == "failed"
+
+
+def _post_tree(tmp_path):
+    d = tmp_path / "posts"
+    (d / "p").mkdir(parents=True)
+    save(smooth_image(48, 64, seed=3), d / "p" / "photo.jpg", quality=90)
+    save(smooth_image(48, 64, seed=4), d / "plain.jpg", quality=90)
+    (d / "p" / "flood.post.json").write_text(json.dumps(
+        {"image": "photo.jpg", "caption": "Floods in Paris, 3 June 2024"}))
+    (d / "bad.post.json").write_text("{not json")
+    (d / "outside.post.json").write_text(json.dumps(
+        {"image": "../elsewhere.jpg", "caption": "Two men in Paris"}))
+    save(smooth_image(16, 16, seed=5), tmp_path / "elsewhere.jpg")
+    return d
+
+
+def test_post_files_are_analysed_as_posts_and_their_picture_once(tmp_path, calls):
+    pytest.importorskip("dateparser")
+    d, out = _post_tree(tmp_path), tmp_path / "out"
+    r = run(d, "--out", out, "--detectors", DETS)
+    assert r.exit_code == 1, r.output  # the two broken posts fail, the rest is analysed
+    assert sorted(calls) == ["flood.post.json", "plain.jpg"]  # photo.jpg not on its own
+    rows = summary(out)
+    assert rows["p/flood.post.json"]["status"] == "done"
+    assert rows["p/photo.jpg"]["status"] == "in-post"
+    assert rows["p/photo.jpg"]["report_folder"] == rows["p/flood.post.json"]["report_folder"]
+    assert rows["plain.jpg"]["status"] == "done"
+    assert rows["bad.post.json"]["status"] == "failed"
+    assert "not a JSON post file" in rows["bad.post.json"]["error"]
+    assert "outside the scanned folder" in rows["outside.post.json"]["error"]
+    assert "Traceback" not in r.output
+    rep = json.loads((out / rows["p/flood.post.json"]["report_folder"] / "report.json").read_text())
+    assert rep["post"]["caption"] == "Floods in Paris, 3 June 2024"
+    assert rep["media"]["path"].endswith("photo.jpg")
+    # a second run analyses nothing; a changed picture makes the post a new content
+    calls.clear()
+    run(d, "--out", out, "--detectors", DETS)
+    assert calls == []
+    save(smooth_image(48, 64, seed=9), d / "p" / "photo.jpg", quality=90)
+    run(d, "--out", out, "--detectors", DETS)
+    assert calls == ["flood.post.json"]

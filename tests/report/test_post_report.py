@@ -116,3 +116,17 @@ def test_post_json_files(photo, tmp_path):
     assert json.loads((out / "ok.post.json" / "report.json").read_text())["post"]["label"] == "consistent"
     res = CliRunner().invoke(cli, ["analyze", str(tmp_path / "ok.post.json"), "--caption", "x"])
     assert res.exit_code == 2
+
+
+def test_count_contradicted_by_faces_shows_the_face_crops(shared, tmp_path):
+    pytest.importorskip("dlib")
+    d = shared("deepface-real-faces-subset")
+    r = veriscope.analyze(d / "selfie-many-people.jpg", "metadata", caption="A man takes a selfie")
+    validate(r.to_dict())
+    assert r.post["label"] == "contradicted" and r.post["fake_text_pos"] == [0, 1]
+    r.write(tmp_path / "rep")
+    html = (tmp_path / "rep" / "report.html").read_text(encoding="utf-8")
+    (count,) = [c for c in r.post["claims"] if c["kind"] == "count"]
+    (faces,) = [ch for ch in count["checks"] if ch["detector"] == "caption_faces"]
+    n = len(faces["fact"]["boxes"])
+    assert n >= 3 and html.count("class='ocr-box'") >= n

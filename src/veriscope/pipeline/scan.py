@@ -12,6 +12,12 @@ DIR, OUT itself and files that are not media are left out), :class:`Scan` hashes
     .scan-tmp/         report folders being written; each is renamed into place when complete
     .scan.lock         held while a scan runs (a second scan into the same OUT is refused)
 
+A ``*.post.json`` file (docs/posts.md) is analysed as a post: its picture with its caption, in
+the post's report folder; its content key is the SHA-256 of the post file and of its picture's
+SHA-256. A picture that a post of DIR names is not analysed again on its own (summary status
+``in-post``, pointing to the post's folder); a post whose picture is missing or lies outside DIR
+fails with one line.
+
 The index maps content (SHA-256) to its outcome: a file whose content is done is not analysed
 again, wherever it now lies (a moved, renamed or copied file is a ``skipped-duplicate`` of the
 first folder); failures are retried. A run that is killed loses at most the files in progress:
@@ -37,6 +43,7 @@ from pathlib import Path
 
 from veriscope.core.errors import VeriscopeError
 from veriscope.core.media import DEFAULT_MAX_PIXELS, MEDIA_EXTENSIONS, file_sha256, sniff_format
+from veriscope.core.post import PostError, is_post_file, load_post_file
 from veriscope.detectors.base import Context
 
 INDEX_NAME = "scan-index.jsonl"
@@ -47,6 +54,9 @@ INDEX_SCHEMA = "veriscope.scan-index/1"
 SUMMARY_COLUMNS = ("path", "sha256", "size", "status", "label", "score", "band", "basis",
                    "report_folder", "error")
 DONE, FAILED, DUPLICATE = "done", "failed", "skipped-duplicate"
+IN_POST = "in-post"
+"""Summary status of a picture that a ``*.post.json`` of the scan names: it is analysed with
+that post's caption, in the post's report folder, not a second time on its own."""
 _RESERVED = {INDEX_NAME.casefold(), SUMMARY_NAME.casefold()}
 
 
@@ -72,6 +82,8 @@ class Item:
     action: str = ""
     folder: str | None = None
     dup_of: str | None = None
+    post_image: str | None = None
+    """For a ``*.post.json`` file: the picture it names, relative to DIR."""
 
 
 def _is_media(path: Path) -> bool:
@@ -122,7 +134,7 @@ def find_media(root: Path, *, skip: Path | None = None) -> tuple[list[Item], int
                 continue
             if not stat.S_ISREG(st.st_mode):
                 continue
-            if not _is_media(p):
+            if not (_is_media(p) or is_post_file(p)):
                 ignored += 1
                 continue
             found.append(Item(p.relative_to(root).as_posix(), p, st.st_size))
@@ -378,13 +390,37 @@ class Scan:
         """Set each item's SHA-256 (streamed), or its error when it cannot be read."""
         for it in items:
             try:
-                it.sha256 = file_sha256(it.path)
+                it.sha256 = (self._post_sha(it) if is_post_file(it.path)
+                             else file_sha256(it.path))
             except OSError as e:
                 it.error = f"{it.path}: cannot be read ({e.strerror or e})"
+                it.action = "unreadable"
+            except PostError as e:
+                it.error = str(e)
                 it.action = "unreadable"
             if on_file is not None:
                 on_file(it)
         return items
+
+    def _post_sha(self, it: Item) -> str:
+        """The content key of a post: SHA-256 over the post file and its picture's SHA-256 (a
+        change to either is a new content). Sets ``it.post_image``; a post whose picture is
+        missing or lies outside DIR is a :class:`PostError`."""
+        image, _ = load_post_file(it.path)
+        real = Path(os.path.abspath(image)).resolve()
+        if not real.is_relative_to(self.root.resolve()):
+            raise PostError(f"{it.path}: the picture it names ({image}) lies outside the scanned "
+                            "folder; scan a folder that holds both")
+        if not real.is_file():
+            raise PostError(f"{it.path}: the picture it names ({image}) does not exist")
+        h = hashlib.sha256(b"veriscope.post\0")
+        h.update(it.path.read_bytes())
+        h.update(b"\0" + file_sha256(real).encode())
+        try:
+            it.post_image = Path(os.path.abspath(image)).relative_to(self.root).as_posix()
+        except ValueError:  # reached through a link inside DIR
+            it.post_image = real.relative_to(self.root.resolve()).as_posix()
+        return h.hexdigest()
 
     def plan(self, items: list[Item]) -> list[Item]:
         """Decide each item's action and report folder (relative to OUT), in path order:
@@ -395,8 +431,15 @@ class Scan:
             if e.get("status") == DONE and e.get("folder"):
                 self._claim(e["folder"], sha)
         first: dict[str, Item] = {}
+        in_posts: dict[str, Item] = {}
+        for it in items:
+            if it.post_image is not None and it.sha256 is not None:
+                in_posts.setdefault(it.post_image, it)
         for it in items:
             if it.sha256 is None:
+                continue
+            if it.rel in in_posts and not is_post_file(it.path):
+                it.action, it.dup_of = IN_POST, in_posts[it.rel].rel
                 continue
             prev = self.index.by_sha.get(it.sha256)
             if (prev is not None and prev.get("status") == DONE and prev.get("folder")
@@ -576,6 +619,11 @@ class Scan:
             e = self.index.by_sha.get(it.sha256) if it.sha256 else None
             if it.sha256 is None:
                 row.update(status=FAILED, error=it.error or "")
+            elif it.action == IN_POST:
+                post = next((p for p in items if p.rel == it.dup_of), None)
+                pe = self.index.by_sha.get(post.sha256) if post is not None else None
+                row.update(status=IN_POST, error=f"analysed with its post {it.dup_of}",
+                           report_folder=(pe or {}).get("folder") or "")
             elif e is None:
                 row.update(status="pending")  # only when the run was cut short
             elif e["status"] == DONE:

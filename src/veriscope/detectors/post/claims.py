@@ -35,12 +35,50 @@ _COUNT_NOUNS = ("people", "persons", "men", "women", "children", "kids", "protes
                 "demonstrators", "soldiers", "officers", "policemen", "students", "workers",
                 "victims", "dead", "killed", "injured", "players", "tourists", "migrants",
                 "refugees", "firefighters", "residents", "fans", "passengers", "person", "man",
-                "woman", "child", "boy", "boys", "girl", "girls")
+                "woman", "child", "boy", "boys", "girl", "girls", "wounded", "missing",
+                "rioters", "activists", "pilgrims", "voters", "supporters", "police officers",
+                "journalists", "doctors", "nurses", "rescuers", "volunteers", "friends",
+                "teenagers", "adults", "athletes", "spectators", "survivors", "hostages")
+_UNSEEN_NOUNS = frozenset({"victims", "dead", "killed", "injured", "wounded", "missing",
+                           "survivors", "hostages"})
+"""Counts of people that a picture of the event need not show ("5 killed", "12 missing"):
+listed, never compared with the faces in the picture."""
+_UNSEEN_WORDS = (r"killed|injured|dead|died|wounded|missing|hurt|arrested|detained|evacuated|"
+                 r"rescued|displaced|hospitali[sz]ed|drowned|trapped")
+_UNSEEN_AFTER = re.compile(rf"\s+(?:(?:were|was|are|is|have been|has been|had been|being|got)\s+)?"
+                           rf"(?:{_UNSEEN_WORDS})\b", re.I)
+_UNSEEN_BEFORE = re.compile(r"\b(?:killing|injuring|wounding|arresting|detaining|evacuating|"
+                            r"rescuing|leaving)\s+$", re.I)
+"""A count of people said to be killed, injured, arrested... ("three people were killed",
+"killing two men"): those people need not be in the picture; listed, never compared."""
+_SINGULAR = ("person", "man", "woman", "child", "boy", "girl", "kid", "baby", "soldier",
+             "officer", "policeman", "policewoman", "student", "worker", "protester",
+             "demonstrator", "tourist", "migrant", "refugee", "firefighter", "resident", "fan",
+             "passenger", "player", "teenager", "journalist", "doctor", "nurse", "pilgrim",
+             "activist", "volunteer", "athlete")
 _NUM_WORDS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty".split())}
-_COUNT = re.compile(r"\b(\d{1,7}|" + "|".join(_NUM_WORDS) + r")\s+(?:[a-z]+\s+)??("
-                    + "|".join(_COUNT_NOUNS) + r")\b", re.I)
+_NUM_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
+                   "eighty": 80, "ninety": 90, "a dozen": 12})
+_NUM = r"\d{1,3}(?:,\d{3})+|\d{1,7}|" + "|".join(sorted(_NUM_WORDS, key=len, reverse=True))
+_NOUN = "|".join(sorted(_COUNT_NOUNS, key=len, reverse=True))
+_ADJ = r"(?:[A-Za-z][a-z-]*\s+)??"  # one word between: "three young men", "5 Ukrainian soldiers"
+_OPEN_MODS = ("more than", "over", "at least")
+_MODS = r"more than|over|at least|about|around|nearly|almost|some|roughly|approximately"
+_COUNT_MOD = re.compile(rf"(?:\b(?P<mod>{_MODS})\s+)?\b(?P<num>{_NUM})\s+{_ADJ}"
+                        rf"(?P<noun>{_NOUN})\b(?!-)", re.I)
+_CROWD_OF = re.compile(rf"\b(?:a\s+)?(?:crowd|group)\s+of\s+(?:(?P<mod>{_MODS})\s+)?"
+                       rf"(?P<num>{_NUM})\b(?:\s+{_ADJ}(?P<noun>{_NOUN})\b)?(?!-)", re.I)
+_VAGUE_MIN = {"dozens": 24, "scores": 40, "hundreds": 200, "thousands": 2000,
+              "tens of thousands": 20000, "hundreds of thousands": 200000, "millions": 2000000,
+              "crowd": 10, "crowds": 10}
+_VAGUE = re.compile(r"\b(?P<word>(?:tens|hundreds) of thousands|dozens|scores|hundreds|thousands|"
+                    rf"millions)\s+of\s+{_ADJ}(?P<noun>{_NOUN})\b(?!-)|"
+                    r"\b(?:a\s+(?:large\s+|huge\s+|big\s+)?(?P<crowd>crowd)|(?P<crowds>crowds))\b"
+                    r"(?!\s+of\s+(?:\d|" + "|".join(_NUM_WORDS) + r"))", re.I)
+_ONE = re.compile(rf"\b(?:a|an|one)\s+{_ADJ}(?P<noun>{'|'.join(_SINGULAR)})\b(?![-'’]\w)",
+                  re.I)
 _NOT_YEAR = (r"\s*(?:" + "|".join(_COUNT_NOUNS) + r"|km|m|kg|meters|metres|feet|miles|"
              r"euros?|dollars?|%)\b")
 _LOCK = threading.Lock()
@@ -321,15 +359,48 @@ def place_claims(caption: str, source: str = "caption") -> list[dict]:
 
 
 def count_claims(caption: str) -> list[dict]:
-    """Counts of people ("3 people", "two men"); English only."""
+    """Counts of people ("3 people", "two men", "a woman", "a crowd of 12", "hundreds of
+    protesters"); English only. ``value``: ``n`` (the number said, None for a vague count),
+    ``min`` and ``max`` (the range it allows; ``max`` None when open: "hundreds", "more than
+    50"), ``vague`` (a word, not a number: "hundreds", "a crowd"), ``noun``, and ``visible``
+    (False for people a picture need not show: the dead, the injured, the missing)."""
+    spans: list[tuple[int, int, dict]] = []
+
+    def add(a: int, b: int, n: int | None, lo: int, hi: int | None, noun: str, vague: bool):
+        if any(a < y and b > x for x, y, _ in spans):
+            return
+        noun = noun.lower()
+        unseen = (noun in _UNSEEN_NOUNS or _UNSEEN_AFTER.match(caption, b) is not None
+                  or _UNSEEN_BEFORE.search(caption[max(0, a - 24):a]) is not None)
+        spans.append((a, b, {"n": n, "min": lo, "max": hi, "vague": vague, "noun": noun,
+                             "visible": not unseen}))
+
+    for rx in (_CROWD_OF, _COUNT_MOD):
+        for m in rx.finditer(caption):
+            n = _number(m["num"])
+            if n is None:
+                continue
+            mod = (m["mod"] or "").lower()
+            lo = n + 1 if mod in ("more than", "over") else n
+            add(m.start(), m.end(), n, lo, None if mod in _OPEN_MODS else n,
+                m["noun"] or "people", False)
+    for m in _VAGUE.finditer(caption):
+        word = re.sub(r"\s+", " ", (m["word"] or m["crowd"] or m["crowds"]).lower())
+        add(m.start(), m.end(), None, _VAGUE_MIN[word], None, m["noun"] or "people", True)
+    for m in _ONE.finditer(caption):
+        add(m.start(), m.end(), 1, 1, 1, m["noun"], False)
     out = []
-    for m in _COUNT.finditer(caption):
-        num = m[1].lower()
-        n = int(num) if num.isdigit() else _NUM_WORDS[num]
-        out.append({"kind": "count", "text": m[0], "start": m.start(), "end": m.end(),
-                    "words": word_indices(caption, m.start(), m.end()), "source": "caption",
-                    "value": {"n": n, "noun": m[2].lower()}})
+    for a, b, value in sorted(spans, key=lambda s: s[0]):
+        out.append({"kind": "count", "text": caption[a:b], "start": a, "end": b,
+                    "words": word_indices(caption, a, b), "source": "caption", "value": value})
     return out
+
+
+def _number(text: str) -> int | None:
+    t = text.lower().replace(",", "")
+    if t.isdigit():
+        return int(t)
+    return _NUM_WORDS.get(t)
 
 
 def all_claims(post: dict) -> list[dict]:

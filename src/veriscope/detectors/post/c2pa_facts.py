@@ -1,0 +1,172 @@
+"""Facts about the picture that its C2PA Content Credentials sign: capture date and GPS.
+
+Read for ``caption_facts`` with c2pa-python, offline (no remote manifest, no OCSP), from the
+active manifest of a file whose credentials validate (``Valid`` or ``Trusted``). The ``c2pa``
+detector reads the same store for the image verdict, but detector families do not see each
+other's evidence, so the store is read here again (a few milliseconds) and cached on the
+:class:`Media`. Three dates, which mean different things:
+
+- ``exif:DateTimeOriginal`` of a ``stds.exif`` or ``c2pa.metadata`` assertion: the capture time
+  as the signer recorded it (a camera that signs at capture). Used as the capture date.
+- ``when`` of the ``c2pa.created`` action: when the signing software says it created the
+  content (for a camera, the capture; for an editor or a generator, the creation of this
+  asset). Used as the capture date only when neither an assertion nor the plain EXIF gives
+  one (``created_date``).
+- the claim's signature time (``signature_info.time``, present only with a trusted timestamp):
+  the file existed, signed, at that time; it bounds the capture date from above and is never
+  a capture date itself.
+
+GPS: ``exif:GPSLatitude`` / ``exif:GPSLongitude`` of the same assertions (XMP form
+``"48,51.4N"`` or ``"48,51,24N"``, or decimal degrees).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+
+from veriscope.core.media import Media
+
+MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "tiff": "image/tiff",
+        "heic": "image/heic", "heif": "image/heif", "avif": "image/avif", "gif": "image/gif"}
+VALID_STATES = ("Valid", "Trusted")
+METADATA_LABELS = ("stds.exif", "c2pa.metadata")
+_XMP_GPS = re.compile(r"^\s*(\d+(?:\.\d+)?),(\d+(?:\.\d+)?)(?:,(\d+(?:\.\d+)?))?\s*([NSEW])\s*$",
+                      re.I)
+_DT = re.compile(r"^\s*(\d{4})[:\-](\d{2})[:\-](\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?")
+
+
+def _date(v) -> dt.datetime | None:
+    if not isinstance(v, str):
+        return None
+    m = _DT.match(v)
+    if not m:
+        return None
+    try:
+        return dt.datetime(int(m[1]), int(m[2]), int(m[3]), int(m[4] or 0), int(m[5] or 0),
+                           int(m[6] or 0))
+    except ValueError:
+        return None
+
+
+def xmp_coordinate(v, negative: str) -> float | None:
+    """Degrees from an XMP GPSCoordinate (``"48,51.4N"``, ``"48,51,24N"``) or a number."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    if not isinstance(v, str):
+        return None
+    m = _XMP_GPS.match(v)
+    if not m:
+        try:
+            return float(v)
+        except ValueError:
+            return None
+    x = float(m[1]) + float(m[2]) / 60 + float(m[3] or 0) / 3600
+    return -x if m[4].upper() == negative else x
+
+
+def _anchors(ctx) -> str | None:
+    path = (ctx.opts("c2pa").get("trust_anchors") if ctx is not None else None) or os.environ.get(
+        "VERISCOPE_C2PA_TRUST_ANCHORS")
+    if not path:
+        return None
+    try:
+        with open(os.path.expanduser(str(path)), encoding="ascii", errors="replace") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def read_store(media: Media, ctx=None) -> dict | None:
+    """The validated manifest store (``Reader.json()``), or None: no credentials, a format the
+    library does not read, or c2pa-python missing."""
+    mime = MIME.get(media.format)
+    if mime is None:
+        return None
+    try:
+        import c2pa
+    except Exception:
+        return None
+    settings = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False,
+                           "verify_trust": True}}
+    pem = _anchors(ctx)
+    if pem:
+        settings["trust"] = {"trust_anchors": pem}
+    try:
+        context = c2pa.Context.from_dict(settings)
+        try:
+            with open(media.path, "rb") as fh:
+                reader = c2pa.Reader(mime, fh, None, context)
+                try:
+                    store = json.loads(reader.json())
+                finally:
+                    reader.close()
+        finally:
+            context.close()
+    except Exception:  # no manifest, a damaged one, a remote one: no signed facts
+        return None
+    return store if isinstance(store, dict) else None
+
+
+def c2pa_facts(media: Media, ctx=None) -> dict | None:
+    """What the credentials sign about the picture (None: no readable credentials)::
+
+        {"state": "Valid", "signer": str | None, "usable": bool,
+         "capture_date": datetime | None, "capture_date_from": str | None,
+         "gps": (lat, lon) | None, "gps_from": str | None,
+         "created_when": str | None, "created_date": datetime | None,
+         "signing_time": datetime | None}
+
+    ``usable`` is False when the credentials do not validate: their statements are then not
+    facts of this file."""
+    cache = media.__dict__.setdefault("_post_c2pa", {})
+    if "facts" in cache:
+        return cache["facts"]
+    store = read_store(media, ctx)
+    facts = None if store is None else facts_from_store(store)
+    cache["facts"] = facts
+    return facts
+
+
+def facts_from_store(store: dict) -> dict | None:
+    label = store.get("active_manifest")
+    manifests = store.get("manifests") if isinstance(store.get("manifests"), dict) else {}
+    m = manifests.get(label) if isinstance(label, str) else None
+    if not isinstance(m, dict):
+        return None
+    state = store.get("validation_state")
+    sig = m.get("signature_info") if isinstance(m.get("signature_info"), dict) else {}
+    signer = sig.get("common_name") or sig.get("issuer")
+    out = {"state": state, "signer": signer, "usable": state in VALID_STATES,
+           "capture_date": None, "capture_date_from": None, "gps": None, "gps_from": None,
+           "created_when": None, "signing_time": _date(sig.get("time"))}
+    who = f"signed by {signer}, {state}" if signer else f"signed, {state}"
+    for a in m.get("assertions") or []:
+        if not isinstance(a, dict) or not isinstance(a.get("data"), dict):
+            continue
+        lab, d = str(a.get("label", "")), a["data"]
+        if lab in METADATA_LABELS:
+            if out["capture_date"] is None:
+                for key in ("exif:DateTimeOriginal", "exif:DateTimeDigitized"):
+                    t = _date(d.get(key))
+                    if t is not None:
+                        out["capture_date"] = t
+                        out["capture_date_from"] = f"C2PA {lab} {key.split(':')[1]} ({who})"
+                        break
+            if out["gps"] is None:
+                lat = xmp_coordinate(d.get("exif:GPSLatitude"), "S")
+                lon = xmp_coordinate(d.get("exif:GPSLongitude"), "W")
+                if (lat is not None and lon is not None and -90 <= lat <= 90
+                        and -180 <= lon <= 180 and not (abs(lat) < 1e-6 and abs(lon) < 1e-6)):
+                    out["gps"] = (lat, lon)
+                    out["gps_from"] = f"C2PA {lab} GPS ({who})"
+        elif lab.startswith("c2pa.actions"):
+            for act in d.get("actions") or []:
+                if (isinstance(act, dict) and act.get("action") == "c2pa.created"
+                        and out["created_when"] is None and isinstance(act.get("when"), str)):
+                    out["created_when"] = act["when"]
+    out["created_date"] = _date(out["created_when"]) if out["created_when"] else None
+    out["created_from"] = f"C2PA c2pa.created action time ({who})"
+    return out
