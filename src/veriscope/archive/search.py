@@ -108,6 +108,22 @@ class Query:
         return v
 
 
+def media_query(media, date: str | None = None) -> Query:
+    """The :class:`Query` of a ``Media``'s picture, computed once per Media and shared by the
+    detectors that look it up (``archive_match`` and, for a post, ``caption_archive``).
+    ``date`` only matters to :func:`compare` (which version is earlier): each caller gets a
+    shallow copy carrying its own."""
+    import copy
+
+    cache = media.__dict__.setdefault("_archive_query", {})
+    q = cache.get("query")
+    if q is None:
+        q = cache["query"] = Query.from_rgb(media.rgb())
+    out = copy.copy(q)
+    out.date = date
+    return out
+
+
 def candidates(archive: Archive, q: Query, limit: int = MAX_VERIFY) -> dict[int, dict]:
     """item id -> {"votes", "votes_mirror", "hash_distance", "hash_mirror"} (the embedded
     picture's candidates added in, when there is one)."""

@@ -62,3 +62,28 @@ def test_without_archive_it_does_not_apply(tmp_path):
     r = veriscope.analyze(p, "metadata", caption="In 2024")
     ev = {e.name: e for e in r.post_evidence}
     assert not ev["caption_archive"].applicable
+
+
+@pytest.mark.shared
+def test_archive_match_and_caption_archive_share_one_query(archived, monkeypatch):
+    """With an archive and a caption, the picture's lookup (its local features and hashes) is
+    computed once for both detectors, and each gets the result it would get alone."""
+    from veriscope.archive import search
+
+    copy, arch = archived
+    calls = []
+    real = search.Query.from_rgb.__func__
+
+    def counted(cls, rgb, date=None, *, inner=True):
+        if inner:  # the outer call (the embedded picture's lookup calls it again itself)
+            calls.append(date)
+        return real(cls, rgb, date, inner=inner)
+
+    monkeypatch.setattr(search.Query, "from_rgb", classmethod(counted))
+    r = veriscope.analyze(copy, "metadata,archive_match", caption="The scene on 2 March 2024",
+                          options={"archive_match": {"archive": str(arch)}})
+    assert len(calls) == 1
+    ev = {e.name: e for e in r.evidence}
+    (m,) = ev["archive_match"].data["matches"]
+    assert m["verified"] and m["item"]["date"].startswith("2015-05-01")
+    assert r.to_dict()["post"]["label"] == "contradicted"

@@ -60,7 +60,7 @@ class CaptionArchiveDetector(Detector):
                    "time the caption claims: an older picture presented as newer.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
-        from veriscope.archive.search import Query, match
+        from veriscope.archive.search import match, media_query
         from veriscope.archive.store import open_shared
         from veriscope.core.post import word_indices
         from veriscope.detectors.post.caption_facts import DATE_SLACK_DAYS, claim_score, wrong_part
@@ -79,7 +79,7 @@ class CaptionArchiveDetector(Detector):
             return Evidence.not_applicable(self.name, self.version, str(e))
         claims = date_claims(post["caption"], post.get("date"))
         ev = self.evidence()
-        matches = [m for m in match(archive, Query.from_rgb(media.rgb()), top=5, diff_top=0)
+        matches = [m for m in match(archive, media_query(media), top=5, diff_top=0)
                    if m.verified]
         dated = sorted(((d, m) for m in matches if (d := _day(m.item.get("date"))) is not None),
                        key=lambda x: x[0])

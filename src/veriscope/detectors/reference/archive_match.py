@@ -45,14 +45,14 @@ class ArchiveMatchDetector(Detector):
         if not path:
             return Evidence.not_applicable(self.name, self.version, "no reference archive "
                                            "configured (--archive PATH or VERISCOPE_ARCHIVE)")
-        from veriscope.archive.search import Query, match
+        from veriscope.archive.search import match, media_query
         from veriscope.archive.store import open_shared
 
         try:
             archive = open_shared(path)
         except FileNotFoundError as e:
             return Evidence.not_applicable(self.name, self.version, str(e))
-        q = Query.from_rgb(media.rgb(), date=_exif_date(media))
+        q = media_query(media, date=_exif_date(media))
         top = int(ctx.opts(self.name).get("top", 5))
         matches = match(archive, q, top=top)
         # reported: verified matches that the full-size comparison kept (the best three are

@@ -187,7 +187,7 @@ nothing (JPEG noise, the interpolation of a rotated or scaled copy: FIT copies r
 Above it each gray level costs ``Params.mismatch_weight`` (0.5) of evidence: a copy repeats
 the gray levels of its source, while look-alike objects (the windows of a facade, two similar
 flowers) repeat their texture at another brightness (FIT look-alikes: 8-15). Chosen on FIT
-only (kodak24 forgeries and originals of ``benchmarks/classic_copymove.py``, the 161
+only (kodak24 forgeries and originals of ``benchmarks/classic_copymove.py``, the 164
 camera-fit photos of ``benchmarks/calibration.py``), among weights 0.2-2 and free levels 5-10,
 as the pair that keeps every FIT forgery found at 0.5 and at the verdict's bar 0.6 and
 removes the most FIT false alarms (docs/detectors/copy_move.md, version 1.7)."""
