@@ -68,7 +68,37 @@ Scores
     the weak hint (finding ``post.count_hint``); the prominent-face counts found.
 Only ``metadata`` and ``caption_faces`` run.
 
-Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/posts.py [--section faces]
+Section ``--section archive`` (the caption's date against an earlier appearance in a reference
+archive, ``caption_archive``; rules of docs/posts.md fixed before this run; results
+``benchmarks/results/posts_archive.json``):
+
+Archive
+    every camera JPEG of ``exif-samples-camera-jpegs`` with an EXIF capture date (1990 or later)
+    indexed with that date as its archive date (``veriscope.index(..., date=, source=
+    "exif-samples")``: a newsroom archive that dates each picture), plus, as undated
+    distractors, every picture of ``comfyui-generated-with-metadata``,
+    ``comfyui-generated-extra-subset``, ``deepface-real-faces-subset``, ``raise-realness-test``,
+    ``micc-f220`` and ``noso-copymove``.
+Queries
+    each dated camera JPEG as it travels, in two conditions: ``web``,
+    ``resize:s=0.5..0.8+jpeg:q=75..90``, and ``screenshot``, ``screenshot:s=0.4..0.8+jpeg:q=75..90``
+    (rescaled, display gamma, sharpened, then JPEG; seed = its index; the re-encoded file carries
+    no EXIF, so only the archive can date it), and, as pictures the archive does not hold, the
+    24 kodak24 photos and the 68 cbsd68 photos of ``pristine-kodak24-cbsd68-mcmaster`` (never
+    indexed) through the same exports.
+Captions (English, ``"Photo taken on D Month YYYY."``)
+    ``true``: the capture day; ``later``: the year moved +2, +3 or +5 (in turn: the caption
+    claims a later time than the archived appearance, which contradicts it); ``earlier``: the
+    year moved -2, -3 or -5 (an archived appearance after the claimed time says nothing: must
+    stay unchecked); for the unindexed photos: "Photo taken on 3 May 2019." (no match: must stay
+    unchecked).
+Scores
+    share of queries whose original is a verified match (``caption_archive``'s matches), the
+    detection rate on ``later`` (label ``contradicted``), false contradictions on ``true``,
+    ``earlier`` and the unindexed photos, and the share ``consistent`` on ``true``. Only
+    ``metadata`` runs as image detector; of the post family only ``caption_archive``.
+
+Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/posts.py [--section faces|archive]
 """
 
 from __future__ import annotations
@@ -180,6 +210,102 @@ def faces_section(out: Path | None = None, snippet: Path | None = None) -> int:
     snippet.write_text(text, encoding="utf-8")
     print(text)
     print(f"{res['seconds']} s")
+    return 0
+
+
+def archive_section(out: Path | None = None) -> int:
+    """A caption's date against the archive (protocol in the module docstring)."""
+    import tempfile
+
+    import numpy as np
+    from PIL import Image
+
+    import veriscope
+    from veriscope.core.post import make_post
+    from veriscope.pipeline.runner import analyze_path
+    from veriscope.signals.perturb import parse_one
+
+    out = out or ROOT / "benchmarks" / "results" / "posts_archive.json"
+    t0 = time.time()
+    exports = {"web": parse_one("resize:s=0.5..0.8+jpeg:q=75..90"),
+               "screenshot": parse_one("screenshot:s=0.4..0.8+jpeg:q=75..90")}
+    dated = [(p, facts(p)["date"]) for p in sorted((DATA / "exif-samples-camera-jpegs").rglob("*.jpg"))]
+    dated = [(p, d) for p, d in dated if d is not None]
+    unindexed = (sorted((DATA / "pristine-kodak24-cbsd68-mcmaster" / "kodak24").glob("*.png"))
+                 + sorted((DATA / "pristine-kodak24-cbsd68-mcmaster" / "cbsd68").glob("*.png")))
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="veriscope-posts-archive-") as td:
+        arch = Path(td) / "archive"
+        for p, d in dated:
+            veriscope.index(p, arch, date=d.isoformat(), source="exif-samples")
+        for name in ("comfyui-generated-with-metadata", "comfyui-generated-extra-subset",
+                     "deepface-real-faces-subset", "raise-realness-test", "micc-f220",
+                     "noso-copymove"):
+            veriscope.index(DATA / name, arch)
+        from veriscope.archive.store import Archive
+
+        n_items = Archive(arch).count()
+        t_index = time.time() - t0
+
+        def run(src: Path, i: int, caption: str, kind: str, archived: str | None, cond: str):
+            q = Path(td) / f"q{i}_{cond}.jpg"
+            if not q.exists():
+                img = np.asarray(Image.open(src).convert("RGB"))
+                q.write_bytes(exports[cond].apply(img, seed=i, src_format="jpeg").file_bytes())
+            r = analyze_path(q, ["metadata", "caption_archive"], post=make_post(caption),
+                             options={"caption_archive": {"archive": str(arch)}})
+            ev = next(e for e in r.post_evidence if e.name == "caption_archive")
+            found = any(m.get("date") == archived for m in ev.data.get("matches", [])) \
+                if archived else bool(ev.data.get("matches"))
+            rows.append({"picture": str(src.relative_to(DATA)), "condition": cond, "kind": kind,
+                         "caption": caption,
+                         "label": r.post["label"], "found": found,
+                         "matches": len(ev.data.get("matches", []))})
+
+        month = MONTHS["en"].split()
+        for cond in exports:
+            for i, (p, d) in enumerate(dated):
+                shift = abs(SHIFTS[i % len(SHIFTS)])
+                for kind, year in (("true", d.year), ("later", d.year + shift),
+                                   ("earlier", d.year - shift)):
+                    run(p, i, f"Photo taken on {d.day} {month[d.month - 1]} {year}.", kind,
+                        d.isoformat(), cond)
+            for j, p in enumerate(unindexed):
+                run(p, 1000 + j, "Photo taken on 3 May 2019.", "unindexed", None, cond)
+
+    summary = {"archive_items": n_items, "dated_pictures": len(dated)}
+    for cond in exports:
+        def rate(kind, what, cond=cond):
+            rs = [r for r in rows if r["kind"] == kind and r["condition"] == cond]
+            return round(sum(what(r) for r in rs) / max(1, len(rs)), 4), len(rs)
+
+        summary[cond] = {
+            "original_found": rate("true", lambda r: r["found"]),
+            "later_detected": rate("later", lambda r: r["label"] == "contradicted"),
+            "true_false_contradictions": rate("true", lambda r: r["label"] == "contradicted"),
+            "true_consistent": rate("true", lambda r: r["label"] == "consistent"),
+            "earlier_false_contradictions": rate("earlier", lambda r: r["label"] == "contradicted"),
+            "unindexed_false_contradictions": rate("unindexed", lambda r: r["label"] == "contradicted"),
+            "unindexed_with_a_match": rate("unindexed", lambda r: r["found"]),
+        }
+    res = {"protocol": "benchmarks/posts.py docstring, section archive; rules fixed before results",
+           "summary": summary, "seconds_index": round(t_index, 1),
+           "seconds": round(time.time() - t0, 1), "rows": rows}
+    out.write_text(json.dumps(res, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    md = ["| queries (no EXIF left) | web export: n | result | screenshot: n | result |",
+          "|---|---:|---:|---:|---:|"]
+    for key, label in (("original_found", "dated picture: its archived original is a verified match"),
+                       ("later_detected", "caption dated 2-5 years after the archived date: contradicted"),
+                       ("true_consistent", "caption with the archived day: consistent"),
+                       ("true_false_contradictions", "caption with the archived day: contradicted (false)"),
+                       ("earlier_false_contradictions", "caption dated 2-5 years before: contradicted (false)"),
+                       ("unindexed_false_contradictions", "picture not in the archive: contradicted (false)"),
+                       ("unindexed_with_a_match", "picture not in the archive: some match reported")):
+        (v, n), (v2, n2) = summary["web"][key], summary["screenshot"][key]
+        md.append(f"| {label} | {n} | {v:.1%} | {n2} | {v2:.1%} |")
+    text = "\n".join(md) + "\n"
+    print(text)
+    print(f"archive of {n_items} items built in {t_index:.0f} s; {res['seconds']} s in all")
     return 0
 
 
@@ -300,12 +426,15 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "posts.json")
     ap.add_argument("--snippet", type=Path, default=ROOT / "docs" / "_posts_benchmarks_snippet.md")
-    ap.add_argument("--section", choices=("captions", "faces"), default="captions",
-                    help="captions: the caption benchmark (default); faces: counts of people")
+    ap.add_argument("--section", choices=("captions", "faces", "archive"), default="captions",
+                    help="captions: the caption benchmark (default); faces: counts of people; "
+                         "archive: dates against a reference archive")
     a = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if a.section == "faces":
         return faces_section()
+    if a.section == "archive":
+        return archive_section()
     from veriscope.core.post import make_post
     from veriscope.pipeline.runner import analyze_path
 
