@@ -1,5 +1,6 @@
 """The desk in a real browser: Debian's Chromium driven by Playwright (never a downloaded
-browser). Sign in, create a case, upload by file picker and by drop, watch the queue, use the
+browser). Sign in, create a case, upload by file picker and by drop, upload a picture with a caption
+(shown as text, its post label in the list), watch the queue, use the
 overlay slider, the original/overlay toggle, side by side with zoom in step, the loupe, seek
 the audio timeline, save a note and status, search; and no request leaves 127.0.0.1.
 
@@ -68,6 +69,18 @@ def _media(tmp: Path) -> tuple[Path, Path, Path]:
     return a, b, c
 
 
+def _exif_jpeg(path: Path) -> Path:
+    """A picture whose EXIF says it was taken on 3 June 2019."""
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    ex = Image.Exif()
+    ex.get_ifd(0x8769)[0x9003] = "2019:06:03 10:00:00"
+    Image.fromarray((rng.random((120, 160, 3)) * 255).astype(np.uint8)).save(
+        path, "JPEG", quality=90, exif=ex)
+    return path
+
+
 def test_desk_in_chromium(desk):
     from playwright.sync_api import expect, sync_playwright
 
@@ -113,6 +126,28 @@ def test_desk_in_chromium(desk):
         expect(page.locator('#items tbody tr[data-state="done"]')).to_have_count(3, timeout=90000)
         if shots:
             page.screenshot(path=str(shots / "desk-case.png"), full_page=True)
+
+        # a picture posted with a caption (sent as a form): the caption is shown as text and
+        # the capture date (EXIF 2019) contradicts its year
+        caption = "Flood <script>window.pwned = 1</script> in Paris, June 2024"
+        page.fill("#caption", caption)
+        page.click("#post-details summary")
+        page.fill("#claimed-date", "2024-06-04")
+        page.set_input_files("#pick", [str(_exif_jpeg(tmp / "posted.jpg"))])
+        expect(rows).to_have_count(4, timeout=20000)
+        posted = page.locator("#items tbody tr", has_text="posted.jpg")
+        expect(posted).to_have_attribute("data-state", "done", timeout=120000)
+        expect(posted.locator(".caption")).to_have_text(f"“{caption}”")
+        expect(posted.locator(".post-label")).to_have_text("caption: contradicted")
+        page.fill("#caption", "")
+        page.reload()  # the server's rendering of the same row
+        expect(posted.locator(".caption")).to_have_text(f"“{caption}”")
+        expect(posted.locator(".post-label")).to_have_text("caption: contradicted")
+        posted.get_by_role("link", name="posted.jpg", exact=True).click()
+        expect(page.locator("#item-caption")).to_have_text(caption)
+        expect(page.locator("#post-label")).to_have_text("contradicted")
+        assert page.evaluate("window.pwned") is None
+        page.go_back()
 
         # the picture page: overlay opacity, toggle, side by side in step, loupe
         page.get_by_role("link", name=img_a.name, exact=True).click()

@@ -7,7 +7,10 @@ cookie must also carry the session's CSRF token (header ``X-CSRF-Token`` or form
 ``/api/v1/health`` and the sign-in page refuses without a key or session.
 
 Uploads are raw request bodies (``POST /api/v1/cases/{id}/items?name=...``, one file each),
-hashed and counted while they stream to a temporary file: a body over the byte limit is
+or, for a picture posted with a caption, a ``multipart/form-data`` body with the file (field
+``file``) and the post's fields (``caption``, ``claimed_date``, ``claimed_place``, ``source``),
+read by a streaming parser so the same limits apply. The file is
+hashed and counted while it streams to a temporary file: a body over the byte limit is
 refused with 413 as soon as it passes the limit (or at once from its Content-Length), and the
 temporary file is removed. A picture whose header (in the first 64 kB) claims more pixels
 than the limit is refused as soon as those bytes are in; the duration limit, and the pixel
@@ -68,6 +71,14 @@ class Case(BaseModel):
     n_failed: int = 0
 
 
+class Post(BaseModel):
+    """What a file was posted with (the fields of report.json's ``post`` object)."""
+    caption: str
+    date: str | None = None
+    place: str | None = None
+    source: str | None = None
+
+
 class Item(BaseModel):
     id: int
     case_id: ID
@@ -87,6 +98,11 @@ class Item(BaseModel):
     note: str
     tags: list[str]
     report_dir: str | None
+    post: Post | None = Field(default=None, description="The caption (and claimed date, place "
+                              "and source) the file was uploaded with; null for a plain file.")
+    post_label: str | None = Field(default=None, description="Once analysed, report.json's "
+                                   "post.label: contradicted, consistent, unchecked or "
+                                   "inconclusive; null for a plain file or before the analysis.")
 
 
 class Annotation(BaseModel):
@@ -207,46 +223,52 @@ def create_app(data_dir, *, limits: Limits | None = None, detectors: str | None 
 
     @api.post("/cases/{case_id}/items", response_model=Item, status_code=201, tags=["items"],
               openapi_extra={"requestBody": {"required": True, "content": {
-                  "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
+                  "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                  "multipart/form-data": {"schema": _FORM_SCHEMA}}}})
     async def upload(case_id: ID, request: Request,
                      name: str = Query(min_length=1, max_length=1000),
                      expected_sha256: str | None = Query(default=None, pattern=SHA_PATTERN),
                      batch: bool = Query(default=False),
                      who: str = Depends(principal)):
-        """Upload one file as the raw request body; its analysis is queued (``batch=true``:
-        after interactive uploads)."""
+        """Upload one file, its analysis queued (``batch=true``: after interactive uploads).
+        The body is the file's bytes, or ``multipart/form-data`` with the file as the field
+        ``file`` and the post it came with: ``caption`` and, with it, ``claimed_date``
+        (YYYY[-MM[-DD]]), ``claimed_place`` and ``source`` (checked here: a bad caption is
+        refused with 400 and nothing is stored)."""
         if store.case(case_id) is None:
             raise HTTPException(404, f"no case {case_id}")
+        stray = [f for f in FORM_FIELDS if f in request.query_params]
+        if stray:
+            raise HTTPException(400, f"{', '.join(stray)}: send the post's fields as "
+                                     "multipart/form-data fields next to the file (field "
+                                     "'file'), not in the URL")
+        ctype = request.headers.get("content-type", "")
+        form = ctype.split(";")[0].strip().lower() == "multipart/form-data"
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limits.max_bytes:
+        if declared and declared.isdigit() and \
+                int(declared) > limits.max_bytes + (FORM_SLACK if form else 0):
             raise HTTPException(413, f"the file is {int(declared)} bytes; this desk accepts at "
                                      f"most {limits.max_bytes} bytes")
         from veriscope.desk.store import safe_name
 
         suffix = Path(safe_name(name)).suffix[:12]
         tmp = store.new_tmp(suffix)
-        h, n, head, probed = hashlib.sha256(), 0, bytearray(), False
         try:
             with open(tmp, "wb") as fh:
-                async for chunk in request.stream():
-                    n += len(chunk)
-                    if n > limits.max_bytes:
-                        raise HTTPException(413, f"the file is over {limits.max_bytes} bytes, "
-                                                 "the most this desk accepts")
-                    h.update(chunk)
-                    fh.write(chunk)
-                    if not probed and len(head) < HEAD_BYTES:
-                        head += chunk[:HEAD_BYTES - len(head)]
-                        if len(head) >= HEAD_BYTES:  # a picture too large is refused now,
-                            probed = True  # from its header, before the rest arrives
-                            _check_header(bytes(head), limits)
-            if n == 0:
+                sink = _Sink(fh, limits)
+                if form:
+                    post = await _read_form(request, ctype, sink, limits)
+                else:
+                    post = None
+                    async for chunk in request.stream():
+                        sink.write(chunk)
+            if sink.n == 0:
                 raise HTTPException(400, "the file is empty (0 bytes)")
             _check_media(tmp, limits)
             return _item_out(store.add_item(
-                case_id, tmp, sha256=h.hexdigest(), size=n, name=name, actor=who,
+                case_id, tmp, sha256=sink.h.hexdigest(), size=sink.n, name=name, actor=who,
                 expected_sha256=expected_sha256, detectors=detectors,
-                priority=PRIORITY_BATCH if batch else PRIORITY_INTERACTIVE))
+                priority=PRIORITY_BATCH if batch else PRIORITY_INTERACTIVE, post=post))
         finally:
             tmp.unlink(missing_ok=True)  # moved into files/ on success
 
@@ -270,6 +292,8 @@ def create_app(data_dir, *, limits: Limits | None = None, detectors: str | None 
             raise HTTPException(409, f"item {item_id} has no report yet (state: {it['state']})")
         rep["desk"] = {"item": item_id, "case": it["case_id"], "review": it["review"],
                        "note": it["note"], "tags": it["tags"], "hash_ok": it["hash_ok"]}
+        if it.get("post") is not None:  # a plain file's report is exactly as before
+            rep["desk"]["post"] = it["post"]
         return JSONResponse(rep)
 
     @api.get("/items/{item_id}/files/{rel:path}", tags=["items"], response_class=FileResponse,
@@ -453,6 +477,154 @@ def _item_or_404(store: Store, item_id: int) -> dict:
 HEAD_BYTES = 64 << 10
 """Bytes of an upload read before its picture header is checked against the pixel limit."""
 
+FORM_FIELDS = ("caption", "claimed_date", "claimed_place", "source")
+"""The post's fields of a multipart upload, beside the file (field ``file``)."""
+
+FIELD_BYTES = 64 << 10
+"""Most bytes read of one post field (a caption of 10,000 characters is at most 40 kB of
+UTF-8; :func:`veriscope.core.post.make_post` checks the characters)."""
+
+FORM_SLACK = 1 << 20
+"""Bytes a multipart body may carry beyond the file (fields, part headers, boundaries)."""
+
+_FORM_SCHEMA = {
+    "type": "object", "required": ["file"],
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": "The file."},
+        "caption": {"type": "string", "description": "The caption the picture was posted with "
+                    "(1 to 10,000 characters of text)."},
+        "claimed_date": {"type": "string", "description": "With a caption: the post's date, "
+                         "YYYY, YYYY-MM or YYYY-MM-DD."},
+        "claimed_place": {"type": "string", "description": "With a caption: the place the post "
+                          "claims (a city or country)."},
+        "source": {"type": "string", "description": "With a caption: where the post comes "
+                   "from (kept in the report)."},
+    },
+}
+
+
+class _Sink:
+    """The uploaded file on its way to ``tmp/``: hashed and counted as it streams, refused (413)
+    as soon as it passes the byte limit, or when its first bytes hold a picture header over the
+    pixel limit."""
+
+    def __init__(self, fh, limits: Limits):
+        self.fh, self.limits = fh, limits
+        self.h, self.n, self.head, self.probed = hashlib.sha256(), 0, bytearray(), False
+
+    def write(self, chunk: bytes) -> None:
+        self.n += len(chunk)
+        if self.n > self.limits.max_bytes:
+            raise HTTPException(413, f"the file is over {self.limits.max_bytes} bytes, "
+                                     "the most this desk accepts")
+        self.h.update(chunk)
+        self.fh.write(chunk)
+        if not self.probed and len(self.head) < HEAD_BYTES:
+            self.head += chunk[:HEAD_BYTES - len(self.head)]
+            if len(self.head) >= HEAD_BYTES:  # a picture too large is refused now,
+                self.probed = True  # from its header, before the rest arrives
+                _check_header(bytes(self.head), self.limits)
+
+
+async def _read_form(request: Request, ctype: str, sink: _Sink, limits: Limits) -> dict | None:
+    """Stream a ``multipart/form-data`` upload: the part ``file`` into ``sink``, the post's
+    fields into memory (each at most :data:`FIELD_BYTES`). Returns the checked post (None when
+    no caption was given); anything else in the form is refused with 400."""
+    from python_multipart.exceptions import FormParserError
+    from python_multipart.multipart import MultipartParser, parse_options_header
+
+    from veriscope.core.post import PostError, make_post
+
+    _, opts = parse_options_header(ctype)
+    boundary = opts.get(b"boundary")
+    if not boundary:
+        raise HTTPException(400, "a multipart/form-data body needs a boundary in its "
+                                 "Content-Type")
+    st = {"hname": b"", "hval": b"", "disp": b"", "kind": None, "name": "", "files": 0,
+          "ended": False}
+    fields: dict[str, bytearray] = {}
+
+    def on_part_begin():
+        st["disp"], st["kind"] = b"", None
+
+    def on_header_field(data, start, end):
+        st["hname"] += data[start:end]
+
+    def on_header_value(data, start, end):
+        st["hval"] += data[start:end]
+
+    def on_header_end():
+        if st["hname"].strip().lower() == b"content-disposition":
+            st["disp"] = st["hval"]
+        st["hname"], st["hval"] = b"", b""
+
+    def on_headers_finished():
+        _, o = parse_options_header(st["disp"])
+        name = o.get(b"name", b"").decode("utf-8", "replace")
+        if name == "file":
+            st["files"] += 1
+            if st["files"] > 1:
+                raise HTTPException(400, "one file per upload (the form has several 'file' parts)")
+            st["kind"] = "file"
+        elif name in FORM_FIELDS:
+            if name in fields:
+                raise HTTPException(400, f"the form field {name!r} is given twice")
+            fields[name] = bytearray()
+            st["kind"], st["name"] = "field", name
+        else:
+            raise HTTPException(400, f"unknown form field {name[:40]!r}: an upload's form holds "
+                                     f"'file' and optionally {', '.join(FORM_FIELDS)}")
+
+    def on_part_data(data, start, end):
+        if st["kind"] == "file":
+            sink.write(data[start:end])
+        elif st["kind"] == "field":
+            buf = fields[st["name"]]
+            buf += data[start:end]
+            if len(buf) > FIELD_BYTES:
+                raise HTTPException(413, f"the form field {st['name']!r} is over {FIELD_BYTES} "
+                                         "bytes")
+
+    def on_end():
+        st["ended"] = True
+
+    parser = MultipartParser(boundary, {
+        "on_part_begin": on_part_begin, "on_header_field": on_header_field,
+        "on_header_value": on_header_value, "on_header_end": on_header_end,
+        "on_headers_finished": on_headers_finished, "on_part_data": on_part_data,
+        "on_end": on_end})
+    total = 0
+    try:
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > limits.max_bytes + FORM_SLACK:
+                raise HTTPException(413, f"the upload is over {limits.max_bytes} bytes, "
+                                         "the most this desk accepts")
+            parser.write(chunk)
+        parser.finalize()
+    except FormParserError as e:
+        raise HTTPException(400, f"not a valid multipart/form-data body ({e})") from None
+    if not st["ended"]:
+        raise HTTPException(400, "the multipart/form-data body ends before its closing boundary")
+    if st["files"] == 0:
+        raise HTTPException(400, "no file in the form: send it as the field 'file'")
+    text = {}
+    for k, v in fields.items():
+        try:
+            text[k] = bytes(v).decode("utf-8")
+        except UnicodeDecodeError:
+            raise HTTPException(400, f"the form field {k!r} is not UTF-8 text") from None
+    if "caption" not in text:
+        if text:
+            raise HTTPException(400, f"{', '.join(text)} need(s) a caption (the form field "
+                                     "'caption')")
+        return None
+    try:
+        return make_post(text["caption"], date=text.get("claimed_date"),
+                         place=text.get("claimed_place"), source=text.get("source"))
+    except PostError as e:
+        raise HTTPException(400, str(e)) from None
+
 
 def _check_header(head: bytes, limits: Limits) -> None:
     """413 as soon as a picture's header claims more pixels than the limit (whatever cannot be
@@ -510,7 +682,17 @@ def _view_model(rep: dict) -> dict:
             prov.append({"detector": e["name"], "label": e.get("label"), "score": e.get("score"),
                          "findings": e.get("findings", [])})
     media = rep.get("media", {})
+    post = rep.get("post")
     return {"verdict": rep.get("verdict", {}), "findings": findings,
+            "post": None if post is None else {
+                "label": post.get("label"), "score": post.get("score"),
+                "summary": post.get("summary"),
+                "claims": [{"text": c.get("text", ""), "source": c.get("source") or "caption",
+                            "status": c.get("status", ""),
+                            "checks": [{"detector": ch.get("detector", ""),
+                                        "why": ch.get("why", "")}
+                                       for ch in c.get("checks", [])]}
+                           for c in post.get("claims", [])]},
             "segments": sorted(segments, key=lambda s: s.get("start", 0)),
             "provenance": prov, "media": media,
             "duration": media.get("duration"),

@@ -8,7 +8,8 @@ Layout of a bundle (a folder, or a zip holding that folder)::
     data/
       originals/<sha256>/<file name>   each file as received, byte for byte
       reports/<item id>/               the item's report folder (report.json, report.html, maps/...)
-      items.json                       every item of the case (state, verdict, notes, hashes...)
+      items.json                       every item of the case (state, verdict, notes, hashes,
+                                       the caption it was posted with...)
       audit.jsonl                      the desk's whole audit chain; rows about other cases
                                        reduced to {seq, prev, hash, redacted}
       case.jsonld                      the case in CASE/UCO JSON-LD
@@ -44,7 +45,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from veriscope.core.version import __version__
 from veriscope.desk import audit
-from veriscope.desk.store import Store, safe_name
+from veriscope.desk.store import Store, decode_post, safe_name
 
 KEY_FILE, PUB_FILE = "ed25519.pem", "ed25519.pub"
 SIGNATURE, SIGNER = "signature.ed25519", "signer.pub"
@@ -224,6 +225,7 @@ def _snapshot(store: Store, case_id: int) -> dict:
     for it in items:
         it["tags"] = [t for t in (it.get("tags") or "").split(",") if t]
         it["hash_ok"] = None if it["hash_ok"] is None else bool(it["hash_ok"])
+        it["post"] = decode_post(it.get("post"))
     check = audit.verify_rows(rows)
     if not check.ok:
         raise BundleError("the desk's audit chain is broken (" + "; ".join(check.problems[:3])
@@ -802,11 +804,13 @@ def _verify_items(data: Path, rows: list[dict], res: BundleCheck) -> None:
         return
     res.counts["items"] = len(items)
     res.counts["reports"] = sum(1 for i in items if i.get("report"))
-    ingest = {}
+    ingest, posted = {}, {}
     for r in rows:
         if r.get("action") == "item.ingest" and not r.get("redacted"):
             try:
-                ingest[r["target"]] = json.loads(r["detail"]).get("sha256")
+                detail = json.loads(r["detail"])
+                ingest[r["target"]] = detail.get("sha256")
+                posted[r["target"]] = detail.get("post")
             except (ValueError, KeyError, TypeError, AttributeError):
                 pass
     used = set()
@@ -826,6 +830,9 @@ def _verify_items(data: Path, rows: list[dict], res: BundleCheck) -> None:
         if rows and ingest.get(f"item:{iid}") != sha:
             P.append(f"data/items.json: item {iid}: the audit chain's ingest row records "
                      f"{ingest.get(f'item:{iid}')!r}, not {sha}")
+        if rows and posted.get(f"item:{iid}") != it.get("post"):
+            P.append(f"data/items.json: item {iid}: its post (caption) differs from the one "
+                     "the audit chain's ingest row records")
         rep = it.get("report")
         if rep is not None and not (isinstance(rep, str) and (data / rep).is_dir()):
             P.append(f"data/items.json: item {iid}: its report folder {rep} is missing")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from veriscope.desk.store import Store, now
+from veriscope.desk.store import Store, decode_post, now
 
 DEFAULT_LEASE_S = 60.0
 
@@ -34,6 +34,8 @@ class Claim:
     sha256: str
     name: str
     detectors: str | None
+    post: dict | None = None
+    """The caption (and claimed date, place, source) the file was posted with, if any."""
 
 
 def expire_leases(store: Store, conn, t: float | None = None) -> int:
@@ -61,7 +63,7 @@ def claim(store: Store, worker: str, lease_s: float = DEFAULT_LEASE_S) -> Claim 
     with store.tx() as c:
         expire_leases(store, c)
         r = c.execute("SELECT jobs.id, jobs.item_id, jobs.attempts, items.sha256, items.name, "
-                      "items.detectors FROM jobs JOIN items ON items.id = jobs.item_id "
+                      "items.detectors, items.post FROM jobs JOIN items ON items.id = jobs.item_id "
                       "WHERE jobs.state = 'queued' ORDER BY jobs.priority, jobs.id LIMIT 1"
                       ).fetchone()
         if r is None:
@@ -72,7 +74,8 @@ def claim(store: Store, worker: str, lease_s: float = DEFAULT_LEASE_S) -> Claim 
         c.execute("UPDATE items SET state = 'running' WHERE id = ?", (r["item_id"],))
         store.log(c, worker, "job.start", f"job:{r['id']}",
                   {"item": r["item_id"], "attempt": attempt})
-    return Claim(r["id"], r["item_id"], attempt, worker, r["sha256"], r["name"], r["detectors"])
+    return Claim(r["id"], r["item_id"], attempt, worker, r["sha256"], r["name"], r["detectors"],
+                 decode_post(r["post"]))
 
 
 def _holds(conn, cl: Claim) -> bool:
@@ -92,8 +95,9 @@ def renew(store: Store, cl: Claim, lease_s: float = DEFAULT_LEASE_S) -> bool:
 
 def complete(store: Store, cl: Claim, *, report_dir: str, verdict: str | None,
              score: float | None, band: str | None, kind: str | None,
-             detectors: list[str]) -> bool:
-    """Record the result of a claim; False (and nothing recorded) when the lease was lost."""
+             detectors: list[str], post_label: str | None = None) -> bool:
+    """Record the result of a claim; False (and nothing recorded) when the lease was lost.
+    ``post_label``: the report's ``post.label`` (items posted with a caption only)."""
     with store.tx() as c:
         if not _holds(c, cl):
             return False
@@ -103,11 +107,13 @@ def complete(store: Store, cl: Claim, *, report_dir: str, verdict: str | None,
         c.execute("UPDATE jobs SET state = 'done', finished = ?, lease_until = NULL, error = NULL "
                   "WHERE id = ?", (t, cl.job_id))
         c.execute("UPDATE items SET state = 'done', error = NULL, verdict = ?, score = ?, band = ?, "
-                  "kind = ?, report_dir = ? WHERE id = ?",
-                  (verdict, score, band, kind, report_dir, cl.item_id))
-        store.log(c, cl.worker, "job.done", f"job:{cl.job_id}",
-                  {"item": cl.item_id, "attempt": cl.attempt, "verdict": verdict, "score": score,
-                   "detectors": detectors})
+                  "kind = ?, report_dir = ?, post_label = ? WHERE id = ?",
+                  (verdict, score, band, kind, report_dir, post_label, cl.item_id))
+        detail = {"item": cl.item_id, "attempt": cl.attempt, "verdict": verdict, "score": score,
+                  "detectors": detectors}
+        if post_label is not None:  # a plain file's row is exactly as before
+            detail["post_label"] = post_label
+        store.log(c, cl.worker, "job.done", f"job:{cl.job_id}", detail)
     return True
 
 

@@ -33,8 +33,15 @@ from veriscope.core.version import __version__
 from veriscope.desk import audit
 
 REVIEW_STATES = ("unreviewed", "ok", "to_check", "warning")
+POST_FIELDS = ("caption", "date", "place", "source")
+"""An item's post as stored and shown: the fields of :func:`veriscope.core.post.make_post`."""
 PRIORITY_INTERACTIVE, PRIORITY_BATCH = 0, 10
 TOOL = f"veriscope {__version__}"
+
+MIGRATIONS = {"items": (("post", "TEXT"), ("post_label", "TEXT"))}
+"""Columns added after the first release of the desk (table: ((column, type), ...)). A database
+made by an earlier version gains them when it is opened (:meth:`Store.migrate`); they are
+nullable, so the rows already there read as before (no caption)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS cases (
@@ -61,7 +68,9 @@ CREATE TABLE IF NOT EXISTS items (
     review TEXT NOT NULL DEFAULT 'unreviewed',
     note TEXT NOT NULL DEFAULT '',
     tags TEXT NOT NULL DEFAULT '',
-    report_dir TEXT
+    report_dir TEXT,
+    post TEXT,
+    post_label TEXT
 );
 CREATE INDEX IF NOT EXISTS items_sha ON items(sha256);
 CREATE INDEX IF NOT EXISTS items_case ON items(case_id);
@@ -137,6 +146,26 @@ class Store:
         self.head_path = self.root / "audit.head"
         with self.read() as c:  # executescript runs its own transaction
             c.executescript(SCHEMA + audit.SCHEMA)
+        self.migrate()
+
+    def migrate(self) -> list[str]:
+        """Add the columns of :data:`MIGRATIONS` that an older database lacks (under the writer
+        lock: the server and its workers may open the folder at once). Returns what was added.
+        Schema changes are not audit rows: they change no case, item or job."""
+        added = []
+        with self.read() as c:
+            missing = any(col not in _columns(c, table) for table, cols in MIGRATIONS.items()
+                          for col, _ in cols)
+        if not missing:
+            return added
+        with self.tx() as c:
+            for table, cols in MIGRATIONS.items():
+                have = _columns(c, table)
+                for col, kind in cols:
+                    if col not in have:
+                        c.execute(f"ALTER TABLE {table} ADD COLUMN {col} {kind}")
+                        added.append(f"{table}.{col}")
+        return added
 
     # ------------------------------------------------------------------ connections
     def connect(self) -> sqlite3.Connection:
@@ -271,24 +300,33 @@ class Store:
 
     def add_item(self, case_id: int, tmp: Path, *, sha256: str, size: int, name: str,
                  actor: str, expected_sha256: str | None = None,
-                 priority: int = PRIORITY_INTERACTIVE, detectors: str | None = None) -> dict:
+                 priority: int = PRIORITY_INTERACTIVE, detectors: str | None = None,
+                 post: dict | None = None) -> dict:
         """Record an uploaded file (already hashed while it streamed in) in a case and queue its
         analysis. An expected hash that differs is recorded for good (``hash_ok`` = 0 and an
-        audit row); the file is still kept and analysed, since it is what was received."""
+        audit row); the file is still kept and analysed, since it is what was received.
+        ``post``: the caption (and claimed date, place, source) it was posted with, already
+        checked by :func:`veriscope.core.post.make_post`; it is part of what was received, so
+        the ingest row of the audit log records it too."""
         if self.case(case_id) is None:
             raise KeyError(f"no case {case_id}")
         self.store_blob(tmp, sha256)
         exp = expected_sha256.lower().strip() if expected_sha256 else None
         hash_ok = None if exp is None else int(hmac.compare_digest(exp, sha256))
         name = safe_name(name)
+        if post is not None:
+            post = {k: post.get(k) for k in POST_FIELDS}
         with self.tx() as c:
             iid = c.execute(
                 "INSERT INTO items (case_id, sha256, name, size, expected_sha256, hash_ok, created, "
-                "detectors) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (case_id, sha256, name, size, exp, hash_ok, now(), detectors)).lastrowid
-            self.log(c, actor, "item.ingest", f"item:{iid}",
-                     {"case": case_id, "sha256": sha256, "name": name, "size": size,
-                      "expected_sha256": exp, "hash_ok": hash_ok})
+                "detectors, post) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (case_id, sha256, name, size, exp, hash_ok, now(), detectors,
+                 None if post is None else json.dumps(post, ensure_ascii=False))).lastrowid
+            detail = {"case": case_id, "sha256": sha256, "name": name, "size": size,
+                      "expected_sha256": exp, "hash_ok": hash_ok}
+            if post is not None:  # a plain file's row is exactly as before
+                detail["post"] = post
+            self.log(c, actor, "item.ingest", f"item:{iid}", detail)
             if hash_ok == 0:
                 self.log(c, actor, "item.hash_mismatch", f"item:{iid}",
                          {"expected": exp, "received": sha256})
@@ -391,7 +429,25 @@ def _tag(t: str) -> str:
     return re.sub(r"[^\w\- ]+", "", str(t).strip().lower())[:40].strip()
 
 
+def _columns(conn, table: str) -> set[str]:
+    return {r[1] for r in conn.execute(f"PRAGMA table_info({table})").fetchall()}
+
+
 def _item(r) -> dict:
     d = dict(r)
     d["tags"] = [t for t in (d.get("tags") or "").split(",") if t]
+    d["post"] = decode_post(d.get("post"))
     return d
+
+
+def decode_post(text) -> dict | None:
+    """The stored post of an item (JSON text, or NULL for a plain file) as a dict."""
+    if not text:
+        return None
+    try:
+        d = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(d, dict) or not isinstance(d.get("caption"), str):
+        return None
+    return {k: d.get(k) for k in POST_FIELDS}

@@ -30,8 +30,11 @@ from veriscope.desk.store import Store
 def analyze_task(args: tuple) -> dict:
     """Analyse one stored file into ``dest`` (module level: it runs in a worker process or on
     a Dask worker). ``args`` = (source path, display name, dest folder, detectors, timeout_s,
-    max_pixels). Returns the verdict summary, or ``error``."""
-    src, name, dest, detectors, timeout_s, max_pixels = args
+    max_pixels[, post]); ``post``: the caption it was posted with (a checked post dict, or
+    None), so that the report gains its ``post`` object. Returns the verdict summary (with
+    ``post_label`` for a post), or ``error``."""
+    src, name, dest, detectors, timeout_s, max_pixels = args[:6]
+    post = args[6] if len(args) > 6 else None
     from veriscope.core import registry
     from veriscope.detectors.base import Context
     from veriscope.pipeline.batch import Job, analyze_one
@@ -39,12 +42,16 @@ def analyze_task(args: tuple) -> dict:
     dest = Path(dest)
     work = dest.parent / (dest.name + ".in")
     work.mkdir(parents=True, exist_ok=True)
-    link = work / name  # the report names the file as it was uploaded
+    # the report names the file as it was uploaded; an upload is a media file even when its
+    # name ends like a post file (*.post.json), which analyse_one would read as a post
+    from veriscope.core.post import is_post_file
+
+    link = work / (name + ".upload" if is_post_file(name) else name)
     try:
         if not link.exists():
             os.symlink(src, link)
         classes = registry.select(detectors)
-        out = analyze_one(Job(link, dest, html=True, display=True), classes,
+        out = analyze_one(Job(link, dest, html=True, display=True, post=post), classes,
                           Context(timeout_s=timeout_s), max_pixels=max_pixels)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -57,7 +64,9 @@ def analyze_task(args: tuple) -> dict:
     v = rep["verdict"]
     return {"verdict": v["label"], "score": v["score"], "band": v["band"],
             "kind": rep["media"]["kind"],
-            "detectors": [f"{e['name']} {e['version']}" for e in rep["evidence"]]}
+            "detectors": [f"{e['name']} {e['version']}" for e in
+                          rep["evidence"] + (rep.get("post") or {}).get("evidence", [])],
+            "post_label": (rep.get("post") or {}).get("label")}
 
 
 class Worker:
@@ -93,7 +102,7 @@ class Worker:
         hb.start()
         try:
             args = (str(self.store.blob_path(cl.sha256)), cl.name, str(tmp),
-                    cl.detectors or self.detectors, self.timeout_s, self.max_pixels)
+                    cl.detectors or self.detectors, self.timeout_s, self.max_pixels, cl.post)
             if self.engine is None:
                 res = analyze_task(args)
             else:
@@ -115,7 +124,7 @@ class Worker:
         os.replace(tmp, final)
         if not queue.complete(self.store, cl, report_dir=final_rel, verdict=res["verdict"],
                               score=res["score"], band=res["band"], kind=res["kind"],
-                              detectors=res["detectors"]):
+                              detectors=res["detectors"], post_label=res.get("post_label")):
             shutil.rmtree(final, ignore_errors=True)
         return True
 

@@ -53,7 +53,15 @@ function setupUpload() {
       const xhr = new XMLHttpRequest();
       xhr.open("POST", `/api/v1/cases/${caseId}/items?${params}`);
       xhr.setRequestHeader("X-CSRF-Token", CSRF());
-      xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      const post = postFields();
+      let body = file;
+      if (post) {  // a caption: the file and the post's fields as multipart/form-data
+        body = new FormData();
+        body.append("file", file, file.name);
+        for (const [k, v] of Object.entries(post)) body.append(k, v);
+      } else {
+        xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      }
       xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = 100 * e.loaded / e.total; };
       xhr.onload = () => {
         if (xhr.status === 201) { bar.value = 100; status.textContent = "queued"; }
@@ -66,8 +74,20 @@ function setupUpload() {
         resolve();
       };
       xhr.onerror = () => { status.textContent = "network error"; status.className = "error"; resolve(); };
-      xhr.send(file);
+      xhr.send(body);
     });
+  }
+
+  function postFields() {  // the caption and its companions, or null without a caption
+    const caption = document.getElementById("caption").value;
+    if (!caption.trim()) return null;
+    const out = {caption};
+    for (const [id, field] of [["claimed-date", "claimed_date"], ["claimed-place", "claimed_place"],
+                               ["source", "source"]]) {
+      const v = document.getElementById(id).value.trim();
+      if (v) out[field] = v;
+    }
+    return out;
   }
 
   async function walk(entry, prefix) {  // a dropped folder
@@ -145,11 +165,26 @@ function row(i) {
     s.className = "bad"; s.textContent = " hash mismatch";
     name.append(s);
   }
+  if (i.post) {  // the caption, as text (never as HTML)
+    const cap = document.createElement("div");
+    cap.className = "caption";
+    cap.title = i.post.caption.slice(0, 500);
+    const c = i.post.caption;
+    cap.textContent = `“${c.length > 120 ? c.slice(0, 119) + "…" : c}”`;
+    name.append(cap);
+  }
   const verdict = document.createElement("td");
   if (i.verdict) {
     const s = document.createElement("span");
     s.className = `verdict v-${i.verdict}`; s.textContent = i.verdict;
     verdict.append(s);
+  }
+  if (i.post_label) {
+    const s = document.createElement("span");
+    s.className = `post-label p-${i.post_label}`;
+    s.textContent = `caption: ${i.post_label}`;
+    s.title = "does the caption fit the picture?";
+    verdict.append(" ", s);
   }
   const state = cell(i.state + (i.error ? `: ${i.error.slice(0, 80)}` : ""), `state s-${i.state}`);
   if (i.error) state.title = i.error;
