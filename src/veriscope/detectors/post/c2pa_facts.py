@@ -35,20 +35,13 @@ VALID_STATES = ("Valid", "Trusted")
 METADATA_LABELS = ("stds.exif", "c2pa.metadata")
 _XMP_GPS = re.compile(r"^\s*(\d+(?:\.\d+)?),(\d+(?:\.\d+)?)(?:,(\d+(?:\.\d+)?))?\s*([NSEW])\s*$",
                       re.I)
-_DT = re.compile(r"^\s*(\d{4})[:\-](\d{2})[:\-](\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?")
 
 
 def _date(v) -> dt.datetime | None:
-    if not isinstance(v, str):
-        return None
-    m = _DT.match(v)
-    if not m:
-        return None
-    try:
-        return dt.datetime(int(m[1]), int(m[2]), int(m[3]), int(m[4] or 0), int(m[5] or 0),
-                           int(m[6] or 0))
-    except ValueError:
-        return None
+    """A date-time as EXIF and XMP write it (``YYYY:MM:DD HH:MM:SS`` or ISO), or None."""
+    from veriscope.detectors.post.caption_facts import _parse_exif_date
+
+    return _parse_exif_date(v)
 
 
 def xmp_coordinate(v, negative: str) -> float | None:
