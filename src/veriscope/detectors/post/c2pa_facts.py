@@ -39,9 +39,9 @@ _XMP_GPS = re.compile(r"^\s*(\d+(?:\.\d+)?),(\d+(?:\.\d+)?)(?:,(\d+(?:\.\d+)?))?
 
 def _date(v) -> dt.datetime | None:
     """A date-time as EXIF and XMP write it (``YYYY:MM:DD HH:MM:SS`` or ISO), or None."""
-    from veriscope.detectors.post.caption_facts import _parse_exif_date
+    from veriscope.detectors.post.claims import parse_exif_datetime
 
-    return _parse_exif_date(v)
+    return parse_exif_datetime(v)
 
 
 def xmp_coordinate(v, negative: str) -> float | None:

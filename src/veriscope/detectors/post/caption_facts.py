@@ -38,6 +38,7 @@ import re
 from veriscope.core.evidence import Evidence, Token
 from veriscope.core.media import Media
 from veriscope.detectors.base import Context, Detector
+from veriscope.detectors.post.claims import parse_exif_datetime
 
 DATE_SLACK_DAYS = 1
 """Days of slack on each side of a claimed date (time zones: EXIF dates are local, often
@@ -57,36 +58,20 @@ def claim_score(kind: str, gap: float) -> float:
     return 0.6 if gap <= 1000 else 0.8 if gap <= 3000 else 0.95
 
 
-_EXIF_DT = re.compile(r"^\s*(\d{4})[:\-](\d{2})[:\-](\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?")
-
-
-def _parse_exif_date(v) -> dt.datetime | None:
-    if isinstance(v, bytes):
-        v = v.decode("ascii", errors="replace")
-    if not isinstance(v, str):
-        return None
-    m = _EXIF_DT.match(v)
-    if not m:
-        return None
-    try:
-        return dt.datetime(int(m[1]), int(m[2]), int(m[3]), int(m[4] or 0), int(m[5] or 0),
-                           int(m[6] or 0))
-    except ValueError:
-        return None
 
 
 def capture_date(meta) -> tuple[dt.datetime | None, str | None, str | None]:
     """(local capture time, where it was read, its UTC offset as written) from the metadata."""
     for src, d, key in (("EXIF DateTimeOriginal", meta.exif, "DateTimeOriginal"),
                         ("EXIF DateTimeDigitized", meta.exif, "DateTimeDigitized")):
-        t = _parse_exif_date(d.get(key))
+        t = parse_exif_datetime(d.get(key))
         if t is not None:
             off = meta.exif.get("OffsetTimeOriginal" if key == "DateTimeOriginal"
                                 else "OffsetTimeDigitized")
             return t, src, off if isinstance(off, str) else None
     for local in ("DateTimeOriginal", "DateCreated"):
         for v in meta.xmp_get(local):
-            t = _parse_exif_date(v)
+            t = parse_exif_datetime(v)
             if t is not None:
                 return t, f"XMP {local}", None
     return None, None, None

@@ -420,3 +420,23 @@ def all_claims(post: dict) -> list[dict]:
                                  "value": {"type": "unknown", "name": post["place"],
                                            "country": None, "candidates": []}}])
     return out
+
+
+EXIF_DATETIME = re.compile(r"^\s*(\d{4})[:\-](\d{2})[:\-](\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2}))?)?")
+
+
+def parse_exif_datetime(v) -> dt.datetime | None:
+    """A date-time as EXIF and XMP write it (``YYYY:MM:DD HH:MM:SS``, ``YYYY-MM-DDTHH:MM``...),
+    or None; shared by the post checks that read the file's own dates."""
+    if isinstance(v, bytes):
+        v = v.decode("ascii", errors="replace")
+    if not isinstance(v, str):
+        return None
+    m = EXIF_DATETIME.match(v)
+    if not m:
+        return None
+    try:
+        return dt.datetime(int(m[1]), int(m[2]), int(m[3]), int(m[4] or 0), int(m[5] or 0),
+                           int(m[6] or 0))
+    except ValueError:
+        return None
