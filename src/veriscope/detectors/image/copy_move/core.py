@@ -58,8 +58,8 @@ class Params:
     corr_min_std: float = 1.0
     min_aperture: float = 0.1  # region's gradient energy along the shift / total (aperture)
     corr_thr: float = 0.6
-    # 1.7: a copy repeats its source's gray levels, a look-alike object only its texture; see
-    # MISMATCH_FREE / MISMATCH_WEIGHT. 0 turns the term off (to measure it on FIT).
+    # 1.7: evidence lost per gray level of mismatch above MISMATCH_FREE (a copy repeats its
+    # source's gray levels, a look-alike object only its texture); 0 turns the term off
     mismatch_weight: float = 0.5
     min_region_area: int = 64  # px of the working copy, per side
     roi_margin: float = 1.0  # a region is searched within its inliers' box grown by this x size
@@ -193,17 +193,18 @@ as the pair that keeps every FIT forgery found at 0.5 and at the verdict's bar 0
 removes the most FIT false alarms (docs/detectors/copy_move.md, version 1.7)."""
 
 
-def intensity_mismatch(gray8: np.ndarray, M: np.ndarray, mask: np.ndarray,
+def intensity_mismatch(gray: np.ndarray, M: np.ndarray, mask: np.ndarray,
                        max_points: int = 20000) -> float:
     """Median |g(x) - g(M x)| (gray levels) over the pixels x of ``mask`` whose image M x
-    lies inside the picture (at most ``max_points`` of them, evenly spaced); 0 when none."""
+    lies inside the picture (at most ``max_points`` of them, evenly spaced); 0 when none.
+    ``gray``: the gray image, uint8 or float32."""
     import cv2
 
     ys, xs = np.nonzero(mask)
     if len(xs) > max_points:
         keep = np.linspace(0, len(xs) - 1, max_points).astype(np.int64)
         ys, xs = ys[keep], xs[keep]
-    H, W = gray8.shape
+    H, W = gray.shape
     sx = M[0, 0] * xs + M[0, 1] * ys + M[0, 2]
     sy = M[1, 0] * xs + M[1, 1] * ys + M[1, 2]
     ok = (sx >= 0) & (sx <= W - 1) & (sy >= 0) & (sy <= H - 1)
@@ -214,7 +215,7 @@ def intensity_mismatch(gray8: np.ndarray, M: np.ndarray, mask: np.ndarray,
     mx = np.zeros(m, np.float32)
     my = np.zeros(m, np.float32)
     mx[:n], my[:n] = sx[ok], sy[ok]
-    g = gray8.astype(np.float32)
+    g = gray if gray.dtype == np.float32 else gray.astype(np.float32)
     moved = cv2.remap(g, mx.reshape(-1, 1024), my.reshape(-1, 1024), cv2.INTER_LINEAR)
     diff = np.abs(moved.ravel()[:n] - g[ys[ok], xs[ok]])
     return float(np.median(diff))
@@ -592,6 +593,7 @@ def verify(gray8: np.ndarray, props: Proposals, p: Params, tm: dict | None = Non
     sbudget = int(p.share_budget * npx)
     spent = [0]
     frac = min(1.0, sbudget / need_per) if need_per else 1.0
+    gray32 = gray8.astype(np.float32)  # the gray levels themselves, for the mismatch term
     for (tr, Minv, ms, md, cc), (bs, bd) in zip(checked, boxes, strict=True):
         sup = len(consistent_matches(tr.M, props.matches, p.reproj))
         per = periodicity(grayf, tr.M, Minv, bs, bd, p, frac, spent, **kw)
@@ -599,7 +601,7 @@ def verify(gray8: np.ndarray, props: Proposals, p: Params, tm: dict | None = Non
                   corr=float(cc.mean()) if len(cc) else 1.0,
                   periodic=per,
                   exact_blocks=int(tr.extra.get("exact_blocks", 0)),
-                  mismatch=intensity_mismatch(gray8, tr.M, ms))
+                  mismatch=intensity_mismatch(gray32, tr.M, ms))
         if tr.origin == "exact" and flat is not None:
             ring = cv2.dilate((ms | md).astype(np.uint8), np.ones((2 * EXACT_RING + 1,) * 2,
                                                                   np.uint8)) > 0
