@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _fuzzutil  # noqa: E402
 
 if __name__ == "__main__":
-    _fuzzutil.instrument(["veriscope.detectors.provenance.c2pa"])
+    _fuzzutil.instrument(["veriscope.formats.c2pa_store", "veriscope.detectors.provenance.c2pa"])
 
 from veriscope.core.media import _FORMATS, Media, sniff_format  # noqa: E402
 from veriscope.detectors.base import Context  # noqa: E402
@@ -44,7 +44,7 @@ def _json_half(data: bytes) -> None:
     except (ValueError, RecursionError):
         crjson = None
     if not isinstance(store, dict):
-        return  # _read_store refuses a store that is not an object
+        return  # formats.c2pa_store.read_store refuses a store that is not an object
     if not isinstance(crjson, dict):
         crjson = None
     media = Media(path=_fuzzutil.SCRATCH / "fuzz.jpg", kind="image", format="jpeg",

@@ -132,3 +132,17 @@ def test_signature_time_bounds_the_capture_date_from_above():
 def test_xmp_coordinates(v, neg, want):
     got = xmp_coordinate(v, neg)
     assert (got is None) if want is None else abs(got - want) < 1e-3
+
+
+def test_the_store_is_read_once_for_the_c2pa_detector_and_the_caption(tmp_path, creds,
+                                                                     monkeypatch):
+    from veriscope.formats import c2pa_store
+
+    p = _sign(_source(tmp_path / "s.jpg"), tmp_path / "signed.jpg", creds, PARIS)
+    calls = []
+    real = c2pa_store.read_store
+    monkeypatch.setattr(c2pa_store, "read_store", lambda *a: calls.append(a) or real(*a))
+    r = analyze_path(p, "metadata,c2pa", post=make_post("Floods in Paris, 3 June 2024"))
+    assert len(calls) == 1
+    assert next(e for e in r.evidence if e.name == "c2pa").score is not None
+    assert r.to_dict()["post"]["label"] == "contradicted"

@@ -1,10 +1,9 @@
 """Facts about the picture that its C2PA Content Credentials sign: capture date and GPS.
 
 Read for ``caption_facts`` with c2pa-python, offline (no remote manifest, no OCSP), from the
-active manifest of a file whose credentials validate (``Valid`` or ``Trusted``). The ``c2pa``
-detector reads the same store for the image verdict, but detector families do not see each
-other's evidence, so the store is read here again (a few milliseconds) and cached on the
-:class:`Media`. Three dates, which mean different things:
+active manifest of a file whose credentials validate (``Valid`` or ``Trusted``). The store is
+the one the ``c2pa`` detector reads for the image verdict, read once per :class:`Media`
+(:mod:`veriscope.formats.c2pa_store`). Three dates, which mean different things:
 
 - ``exif:DateTimeOriginal`` of a ``stds.exif`` or ``c2pa.metadata`` assertion: the capture time
   as the signer recorded it (a camera that signs at capture). Used as the capture date.
@@ -22,26 +21,22 @@ GPS: ``exif:GPSLatitude`` / ``exif:GPSLongitude`` of the same assertions (XMP fo
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
 import re
 
 from veriscope.core.media import Media
+from veriscope.detectors.post.claims import parse_exif_datetime as _date
+from veriscope.formats.c2pa_store import (
+    ENV_TRUST_ANCHORS,
+    MIME_BY_FORMAT,
+    load_trust_anchors,
+    media_store,
+)
 
-MIME = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "tiff": "image/tiff",
-        "heic": "image/heic", "heif": "image/heif", "avif": "image/avif", "gif": "image/gif"}
 VALID_STATES = ("Valid", "Trusted")
 METADATA_LABELS = ("stds.exif", "c2pa.metadata")
 _XMP_GPS = re.compile(r"^\s*(\d+(?:\.\d+)?),(\d+(?:\.\d+)?)(?:,(\d+(?:\.\d+)?))?\s*([NSEW])\s*$",
                       re.I)
-
-
-def _date(v) -> dt.datetime | None:
-    """A date-time as EXIF and XMP write it (``YYYY:MM:DD HH:MM:SS`` or ISO), or None."""
-    from veriscope.detectors.post.claims import parse_exif_datetime
-
-    return parse_exif_datetime(v)
 
 
 def xmp_coordinate(v, negative: str) -> float | None:
@@ -60,47 +55,21 @@ def xmp_coordinate(v, negative: str) -> float | None:
     return -x if m[4].upper() == negative else x
 
 
-def _anchors(ctx) -> str | None:
-    path = (ctx.opts("c2pa").get("trust_anchors") if ctx is not None else None) or os.environ.get(
-        "VERISCOPE_C2PA_TRUST_ANCHORS")
-    if not path:
-        return None
-    try:
-        with open(os.path.expanduser(str(path)), encoding="ascii", errors="replace") as fh:
-            return fh.read()
-    except OSError:
-        return None
-
-
 def read_store(media: Media, ctx=None) -> dict | None:
     """The validated manifest store (``Reader.json()``), or None: no credentials, a format the
-    library does not read, or c2pa-python missing."""
-    mime = MIME.get(media.format)
-    if mime is None:
+    library does not read, or c2pa-python missing. Read once per Media with the ``c2pa``
+    detector (:func:`veriscope.formats.c2pa_store.media_store`), with the same trust anchors
+    (the option ``c2pa.trust_anchors`` or env ``VERISCOPE_C2PA_TRUST_ANCHORS``)."""
+    if media.format not in MIME_BY_FORMAT:
         return None
+    path = (ctx.opts("c2pa").get("trust_anchors") if ctx is not None else None) or os.environ.get(
+        ENV_TRUST_ANCHORS)
+    pem, _ = load_trust_anchors(path)
     try:
-        import c2pa
-    except Exception:
+        store, _ = media_store(media, pem)
+    except Exception:  # no manifest, a damaged one, a remote one, no library: no signed facts
         return None
-    settings = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False,
-                           "verify_trust": True}}
-    pem = _anchors(ctx)
-    if pem:
-        settings["trust"] = {"trust_anchors": pem}
-    try:
-        context = c2pa.Context.from_dict(settings)
-        try:
-            with open(media.path, "rb") as fh:
-                reader = c2pa.Reader(mime, fh, None, context)
-                try:
-                    store = json.loads(reader.json())
-                finally:
-                    reader.close()
-        finally:
-            context.close()
-    except Exception:  # no manifest, a damaged one, a remote one: no signed facts
-        return None
-    return store if isinstance(store, dict) else None
+    return store
 
 
 def c2pa_facts(media: Media, ctx=None) -> dict | None:

@@ -13,7 +13,6 @@ Scoring rules (constants set by rule, not fitted; see docs/detectors/c2pa.md).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
@@ -22,8 +21,13 @@ from typing import Any
 from veriscope.core.evidence import Evidence
 from veriscope.core.media import Media
 from veriscope.detectors.base import Context, Detector
-
-ENV_TRUST_ANCHORS = "VERISCOPE_C2PA_TRUST_ANCHORS"
+from veriscope.formats.c2pa_store import (
+    ENV_TRUST_ANCHORS,
+    MIME_BY_FORMAT,
+    load_trust_anchors,
+    media_store,
+)
+from veriscope.formats.c2pa_store import short_error as _short
 
 # ---------------------------------------------------------------- score rules
 SCORE_AI_DECLARED = 0.97  # valid manifest whose signer declares AI / algorithmic generation
@@ -33,13 +37,6 @@ SCORE_INVALID = 0.8  # signature broken, manifest malformed or altered
 SCORE_EDITS_DECLARED = 0.3  # valid manifest that openly declares edits (not deception)
 SCORE_NOTHING_FOUND = 0.0  # no manifest, or a valid manifest declaring a plain capture/creation
 
-# Media.format -> MIME type the c2pa library reads. Formats missing here
-# (bmp, matroska, ogg) cannot carry embedded Content Credentials for c2pa-rs.
-MIME_BY_FORMAT = {
-    "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif", "tiff": "image/tiff",
-    "webp": "image/webp", "heif": "image/heif", "mp4": "video/mp4", "m4a": "audio/mp4",
-    "avi": "video/avi", "wav": "audio/wav", "flac": "audio/flac", "mp3": "audio/mpeg",
-}
 
 # ---------------------------------------------------------------- status codes
 # Every C2PA validation status code (C2PA technical specification 2.x, "standard
@@ -287,15 +284,14 @@ class C2PADetector(Detector):
         ev = self.evidence()
         anchors_path = (ctx.opts(self.name).get("trust_anchors")
                         or os.environ.get(ENV_TRUST_ANCHORS) or None)
-        anchors_pem, anchor_problem = _load_trust_anchors(anchors_path)
+        anchors_pem, anchor_problem = load_trust_anchors(anchors_path)
         if anchor_problem:
             ev.add("low", "c2pa_trust_anchors_unusable",
                    f"The configured trust anchors could not be used ({anchor_problem}), so no signer "
                    "can be shown as trusted.", path=str(anchors_path))
 
-        mime = MIME_BY_FORMAT[media.format]
         try:
-            store, crjson = _read_store(c2pa, media.path, mime, anchors_pem)
+            store, crjson = media_store(media, anchors_pem)
         except c2pa.C2paError.ManifestNotFound:
             return self._absent(ev, media, None)
         except c2pa.C2paError.NotSupported as e:
@@ -453,56 +449,6 @@ class C2PADetector(Detector):
 
 
 # ---------------------------------------------------------------------- reading
-def _load_trust_anchors(path) -> tuple[str | None, str | None]:
-    """(PEM text, None) or (None, problem) or (None, None) when nothing is configured."""
-    if not path:
-        return None, None
-    p = Path(str(path)).expanduser()
-    try:
-        text = p.read_text(encoding="ascii", errors="replace")
-    except OSError as e:
-        return None, f"cannot read {p}: {e.strerror or e}"
-    try:
-        from cryptography import x509
-
-        certs = x509.load_pem_x509_certificates(text.encode("ascii", errors="replace"))
-    except Exception as e:
-        return None, f"{p} is not a PEM certificate bundle ({_short(e)})"
-    if not certs:
-        return None, f"{p} holds no certificates"
-    return text, None
-
-
-def _settings(anchors_pem: str | None) -> dict:
-    # Offline: never fetch remote manifests or OCSP responses.
-    s = {"verify": {"remote_manifest_fetch": False, "ocsp_fetch": False, "verify_trust": True}}
-    if anchors_pem:
-        s["trust"] = {"trust_anchors": anchors_pem}
-    return s
-
-
-def _read_store(c2pa, path: Path, mime: str, anchors_pem: str | None) -> tuple[dict, dict | None]:
-    """Read and validate the manifest store; returns (store JSON, crJSON or None)."""
-    context = c2pa.Context.from_dict(_settings(anchors_pem))
-    try:
-        with open(path, "rb") as fh:
-            reader = c2pa.Reader(mime, fh, None, context)
-            try:
-                store = json.loads(reader.json())
-                crjson = None
-                try:
-                    crjson = json.loads(reader.crjson())
-                except Exception:  # crJSON is optional extra detail (certificate names)
-                    crjson = None
-            finally:
-                reader.close()
-    finally:
-        context.close()
-    if not isinstance(store, dict):
-        raise ValueError("manifest store is not a JSON object")
-    return store, crjson
-
-
 def _has_embedded_c2pa(path: Path, chunk: int = 1 << 22) -> bool:
     """True when the file's bytes contain a JUMBF description box labelled 'c2pa'."""
     try:
@@ -780,6 +726,3 @@ def _ai_message(ai: list[dict], summary: dict) -> str:
             f"declaration was made{by} (source type {d['source_type']}).")
 
 
-def _short(e) -> str:
-    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-    return msg[:300]
