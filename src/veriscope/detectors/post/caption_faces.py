@@ -34,7 +34,8 @@ import threading
 
 from veriscope.core.evidence import Box, Evidence, Token
 from veriscope.core.media import Media
-from veriscope.detectors.base import Context, Detector, working_rgb
+from veriscope.detectors.base import Context, working_rgb
+from veriscope.detectors.post.base import CaptionCheck
 
 FACE_PIXELS = 1_500_000
 """The picture is searched at up to 1.5 MP, upsampled once by the detector (faces down to
@@ -182,12 +183,10 @@ def _boxes(faces: list[dict], most: int = 6) -> str:
     return s + (f" and {len(faces) - most} more" if len(faces) > most else "")
 
 
-class CaptionFacesDetector(Detector):
+class CaptionFacesDetector(CaptionCheck):
     name = "caption_faces"
     version = "1"
-    modalities = ("image",)
     requires = ("dlib", "face_recognition_models")
-    needs_post = True
     summary = "Caption of a post: counts of people vs the faces found in the picture"
     looks_at = ("The counts of people in the caption (\u201ctwo men\u201d, \u201ca crowd of 12\u201d, "
                 "\u201chundreds of protesters\u201d), compared with the frontal faces dlib's HOG "
@@ -202,9 +201,9 @@ class CaptionFacesDetector(Detector):
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         from veriscope.detectors.post.claims import count_claims
 
+        if (na := self.no_caption(ctx)) is not None:
+            return na
         post = ctx.post
-        if not post or not post.get("caption"):
-            return Evidence.not_applicable(self.name, self.version, "the input has no caption")
         claims = count_claims(post["caption"])
         if not claims:
             return Evidence.not_applicable(self.name, self.version,

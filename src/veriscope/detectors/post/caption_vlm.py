@@ -26,7 +26,8 @@ import os
 
 from veriscope.core.evidence import Box, Evidence
 from veriscope.core.media import Media
-from veriscope.detectors.base import Context, Detector, working_rgb
+from veriscope.detectors.base import Context, working_rgb
+from veriscope.detectors.post.base import CaptionCheck
 
 VLM_PIXELS = 1_000_000
 MAX_RESPONSE_BYTES = 1 << 20
@@ -108,11 +109,9 @@ def ground(raw: dict, caption: str, size: tuple[int, int], scale: float) -> tupl
     return kept, dropped
 
 
-class CaptionVLMDetector(Detector):
+class CaptionVLMDetector(CaptionCheck):
     name = "caption_vlm"
     version = "1"
-    modalities = ("image",)
-    needs_post = True
     summary = "Optional: a local vision-language model's opinion on the caption (off by default)"
     looks_at = ("What a vision-language model served by you (OpenAI-compatible endpoint) says "
                 "about the caption's claims on what the picture shows, tied to the caption's "
@@ -123,9 +122,9 @@ class CaptionVLMDetector(Detector):
     how_to_read = "Opinions, each with the words and the region it rests on; not evidence."
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
+        if (na := self.no_caption(ctx)) is not None:
+            return na
         post = ctx.post
-        if not post or not post.get("caption"):
-            return Evidence.not_applicable(self.name, self.version, "the input has no caption")
         url, model = endpoint(ctx)
         if not url:
             return Evidence.not_applicable(self.name, self.version, "off: no vision-language model "
