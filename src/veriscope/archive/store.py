@@ -233,6 +233,17 @@ class Archive:
 _SHARED: dict[str, Archive] = {}
 
 
+def open_configured(path) -> Archive | str:
+    """For the detectors that read an archive: :func:`open_shared` of ``path``, or the reason
+    there is none (no path configured, no archive there)."""
+    if not path:
+        return "no reference archive configured (--archive PATH or VERISCOPE_ARCHIVE)"
+    try:
+        return open_shared(path)
+    except FileNotFoundError as e:
+        return str(e)
+
+
 def open_shared(path) -> Archive:
     """The archive at ``path``, opened once per process and shared by its readers (the
     ``archive_match`` and ``caption_archive`` detectors), so that its search index is read from

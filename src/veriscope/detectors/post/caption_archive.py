@@ -59,8 +59,7 @@ class CaptionArchiveDetector(CaptionCheck):
                    "time the caption claims: an older picture presented as newer.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
-        from veriscope.archive.search import match, media_query
-        from veriscope.archive.store import open_shared
+        from veriscope.archive.store import open_configured
         from veriscope.core.post import word_indices
         from veriscope.detectors.post.caption_facts import DATE_SLACK_DAYS, claim_score, wrong_part
         from veriscope.detectors.post.claims import date_claims
@@ -68,14 +67,11 @@ class CaptionArchiveDetector(CaptionCheck):
         if (na := self.no_caption(ctx)) is not None:
             return na
         post = ctx.post
-        path = archive_path(ctx)
-        if not path:
-            return Evidence.not_applicable(self.name, self.version, "no reference archive "
-                                           "configured (--archive PATH or VERISCOPE_ARCHIVE)")
-        try:
-            archive = open_shared(path)
-        except FileNotFoundError as e:
-            return Evidence.not_applicable(self.name, self.version, str(e))
+        archive = open_configured(archive_path(ctx))
+        if isinstance(archive, str):
+            return Evidence.not_applicable(self.name, self.version, archive)
+        from veriscope.archive.search import match, media_query
+
         claims = date_claims(post["caption"], post.get("date"))
         ev = self.evidence()
         matches = [m for m in match(archive, media_query(media), top=5, diff_top=0)

@@ -41,17 +41,13 @@ class ArchiveMatchDetector(Detector):
                    "the two and matching their colours; re-encoding and resizing stay dark.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
-        path = ctx.opts(self.name).get("archive") or os.environ.get("VERISCOPE_ARCHIVE")
-        if not path:
-            return Evidence.not_applicable(self.name, self.version, "no reference archive "
-                                           "configured (--archive PATH or VERISCOPE_ARCHIVE)")
-        from veriscope.archive.search import match, media_query
-        from veriscope.archive.store import open_shared
+        from veriscope.archive.store import open_configured
 
-        try:
-            archive = open_shared(path)
-        except FileNotFoundError as e:
-            return Evidence.not_applicable(self.name, self.version, str(e))
+        archive = open_configured(ctx.opts(self.name).get("archive")
+                                  or os.environ.get("VERISCOPE_ARCHIVE"))
+        if isinstance(archive, str):
+            return Evidence.not_applicable(self.name, self.version, archive)
+        from veriscope.archive.search import match, media_query
         q = media_query(media, date=_exif_date(media))
         top = int(ctx.opts(self.name).get("top", 5))
         matches = match(archive, q, top=top)
