@@ -214,20 +214,28 @@ def best_of(path: Path, repeat: int, core: int | None, tmp: Path) -> dict:
     return best
 
 
-def batch(files: list[Path], workers: int, tmp: Path) -> float:
+def batch(files: list[Path], workers: int, tmp: Path) -> tuple[float, float]:
+    """Wall seconds of one batch run and the CPU seconds (user + system) it used, its worker
+    processes included (they are waited for by the command, the command by us)."""
+    import resource
+
     out = tmp / f"batch-w{workers}"
     shutil.rmtree(out, ignore_errors=True)
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu0 = ru.ru_utime + ru.ru_stime
     t = time.perf_counter()
     r = subprocess.run([str(CLI), "analyze", *map(str, files), "--out", str(out),
                         "--workers", str(workers)], stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE, env=ENV)
     wall = time.perf_counter() - t
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = ru.ru_utime + ru.ru_stime - cpu0
     if r.returncode not in (0, 1):
         raise RuntimeError(f"batch exit {r.returncode}: {r.stderr.decode()[-2000:]}")
     n = sum(1 for _ in out.glob("*/report.json"))
     if n != len(files):
         raise RuntimeError(f"batch wrote {n} reports for {len(files)} files")
-    return wall
+    return wall, cpu
 
 
 # ------------------------------------------------------------------ main
@@ -331,16 +339,23 @@ def main(argv=None) -> int:
             print()
         # ---------------------------------------------------------- batch throughput
         if not a.no_batch:
-            walls: dict[int, list[float]] = {1: [], 2: []}
+            runs: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
             for i in range(a.batch_repeat):
                 for w in ((1, 2) if i % 2 == 0 else (2, 1)):
-                    walls[w].append(batch(files, w, tmp))
-            b1, b2 = min(walls[1]), min(walls[2])
+                    runs[w].append(batch(files, w, tmp))
+            (b1, c1), (b2, c2) = min(runs[1]), min(runs[2])
+            ncpu = len(os.sched_getaffinity(0))
             res["batch"] = {"files": len(files), "workers_1_s": b1, "workers_2_s": b2,
-                            "speedup": b1 / b2, "runs": walls}
+                            "speedup": b1 / b2, "runs": {w: [x[0] for x in v] for w, v in runs.items()},
+                            "cpu_s": {"1": c1, "2": c2},
+                            "cores_busy": {"1": c1 / b1, "2": c2 / b2},
+                            "ceiling": ncpu / (c1 / b1)}
             print(f"Batch of {len(files)} files, one `veriscope analyze --out` process: 1 worker "
                   f"{b1:.1f} s ({len(files) / b1:.2f} files/s), 2 workers {b2:.1f} s "
-                  f"({len(files) / b2:.2f} files/s): **{b1 / b2:.2f}x**.\n")
+                  f"({len(files) / b2:.2f} files/s): **{b1 / b2:.2f}x**. CPU time (user + "
+                  f"system, workers included): 1 worker {c1:.1f} s = {c1 / b1:.2f} cores busy "
+                  f"on average, 2 workers {c2:.1f} s = {c2 / b2:.2f} cores: with {ncpu} cores, "
+                  f"the most a second worker could give is {ncpu / (c1 / b1):.2f}x.\n")
     res["load_end"] = os.getloadavg()[0]
     print(f"Load average at the end: {res['load_end']:.2f}.")
     a.out.parent.mkdir(parents=True, exist_ok=True)
