@@ -161,6 +161,78 @@ def test_case_jsonld_parses_and_names_the_hashes(desk):
     assert result.conforms, result.text
 
 
+def _nodes(doc: dict, kind: str) -> list[dict]:
+    return [n for n in doc["@graph"] if n["@type"] == kind]
+
+
+def test_case_jsonld_has_no_post_node_without_caption(desk):
+    doc = json.loads((desk["folder"] / "data" / "case.jsonld").read_text(encoding="utf-8"))
+    text = json.dumps(doc)
+    for word in ("Message", "Relationship", "messageText", "Attachment_Of"):
+        assert word not in text, word
+    ingests = [n for n in _nodes(doc, "case-investigation:InvestigativeAction")
+               if n["uco-core:name"] == "ingest"]
+    assert len(ingests) == 3 and all(len(n["uco-action:result"]) == 1 for n in ingests)
+
+
+def test_case_jsonld_carries_the_post_of_a_posted_item(tmp_path):
+    """A posted item's caption and claimed fields are in case.jsonld: a Message (its
+    MessageFacet's messageText is the caption) received by the item's ingest action, and an
+    ObservableRelationship from the item's File to it; the plain item has none."""
+    store = Store(tmp_path / "desk")
+    cid = store.create_case("Posts", "key:alice")
+    caption = 'Floods in "Paris", 3 June 2024 — Île de la Cité'
+    posted = _add(store, cid, 5, "posted.png", post={
+        "caption": caption, "date": "2024-06-03", "place": "Paris", "source": "AFP"})
+    plain = _add(store, cid, 6, "plain.png")
+    folder = bundle.export_case(store, cid, tmp_path / "case", "key:alice")
+    res = bundle.verify_bundle(folder)
+    assert res.ok, res.problems
+    path = folder / "data" / "case.jsonld"
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    by_id = {n["@id"]: n for n in doc["@graph"]}
+
+    def file_of(sha: str) -> str:
+        for n in _nodes(doc, "uco-observable:File"):
+            facet = n["uco-core:hasFacet"][1]
+            if facet["uco-observable:hash"][0]["uco-types:hashValue"]["@value"] == sha.upper():
+                return n["@id"]
+        raise AssertionError(sha)
+
+    (msg,) = _nodes(doc, "uco-observable:Message")
+    (facet,) = msg["uco-core:hasFacet"]
+    assert facet["@type"] == "uco-observable:MessageFacet"
+    assert facet["uco-observable:messageText"] == caption
+    for claim in ("claimed date: 2024-06-03", "claimed place: Paris", "source: AFP"):
+        assert claim in msg["uco-core:description"], claim
+    (rel,) = _nodes(doc, "uco-observable:ObservableRelationship")
+    assert rel["uco-core:source"] == [{"@id": file_of(posted["sha256"])}]
+    assert rel["uco-core:target"] == {"@id": msg["@id"]}
+    assert rel["uco-core:kindOfRelationship"] == "Attachment_Of"
+    assert rel["uco-core:isDirectional"] is True
+    ingest = {n["uco-core:description"].split(":")[0]: n
+              for n in _nodes(doc, "case-investigation:InvestigativeAction")}
+    assert ingest[f"item {posted['id']} received"]["uco-action:result"] == [
+        {"@id": file_of(posted["sha256"])}, {"@id": msg["@id"]}]
+    assert ingest[f"item {plain['id']} received"]["uco-action:result"] == [
+        {"@id": file_of(plain["sha256"])}]
+    # every new node is in the investigation and in the bundle
+    inv = _nodes(doc, "case-investigation:Investigation")[0]
+    bundle_node = _nodes(doc, "uco-core:Bundle")[0]
+    for nid in (msg["@id"], rel["@id"]):
+        assert {"@id": nid} in inv["uco-core:object"]
+        assert {"@id": nid} in bundle_node["uco-core:object"]
+        assert nid in by_id
+    rdflib = pytest.importorskip("rdflib")
+    g = rdflib.Graph()
+    g.parse(path, format="json-ld")
+    text = rdflib.URIRef("https://ontology.unifiedcyberontology.org/uco/observable/messageText")
+    assert [str(o) for o in g.objects(None, text)] == [caption]
+    cv = pytest.importorskip("case_utils.case_validate")
+    result = cv.validate(str(path))
+    assert result.conforms, result.text
+
+
 # ------------------------------------------------------------------ one changed byte
 TAMPER = ["original", "report.json", "data/audit.jsonl", "data/items.json",
           "manifest-sha256.txt", "bag-info.txt", "tagmanifest-sha256.txt", "signature.ed25519",

@@ -199,9 +199,12 @@ def test_desk_in_chromium(desk):
         if shots:
             page.screenshot(path=str(shots / "desk-audio.png"), full_page=True)
 
-        # search by tag
-        page.goto(base + "/search?q=flood")
+        # search by tag; the text search also finds the caption "Flood ... in Paris"
+        page.goto(base + "/search?tag=flood")
         expect(page.locator("#items tbody tr[data-id]")).to_have_count(1)
+        page.goto(base + "/search?q=flood")
+        expect(page.locator("#items tbody tr[data-id]")).to_have_count(2)
+        expect(page.get_by_role("link", name="posted.jpg", exact=True)).to_be_visible()
         browser.close()
     assert errors == []
     others = [u for u in requests if not u.startswith(base + "/") and not u.startswith("data:")

@@ -364,3 +364,46 @@ def test_a_picture_uploaded_under_a_post_file_name_is_analysed_as_a_picture(clie
     assert got["state"] == "done" and got["post"] is None, got
     rep = c.get(f"/api/v1/items/{item['id']}/report", headers=h).json()
     assert rep["media"]["path"] == "odd.post.json" and rep["media"]["kind"] == "image"
+
+
+def _search(c, h, q) -> list[str]:
+    r = c.get("/api/v1/search", params={"q": q}, headers=h)
+    assert r.status_code == 200, r.text
+    return sorted(i["name"] for i in r.json())
+
+
+def test_search_finds_items_by_caption_place_and_source(client):
+    """The text query looks in the post's caption, claimed place and source (decoded, any
+    case, ``%`` and ``_`` literal), never in the stored JSON."""
+    c, h, store = client
+    cid = _case(c, h)
+    _post(c, h, cid, _photo(20), {"caption": "Flash flood at Café_Rouge, 100% real",
+                                  "claimed_place": "Île-de-France", "source": "AFP wire"},
+          name="a.jpg")
+    _post(c, h, cid, _photo(21), {"caption": "Harbour fire at night", "claimed_date": "2024"},
+          name="b.jpg")
+    c.post(f"/api/v1/cases/{cid}/items", params={"name": "plain.jpg"}, content=_photo(22),
+           headers=h)
+    assert _search(c, h, "flood") == ["a.jpg"]  # a word of the caption, not the others
+    assert _search(c, h, "FLASH FLOOD") == ["a.jpg"]
+    assert _search(c, h, "harbour") == ["b.jpg"]
+    assert _search(c, h, "ÎLE-DE") == ["a.jpg"]  # the claimed place, Unicode case folded
+    assert _search(c, h, "afp") == ["a.jpg"]  # the source
+    # % and _ are characters, not LIKE wildcards
+    assert _search(c, h, "%") == ["a.jpg"] and _search(c, h, "100%") == ["a.jpg"]
+    assert _search(c, h, "_") == ["a.jpg"] and _search(c, h, "Café_R") == ["a.jpg"]
+    assert _search(c, h, "1_0") == [] and _search(c, h, "flash%real") == []
+    # the stored JSON's keys, nulls and punctuation match nothing
+    for q in ("caption", "place", "source", "date", "null", "{", '"', '":', "\\u"):
+        assert _search(c, h, q) == [], q
+    assert _search(c, h, "2024") == []  # the claimed date is not searched
+    assert _search(c, h, "jpg") == ["a.jpg", "b.jpg", "plain.jpg"]  # names as before
+    # a damaged stored post is no match, and no failed search
+    with store.tx() as conn:
+        conn.execute("UPDATE items SET post = '{\"caption\": 3' WHERE name = 'b.jpg'")
+    assert _search(c, h, "harbour") == [] and _search(c, h, "flood") == ["a.jpg"]
+    # the search page too
+    c.post("/login", data={"key": h["X-API-Key"]})
+    page = c.get("/search", params={"q": "flood"}).text
+    assert ">a.jpg</a>" in page and ">b.jpg</a>" not in page and ">plain.jpg</a>" not in page
+    assert "caption, place or source" in page

@@ -327,8 +327,9 @@ def create_app(data_dir, *, limits: Limits | None = None, detectors: str | None 
                verdict: str | None = Query(default=None, max_length=40),
                tag: str | None = Query(default=None, max_length=40),
                who: str = Depends(principal)):
-        """Items whose file name contains ``q``, whose SHA-256 starts with it, or tagged so;
-        optionally only one verdict label or tag."""
+        """Items whose file name contains ``q``, whose SHA-256 starts with it, tagged so, or
+        posted with a caption, claimed place or source that contains it (any case; ``%`` and
+        ``_`` are literal); optionally only one verdict label or tag."""
         return [_item_out(i) for i in store.items(query=q, verdict=verdict, tag=tag)]
 
     @api.get("/queue", response_model=QueueStats, tags=["service"])

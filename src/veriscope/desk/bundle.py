@@ -12,7 +12,8 @@ Layout of a bundle (a folder, or a zip holding that folder)::
                                        the caption it was posted with...)
       audit.jsonl                      the desk's whole audit chain; rows about other cases
                                        reduced to {seq, prev, hash, redacted}
-      case.jsonld                      the case in CASE/UCO JSON-LD
+      case.jsonld                      the case in CASE/UCO JSON-LD (with each item's post:
+                                       caption and claimed date, place, source)
 
 The signature covers the tag manifest, which covers bag-info.txt and the payload manifest,
 which covers every payload file: one changed byte anywhere breaks one link of that chain.
@@ -375,11 +376,41 @@ def _file_node(kb, key: str, name: str, size: int, sha: str) -> dict:
                  "uco-observable:hash": [_hash_node(kb, sha)]}]}
 
 
+POST_CLAIMS = (("date", "claimed date"), ("place", "claimed place"), ("source", "source"))
+
+
+def _post_nodes(kb, it: dict, fid: str) -> list[dict]:
+    """The post an item came with, in CASE/UCO: [the Message (its MessageFacet's messageText is
+    the caption; its description names the claimed date, place and source), the relationship
+    "the file is an Attachment_Of the message"], or [] for an item without caption."""
+    post = it.get("post")
+    if not isinstance(post, dict) or not isinstance(post.get("caption"), str):
+        return []
+    key = f"post/{it['id']}"
+    claims = "; ".join(f"{label}: {post[k]}" for k, label in POST_CLAIMS
+                       if isinstance(post.get(k), str))
+    msg = {"@id": kb("Message", key), "@type": "uco-observable:Message",
+           "uco-core:name": f"post of item {it['id']}",
+           "uco-core:description": f"the post item {it['id']} was received with, as the sender "
+                                   "gave it" + (f"; {claims}" if claims else ""),
+           "uco-core:hasFacet": [
+               {"@id": kb("MessageFacet", key), "@type": "uco-observable:MessageFacet",
+                "uco-observable:messageText": post["caption"]}]}
+    rel = {"@id": kb("ObservableRelationship", key),
+           "@type": "uco-observable:ObservableRelationship",
+           "uco-core:source": [{"@id": fid}], "uco-core:target": {"@id": msg["@id"]},
+           "uco-core:kindOfRelationship": "Attachment_Of", "uco-core:isDirectional": True}
+    return [msg, rel]
+
+
 def case_jsonld(case: dict, items: list[dict], rows: list[dict], report_files: dict,
                 fp: str, actor: str) -> dict:
     """A small CASE/UCO description of the case: the investigation, each original and report
     file with its SHA-256, the ingest and analysis actions (tool: veriscope with its version)
-    and who ingested each file (an identity per API key)."""
+    and who ingested each file (an identity per API key). An item posted with a caption also
+    has the post (:func:`_post_nodes`): a ``uco-observable:Message`` that its ingest action
+    received too, and an ``uco-observable:ObservableRelationship`` saying the file is an
+    attachment of that message; an item without caption adds nothing."""
     base = f"urn:veriscope:{fp}:case-{case['id']}:"
 
     def kb(kind: str, key) -> str:
@@ -430,8 +461,13 @@ def case_jsonld(case: dict, items: list[dict], rows: list[dict], report_files: d
                "uco-action:startTime": _dt(ing["ts"] if ing else it["created"])}
         if ing:
             act["uco-action:performer"] = identity(ing["actor"])
+        post_nodes = _post_nodes(kb, it, fid)
+        if post_nodes:  # the post was received with the file
+            act["uco-action:result"].append({"@id": post_nodes[0]["@id"]})
         graph.append(act)
         members.append({"@id": act["@id"]})
+        graph += post_nodes
+        members += [{"@id": n["@id"]} for n in post_nodes]
         if it["id"] in report_files:
             rel, size, sha = report_files[it["id"]]
             rid = kb("File", f"{sha}/{rel}")

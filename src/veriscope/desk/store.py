@@ -35,6 +35,8 @@ from veriscope.desk import audit
 REVIEW_STATES = ("unreviewed", "ok", "to_check", "warning")
 POST_FIELDS = ("caption", "date", "place", "source")
 """An item's post as stored and shown: the fields of :func:`veriscope.core.post.make_post`."""
+POST_TEXT_FIELDS = ("caption", "place", "source")
+"""The fields of a post that the search's text query looks in (:meth:`Store.items`)."""
 PRIORITY_INTERACTIVE, PRIORITY_BATCH = 0, 10
 TOOL = f"veriscope {__version__}"
 
@@ -172,6 +174,7 @@ class Store:
         conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None,
                                check_same_thread=False)
         conn.row_factory = sqlite3.Row
+        conn.create_function("post_matches", 2, _post_matches, deterministic=True)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -342,8 +345,13 @@ class Store:
 
     def items(self, case_id: int | None = None, *, query: str | None = None,
               verdict: str | None = None, tag: str | None = None, limit: int = 500) -> list[dict]:
-        """Items of a case (or all), newest first, filtered by a text query (file name, hash
-        prefix or tag), a verdict label and/or a tag."""
+        """Items of a case (or all), newest first, filtered by a text query, a verdict label
+        and/or a tag. The query matches an item whose file name contains it, whose SHA-256
+        starts with it (4 to 64 hex digits), which has it as a tag, or which was posted with a
+        caption, claimed place or source containing it (:data:`POST_TEXT_FIELDS`; the decoded
+        fields, not the stored JSON, so "caption" or "{" match no post by accident). ``%`` and
+        ``_`` are literal; the file name ignores ASCII case (SQL LIKE), the post any case
+        (Unicode case folding)."""
         sql, args = "SELECT * FROM items WHERE 1=1", []
         if case_id is not None:
             sql += " AND case_id = ?"
@@ -353,8 +361,8 @@ class Store:
             like = "%" + _like(q) + "%"
             sha = q.lower() + "%" if re.fullmatch(r"[0-9a-fA-F]{4,64}", q) else "-"
             sql += (" AND (name LIKE ? ESCAPE '\\' OR sha256 LIKE ? OR ',' || tags || ',' LIKE ?"
-                    " ESCAPE '\\')")
-            args += [like, sha, "%," + (_like(_tag(q)) or "-") + ",%"]
+                    " ESCAPE '\\' OR post_matches(post, ?))")
+            args += [like, sha, "%," + (_like(_tag(q)) or "-") + ",%", _fold(q)]
         if verdict:
             sql += " AND verdict = ?"
             args.append(verdict)
@@ -423,6 +431,25 @@ class Store:
 def _like(text: str) -> str:
     """Text as a literal inside a LIKE pattern (ESCAPE '\\')."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _fold(text: str) -> str:
+    """Text as compared by the search of posts: NFC, case folded (Unicode, not only ASCII)."""
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def _post_matches(text, needle) -> int:
+    """SQL function ``post_matches(post, folded query)``: 1 when the item's stored post has the
+    query in one of :data:`POST_TEXT_FIELDS` (a plain substring: no LIKE wildcards), else 0.
+    It must not raise: an error in an SQL function fails the whole query."""
+    try:
+        post = decode_post(text)
+        if post is None or not isinstance(needle, str):
+            return 0
+        return int(any(isinstance(post[k], str) and needle in _fold(post[k])
+                       for k in POST_TEXT_FIELDS))
+    except Exception:  # a damaged row is no match, never a failed search
+        return 0
 
 
 def _tag(t: str) -> str:
