@@ -230,36 +230,3 @@ def test_rule_6_a_failed_proof_check_leaves_no_evidence_inconclusive():
     v = fuse([ev("c2pa", 0.0), Evidence.failed("noise", "1", "timed out"), *quiet[1:]],
              kind="image")
     assert v.label == "no_evidence" and v.failed == ["noise"]
-
-
-def test_rule_12_a_copy_move_match_alone_needs_the_strong_band():
-    from veriscope.core.fusion import ALONE_BAR
-
-    assert ALONE_BAR == {"copy_move": 0.8}  # the FIT table in docs/fusion.md
-    # copy_move alone under the strong band: no conclusion, the sign cited, the reason given
-    for own in (0.66, 0.8):  # verdict score weak, then moderate
-        v = fuse([ev("copy_move", own), ev("noise", 0.1)], kind="image")
-        assert 0.5 <= v.score < 0.8 and v.band in ("weak", "moderate")
-        assert v.label == "inconclusive" and v.basis == "signals"
-        assert v.headline == ("No conclusion: parts of this picture look copied from elsewhere "
-                              "in the same picture, but nothing else supports it, and on its "
-                              "own such a sign also occurs in untouched pictures.")
-        assert v.reasons[0] == "copy_move found something [copy_move: copy_move_hit]."
-        assert "Nothing else supports it" in v.reasons[-1]
-        assert v.summary.startswith("Inconclusive: one sign of editing (copy_move")
-        assert "No conclusion is not a clean bill" in v.limits[0]
-    # the strong band, or a second kind of trace, keep the label
-    v = fuse([ev("copy_move", 0.95)], kind="image")
-    assert v.score >= 0.8 and v.label == "manipulated"
-    assert fuse([ev("copy_move", 0.66), ev("jpeg_grid", 0.55)]).label == "manipulated"
-    # other detectors' weak or moderate signs keep their label: on FIT they were mostly forgeries
-    for e in (ev("jpeg_grid", 0.55), ev("resampling", 0.9), ev("noise", 0.7), ev("noise", 0.8)):
-        v = fuse([e], kind="image")
-        assert v.band in ("weak", "moderate") and v.label == "manipulated", e.name
-    # not for AI, not for proof, not for audio or video
-    assert fuse([ev("ai_image", 0.55, "synthetic")], kind="image").label == "synthetic"
-    assert fuse([ev("c2pa", 0.55, "manipulated")], kind="image").label == "manipulated"
-    assert fuse([ev("copy_move", 0.55)], kind="video").label == "manipulated"
-    # an out-of-scope picture keeps rule 10's headline
-    v = fuse([ev("copy_move", 0.66), scope_ev(False)], kind="image")
-    assert v.label == "inconclusive" and v.headline.startswith("No conclusion: most of the")

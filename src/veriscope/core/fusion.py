@@ -56,18 +56,6 @@ from veriscope.core.timecode import clock
 
 THRESHOLD = 0.5
 BANDS = ((0.95, "very_strong"), (0.8, "strong"), (0.65, "moderate"), (0.5, "weak"))
-ALONE_BAR = {"copy_move": 0.8}
-"""Rule 12 (images): a ``manipulated`` label from statistics that rests on one kind of trace
-(``confidence.groups`` <= 1) led by a detector named here needs a verdict score of at least its
-bar (0.8: the "strong" band); below it the label becomes ``inconclusive``. Chosen on FIT
-(tests/data/calibration_fit.csv: the classic detectors' outputs on the FIT sets of
-benchmarks/calibration.py, 594 innocent pictures and 288 forgeries): one-kind verdicts led by
-copy_move were, innocent against forged, 10 : 2 in the weak band and 11 : 7 in the moderate
-band (no better than chance: repeated objects such as windows, towers and signs), 8 : 44 in
-the strong band. Led by other detectors they were mostly forgeries (resampling weak 3 : 10,
-jpeg_ghost and jpeg_dq 0 : 4), so those keep their label. Never for ``synthetic`` (ai_image's
-weak band holds 116 AI pictures against 5 real ones on its CAL split), proof, audio or video
-(docs/fusion.md)."""
 BAND_WORDS = {"none": "no notable evidence", "weak": "weak evidence", "moderate": "moderate evidence",
               "strong": "strong evidence", "very_strong": "very strong evidence"}
 VERDICT_LABELS = ("no_evidence", "manipulated", "synthetic", "inconclusive")
@@ -262,24 +250,8 @@ def fuse(evidence: list[Evidence], kind: str = "image") -> Verdict:
                    f"only ({top.name} {score:.2f}), which are not reliable on such pictures. "
                    + summary)
         label = "inconclusive"
-    bar = ALONE_BAR.get(_lead(top))
-    weak_alone = (kind == "image" and label == "manipulated" and basis == "signals"
-                  and bar is not None and score < bar and _groups(scored) <= 1)
-    if weak_alone:
-        # rule 12: one kind of trace that is, alone, no better than chance decides nothing
-        summary = (f"Inconclusive: one sign of editing ({top.name} {score:.2f}) that nothing "
-                   f"else supports; alone, signs like this under {bar:.2f} are found in "
-                   "untouched pictures about as often as in edited ones. " + summary)
-        label = "inconclusive"
-    headline = _headline(label, basis, top, kind, checked, failed, applicable, out_of_scope,
-                         weak_alone)
+    headline = _headline(label, basis, top, kind, checked, failed, applicable, out_of_scope)
     reasons = _reasons(label, top, drivers, scored, checked, failed, notes)
-    if weak_alone:
-        reasons = [_cite(d) for d in drivers[:3]] or [f"{top.name} scored {score:.2f}."]
-        reasons.append(f"Nothing else supports it, and alone it is not strong enough (verdict "
-                       f"score {score:.2f}, under {bar:.2f}): signs like this are found in "
-                       "untouched pictures about as often as in edited ones (for copy_move: "
-                       "genuinely repeated objects). Check the marked regions yourself.")
     limits = _limits(label, basis, top, kind, checked)
     if out_of_scope:
         reasons.insert(0, f"Out of scope: {'; '.join(out_of_scope)} [scope].")
@@ -482,15 +454,6 @@ PLAIN = {
 """What a flag from each detector means, in the words of the verdict headline."""
 
 
-def _lead(e: Evidence) -> str:
-    """The detector behind an evidence: itself, or for ``classic_calibrated`` the detector that
-    added the most log-odds."""
-    if e.name != "classic_calibrated":
-        return e.name
-    parts = (e.data or {}).get("contributions") or {}
-    return max(parts, key=lambda d: parts[d].get("log_odds", 0), default=e.name)
-
-
 def _plain(e: Evidence) -> str:
     name = e.name
     if name == "classic_calibrated":  # the detector that added the most, or several kinds
@@ -537,8 +500,7 @@ def _not_enough(failed: list[str], applicable: list) -> bool:
                              or any(n in PROVENANCE for n in failed))
 
 
-def _headline(label, basis, top, kind, checked, failed, applicable, out_of_scope=(),
-              weak_alone=False) -> str:
+def _headline(label, basis, top, kind, checked, failed, applicable, out_of_scope=()) -> str:
     """One plain sentence for the verdict."""
     if label in ("synthetic", "manipulated"):
         where = _where(top, kind) if kind in ("video", "audio") else ""
@@ -557,9 +519,6 @@ def _headline(label, basis, top, kind, checked, failed, applicable, out_of_scope
         if lost := [n for n in failed if n in PROVENANCE]:
             return (f"No conclusion: the check for proof of origin ({', '.join(lost)}) failed "
                     "to run on this file.")
-        if weak_alone:
-            return (f"No conclusion: {_plain(top)}, but nothing else supports it, and on its "
-                    "own such a sign also occurs in untouched pictures.")
         if top.score >= THRESHOLD and reliability_of(top) == "low":
             return (f"No conclusion: the only signs come from checks that are unreliable on "
                     f"this {kind}.")
