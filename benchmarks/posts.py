@@ -98,7 +98,56 @@ Scores
     ``earlier`` and the unindexed photos, and the share ``consistent`` on ``true``. Only
     ``metadata`` runs as image detector; of the post family only ``caption_archive``.
 
-Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/posts.py [--section faces|archive]
+Section ``--section ocr`` (text read in the picture, ``caption_ocr``; rules of docs/posts.md and
+the ones below fixed before this run; results ``benchmarks/results/posts_ocr.json``):
+
+Pictures (real third-party pictures whose text is known)
+    the terminal screenshots of the Textual project (github.com/Textualize/textual, commit
+    ``1d99508b928a771b51e1a527319c6b87dcff9e05``, MIT licence), read from a git mirror of it
+    (``--textual-repo``, default ``/work/.mirror/Textualize+textual/repo``; elsewhere clone it:
+    ``git clone https://github.com/Textualize/textual`` and pass the clone; files are read at
+    the commit with ``git show``, so the checkout does not matter; nothing of it is committed): every SVG under ``tests/snapshot_tests/__snapshots__/test_snapshots/`` and
+    every SVG of ``docs/images`` exported by Rich ("Generated with Rich" in its head; the
+    Excalidraw diagrams are left out: another generator, hand-drawn font), sorted by path.
+    Each is rendered to PNG by Debian's Chromium through Playwright (headless, device scale 1,
+    the viewBox's size rounded up, every network request refused: the Fira Code web font is
+    not fetched, so the fallback monospace font draws the text) into ``bench-out/posts_ocr/``.
+Ground truth
+    the visible text of the SVG: its ``<text>`` elements (tags removed, HTML entities decoded,
+    ``&#160;`` a space), grouped into rows by (title or not, ``y``), runs ordered by ``x`` and
+    joined without a space where one ends where the next begins (``x + textLength``), with one
+    space otherwise. Rows of box-drawing and block characters stay in the truth but make no
+    token and no character below.
+OCR quality (sample: every 4th picture, by sorted path, of those whose truth has >= 20 letters
+    and digits)
+    the picture is read by ``caption_ocr.read_text`` (the detector's own function, bundled
+    models; engine started before timing; the whole run pinned to one core with ``taskset -c
+    1``). Tokens: lower-cased runs of word characters with inner ``. , : / ' -`` (``12.5``,
+    ``max-width``), 2+ characters. Word recall = matched tokens (multiset) / truth tokens,
+    precision = matched / OCR tokens; pooled over the sample and mean per picture; for the lines
+    the detector keeps (score >= ``MIN_LINE_SCORE``) and for every line read. CER = Levenshtein
+    distance between the truth's and the OCR's letters and digits (lower-cased, everything else
+    dropped), OCR lines in reading order (rows by box centre, then x), / the truth's count;
+    pooled and median. Numbers: tokens ``\\d+([.,:]\\d+)*`` of the truth against those of the
+    kept lines (recall, and the share of pictures with a number whose every number is read).
+    Seconds: ``read_text`` per picture (mean, median, max).
+The check (every picture, not only the sample, whose truth has a value the detector compares:
+    what the product's own parsers find in the truth's rows: ``claims.date_claims`` at day
+    precision, not relative, run on the rows that hold a digit; ``caption_ocr.measures`` with
+    a unit %, degrees, $, EUR, GBP, JPY)
+    per picture at most one date caption and one number caption, from the first such value in
+    reading order. True captions: ``"The screen shows the date D Month YYYY."`` (English month)
+    and ``"The screen shows V."`` (V = the value as the truth writes it, e.g. ``39%``, ``8 °C``,
+    ``$10``). Altered: the year + 1 (29 February becomes the 28th); the number + 10 when below
+    50, else - 10, written with the same decimals. Posts: ``make_post(caption)``, run through
+    ``analyze_path(png, ["metadata", "caption_ocr"], post=...)``. Counted: the caption claim's
+    status (``consistent`` / ``unchecked`` / ``contradicted``) and the post's label; on true
+    captions a contradiction is false; on altered ones ``contradicted`` is a detection. Also
+    listed: whether the kept OCR lines hold the exact true value (what the rules compare), and
+    whether the truth holds one or several values with that unit (the rule contradicts only a
+    lone value).
+
+Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/posts.py [--section faces|archive|ocr]
 """
 
 from __future__ import annotations
@@ -309,6 +358,375 @@ def archive_section(out: Path | None = None) -> int:
     return 0
 
 
+TEXTUAL_REPO = Path("/work/.mirror/Textualize+textual/repo")
+TEXTUAL_COMMIT = "1d99508b928a771b51e1a527319c6b87dcff9e05"
+SNAPSHOTS = "tests/snapshot_tests/__snapshots__/test_snapshots/"
+OCR_CACHE = ROOT / "bench-out" / "posts_ocr"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+_SVG_TEXT = re.compile(r"<text\b([^>]*)>(.*?)</text>", re.S)
+_TOKEN = re.compile(r"\w+(?:[.,:/'-]\w+)*")
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+
+
+def _attr(attrs: str, key: str) -> str | None:
+    m = re.search(rf'\b{key}="([^"]*)"', attrs)
+    return m[1] if m else None
+
+
+def svg_lines(svg: str) -> list[str]:
+    """The visible text of a Rich SVG export, one string per row (protocol: ground truth)."""
+    import html
+
+    rows: dict[tuple[bool, float], list[tuple[float, float, str]]] = {}
+    for m in _SVG_TEXT.finditer(svg):
+        a = m[1]
+        text = html.unescape(re.sub(r"<[^>]+>", "", m[2])).replace("\xa0", " ")
+        title = "terminal-title" in (_attr(a, "class") or "")
+        rows.setdefault((not title, float(_attr(a, "y") or 0)), []).append(
+            (float(_attr(a, "x") or 0), float(_attr(a, "textLength") or 0), text))
+    out = []
+    for key in sorted(rows):
+        buf, end = "", None
+        for x, length, text in sorted(rows[key], key=lambda r: r[0]):
+            if end is not None and abs(x - end) > 0.5:
+                buf += " "
+            buf += text
+            end = x + length
+        buf = re.sub(r"\s+", " ", buf).strip()
+        if buf:
+            out.append(buf)
+    return out
+
+
+def text_tokens(text: str) -> list[str]:
+    return [t for t in _TOKEN.findall(text.lower()) if len(t) >= 2]
+
+
+def text_chars(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum())
+
+
+def levenshtein(a: str, b: str) -> int:
+    """Edit distance (unit costs), one numpy row at a time."""
+    import numpy as np
+
+    if not a or not b:
+        return len(a) + len(b)
+    bb = np.array([ord(c) for c in b])
+    ar = np.arange(len(b) + 1)
+    prev = ar.copy()
+    for i, ch in enumerate(a, 1):
+        cur = np.empty_like(prev)
+        cur[0] = i
+        cur[1:] = np.minimum(prev[:-1] + (bb != ord(ch)), prev[1:] + 1)
+        prev = np.minimum.accumulate(cur - ar) + ar  # insertions
+    return int(prev[-1])
+
+
+def reading_order(lines: list[dict]) -> list[dict]:
+    """OCR lines by rows (box centres within half a box height), then left to right."""
+    ls = sorted(lines, key=lambda ln: ln["box"][1] + ln["box"][3] / 2)
+    rows: list[list[dict]] = []
+    for ln in ls:
+        yc = ln["box"][1] + ln["box"][3] / 2
+        if rows:
+            r0 = rows[-1][0]
+            if abs(yc - (r0["box"][1] + r0["box"][3] / 2)) <= max(4, r0["box"][3] / 2):
+                rows[-1].append(ln)
+                continue
+        rows.append([ln])
+    return [ln for r in rows for ln in sorted(r, key=lambda ln: ln["box"][0])]
+
+
+def match_counts(truth: list[str], read: list[str]) -> tuple[int, int, int]:
+    """(matched, truth count, read count) of two token multisets."""
+    from collections import Counter
+
+    return sum((Counter(truth) & Counter(read)).values()), len(truth), len(read)
+
+
+def compared_values(lines: list[str]) -> dict:
+    """The first full date and the first number with a unit of ``lines`` (the product's
+    parsers), and every value with a unit: ``{"date": date|None, "number": dict|None,
+    "numbers": [dict]}``."""
+    import datetime as dt
+
+    from veriscope.detectors.post.caption_ocr import measures
+    from veriscope.detectors.post.claims import date_claims
+
+    out = {"date": None, "number": None, "numbers": [], "dates": []}
+    for ln in lines:
+        if re.search(r"\d", ln):
+            for c in date_claims(ln, None):
+                v = c["value"]
+                if v.get("period") == "day" and not v.get("relative"):
+                    out["dates"].append(dt.date.fromisoformat(v["lo"]))
+        out["numbers"] += [{k: m[k] for k in ("value", "unit", "text")} for m in measures(ln)]
+    out["date"] = out["dates"][0] if out["dates"] else None
+    out["number"] = out["numbers"][0] if out["numbers"] else None
+    return out
+
+
+def ocr_captions(values: dict) -> list[dict]:
+    """True and altered captions for a picture's compared values (protocol: the check)."""
+    out = []
+    month = MONTHS["en"].split()
+    d = values.get("date")
+    if d is not None:
+        try:
+            d2 = d.replace(year=d.year + 1)
+        except ValueError:  # 29 February
+            d2 = d.replace(year=d.year + 1, day=28)
+        out.append({"claim": "date", "value": d.isoformat(),
+                    "true": f"The screen shows the date {d.day} {month[d.month - 1]} {d.year}.",
+                    "altered": f"The screen shows the date {d2.day} {month[d2.month - 1]} {d2.year}."})
+    m = values.get("number")
+    if m is not None:
+        # the signed number as written ("-100", "4.99", "12,5", "1,500"), replaced whole
+        num = re.search(r"[-\u2212]?\d+(?:[.,\u00a0\u202f]\d+)*", m["text"])
+        v = m["value"]
+        decimals = 0 if float(v).is_integer() else min(2, len(f"{v:g}".split(".")[1]))
+        v2 = v + 10 if v < 50 else v - 10
+        alt = f"{v2:.{decimals}f}"
+        if decimals and "," in num[0] and "." not in num[0]:
+            alt = alt.replace(".", ",")  # a decimal comma stays a comma
+        out.append({"claim": "number", "value": f"{m['value']:g} {m['unit']}",
+                    "unit": m["unit"], "true": f"The screen shows {m['text']}.",
+                    "altered": "The screen shows "
+                               + m["text"][:num.start()] + alt + m["text"][num.end():] + "."})
+    return out
+
+
+def _git(repo: Path, *args: str) -> bytes:
+    import subprocess
+
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True,
+                          check=True).stdout
+
+
+def textual_svgs(repo: Path) -> list[tuple[str, str]]:
+    """(path, svg text) of the Rich exports of the Textual commit, sorted by path."""
+    def ls(folder):
+        out = _git(repo, "ls-tree", "-r", "-z", "--name-only", TEXTUAL_COMMIT, folder)
+        return sorted(p for p in out.decode().split("\0") if p.endswith(".svg"))
+
+    out = []
+    for p in ls(SNAPSHOTS) + ls("docs/images"):
+        svg = _git(repo, "show", f"{TEXTUAL_COMMIT}:{p}").decode("utf-8")
+        if p.startswith(SNAPSHOTS) or "Generated with Rich" in svg[:3000]:
+            out.append((p, svg))
+    return sorted(out)
+
+
+def render_svgs(items: list[tuple[str, str, Path]]) -> dict:
+    """Render (name, svg, png path) with Debian's Chromium (never a downloaded browser)."""
+    import math
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        raise SystemExit("chromium is missing (apt-get install chromium); never `playwright install`")
+    refused: list[str] = []
+    sizes = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 800, "height": 600}, device_scale_factor=1)
+        page.route("**/*", lambda r: (refused.append(r.request.url), r.abort()))
+        for name, svg, png in items:
+            vb = re.search(r'viewBox="([^"]+)"', svg)
+            _, _, w, h = (float(v) for v in vb[1].replace(",", " ").split())
+            W, H = math.ceil(w), math.ceil(h)
+            sizes[name] = [W, H]
+            if png.exists():
+                continue
+            page.set_viewport_size({"width": W, "height": H})
+            body = re.sub(r"<svg\b", f'<svg width="{w}" height="{h}"', svg, count=1)
+            page.set_content('<!doctype html><html><head><meta charset="utf-8"></head>'
+                             f'<body style="margin:0;background:#fff">{body}</body></html>',
+                             wait_until="load")
+            tmp = png.with_suffix(".tmp.png")
+            page.screenshot(path=str(tmp), clip={"x": 0, "y": 0, "width": W, "height": H})
+            tmp.replace(png)
+        browser.close()
+    return {"sizes": sizes, "refused_requests": len(refused),
+            "refused_hosts": sorted({re.sub(r"^\w+://([^/]+).*", r"\1", u) for u in refused})}
+
+
+def ocr_section(repo: Path = TEXTUAL_REPO, out: Path | None = None,
+                cache: Path = OCR_CACHE) -> int:
+    """Text read in real pictures with known text (protocol in the module docstring)."""
+    import statistics
+
+    from veriscope.core.media import Media
+    from veriscope.core.post import make_post
+    from veriscope.detectors.post import caption_ocr
+    from veriscope.pipeline.runner import analyze_path
+
+    out = out or ROOT / "benchmarks" / "results" / "posts_ocr.json"
+    t0 = time.time()
+    if not (repo / "HEAD").exists() and not (repo / ".git").exists():
+        raise SystemExit(f"no git mirror of Textualize/textual at {repo} (git clone --mirror "
+                         f"https://github.com/Textualize/textual; commit {TEXTUAL_COMMIT})")
+    (cache / "png").mkdir(parents=True, exist_ok=True)
+    # the text rows depend on the commit only and are cached; the values compared are parsed
+    # again on every run (they depend on the product's parsers, which change)
+    truth_file = cache / f"truth-lines-{TEXTUAL_COMMIT[:12]}.json"
+    svgs = textual_svgs(repo)
+    if truth_file.exists():
+        rows = json.loads(truth_file.read_text(encoding="utf-8"))
+    else:
+        rows = {p: svg_lines(svg) for p, svg in svgs}
+        truth_file.write_text(json.dumps(rows, ensure_ascii=False, indent=0), encoding="utf-8")
+    truth = {}
+    for p, lines in rows.items():
+        v = compared_values(lines)
+        truth[p] = {"lines": lines, "dates": [d.isoformat() for d in v["dates"]],
+                    "numbers": v["numbers"]}
+    t_truth = time.time() - t0
+    names = [p for p, _ in svgs]
+    texty = [p for p in names if len(text_chars(" ".join(truth[p]["lines"]))) >= 20]
+    sample = set(texty[::4])
+    checked = {p for p in names if truth[p]["dates"] or truth[p]["numbers"]}
+    todo = [p for p in names if p in sample or p in checked]
+
+    def png_of(p):
+        return cache / "png" / (p.replace("/", "__")[:-4] + ".png")
+
+    import datetime as dt
+
+    t1 = time.time()
+    render = render_svgs([(p, svg, png_of(p)) for p, svg in svgs if p in set(todo)])
+    t_render = time.time() - t1
+    caption_ocr._engine()  # started once, outside the timings
+    keep = caption_ocr.MIN_LINE_SCORE
+    rows, checks = [], []
+    for p in todo:
+        png = png_of(p)
+        t = time.time()
+        lines = caption_ocr.read_text(Media.open(png))
+        secs = time.time() - t
+        kept = [ln for ln in lines if ln["score"] >= keep]
+        gt = truth[p]["lines"]
+        row = {"picture": p, "size": render["sizes"][p], "sample": p in sample,
+               "seconds": round(secs, 3), "lines_read": len(lines), "lines_kept": len(kept)}
+        if p in sample:
+            gt_text = " ".join(gt)
+            for tag, ls in (("kept", kept), ("all", lines)):
+                ocr_text = " ".join(ln["text"] for ln in reading_order(ls))
+                m, n_t, n_r = match_counts(text_tokens(gt_text), text_tokens(ocr_text))
+                a, b = text_chars(gt_text), text_chars(ocr_text)
+                row[tag] = {"matched": m, "truth_tokens": n_t, "read_tokens": n_r,
+                            "edits": levenshtein(a, b), "truth_chars": len(a)}
+            ocr_text = " ".join(ln["text"] for ln in kept)
+            row["numbers"] = dict(zip(("matched", "truth", "read"), match_counts(
+                _NUMBER.findall(gt_text), _NUMBER.findall(ocr_text)), strict=True))
+        if p in checked:
+            seen = compared_values([ln["text"] for ln in kept])
+            values = {"date": (dt.date.fromisoformat(truth[p]["dates"][0])
+                               if truth[p]["dates"] else None),
+                      "number": truth[p]["numbers"][0] if truth[p]["numbers"] else None}
+            for cap in ocr_captions(values):
+                if cap["claim"] == "date":
+                    read_ok = cap["value"] in {d.isoformat() for d in seen["dates"]}
+                    same_unit = len(truth[p]["dates"])
+                else:
+                    v0 = values["number"]
+                    read_ok = any(n["unit"] == v0["unit"] and abs(n["value"] - v0["value"]) < 1e-9
+                                  for n in seen["numbers"])
+                    same_unit = sum(n["unit"] == v0["unit"] for n in truth[p]["numbers"])
+                for kind in ("true", "altered"):
+                    r = analyze_path(png, ["metadata", "caption_ocr"], post=make_post(cap[kind]))
+                    (c,) = [c for c in r.post["claims"] if c["kind"] == cap["claim"]]
+                    ch = next(x for x in c["checks"] if x["detector"] == "caption_ocr")
+                    checks.append({"picture": p, "claim": cap["claim"], "value": cap["value"],
+                                   "kind": kind, "caption": cap[kind], "status": ch["status"],
+                                   "label": r.post["label"], "why": ch["why"],
+                                   "value_read": read_ok, "truth_values_same_unit": same_unit})
+        rows.append(row)
+
+    def ocr_summary(tag):
+        rs = [r for r in rows if r["sample"]]
+        m = sum(r[tag]["matched"] for r in rs)
+        per_r = [r[tag]["matched"] / r[tag]["truth_tokens"] for r in rs if r[tag]["truth_tokens"]]
+        per_p = [r[tag]["matched"] / r[tag]["read_tokens"] for r in rs if r[tag]["read_tokens"]]
+        cer = [r[tag]["edits"] / r[tag]["truth_chars"] for r in rs if r[tag]["truth_chars"]]
+        return {"word_recall": round(m / sum(r[tag]["truth_tokens"] for r in rs), 4),
+                "word_precision": round(m / max(1, sum(r[tag]["read_tokens"] for r in rs)), 4),
+                "mean_word_recall": round(statistics.mean(per_r), 4),
+                "mean_word_precision": round(statistics.mean(per_p), 4) if per_p else None,
+                "cer": round(sum(r[tag]["edits"] for r in rs)
+                             / sum(r[tag]["truth_chars"] for r in rs), 4),
+                "median_cer": round(statistics.median(cer), 4)}
+
+    srows = [r for r in rows if r["sample"]]
+    with_num = [r for r in srows if r["numbers"]["truth"]]
+    secs = [r["seconds"] for r in rows]
+    summary = {"svgs": len(names), "with_20_chars": len(texty), "sample": len(srows),
+               "checked_pictures": len(checked), "ocr_pictures": len(rows),
+               "kept": ocr_summary("kept"), "all_lines": ocr_summary("all"),
+               "numbers": {"pictures_with_numbers": len(with_num),
+                           "recall": round(sum(r["numbers"]["matched"] for r in with_num)
+                                           / max(1, sum(r["numbers"]["truth"] for r in with_num)), 4),
+                           "precision": round(sum(r["numbers"]["matched"] for r in with_num)
+                                              / max(1, sum(r["numbers"]["read"] for r in with_num)), 4),
+                           "all_read": sum(r["numbers"]["matched"] == r["numbers"]["truth"]
+                                           for r in with_num)},
+               "seconds": {"mean": round(statistics.mean(secs), 2),
+                           "median": round(statistics.median(secs), 2), "max": round(max(secs), 2)}}
+    check = {}
+    for claim in ("date", "number"):
+        for kind in ("true", "altered"):
+            cs = [c for c in checks if c["claim"] == claim and c["kind"] == kind]
+            check[f"{claim}_{kind}"] = {
+                "n": len(cs), "pictures_value_read": sum(c["value_read"] for c in cs),
+                "lone_value_in_truth": sum(c["truth_values_same_unit"] == 1 for c in cs),
+                **{s: sum(c["status"] == s for c in cs)
+                   for s in ("consistent", "unchecked", "contradicted")},
+                "contradicted_lone_value": sum(c["status"] == "contradicted"
+                                               for c in cs if c["truth_values_same_unit"] == 1)}
+    summary["check"] = check
+    res = {"protocol": "benchmarks/posts.py docstring, section ocr; rules fixed before results",
+           "data": {"repository": "https://github.com/Textualize/textual", "commit": TEXTUAL_COMMIT,
+                    "licence": "MIT", "folders": [SNAPSHOTS, "docs/images (Rich exports only)"]},
+           "render": {"browser": "Debian chromium via playwright, device scale 1",
+                      "refused_requests": render["refused_requests"],
+                      "refused_hosts": render["refused_hosts"]},
+           "summary": summary, "seconds_truth": round(t_truth, 1),
+           "seconds_render": round(t_render, 1), "seconds": round(time.time() - t0, 1),
+           "checks": checks, "rows": rows}
+    out.write_text(json.dumps(res, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    k, a_ = summary["kept"], summary["all_lines"]
+    nm = summary["numbers"]
+    md = [f"OCR of {len(srows)} Textual terminal screenshots (Rich SVG exports rendered by "
+          f"Chromium; every 4th of {len(texty)} with >= 20 letters and digits):", "",
+          "| lines | word recall | word precision | mean recall / precision per picture | "
+          "CER (pooled / median) |", "|---|---:|---:|---:|---:|"]
+    for label, s in ((f"kept (score >= {keep})", k), ("all read", a_)):
+        md.append(f"| {label} | {s['word_recall']:.1%} | {s['word_precision']:.1%} | "
+                  f"{s['mean_word_recall']:.1%} / {s['mean_word_precision']:.1%} | "
+                  f"{s['cer']:.1%} / {s['median_cer']:.1%} |")
+    md += ["", f"Numbers (kept lines): recall {nm['recall']:.1%}, precision {nm['precision']:.1%}; "
+           f"every number read in {nm['all_read']} of {nm['pictures_with_numbers']} pictures "
+           "with numbers.", f"`read_text` seconds per picture (one core): mean "
+           f"{summary['seconds']['mean']}, median {summary['seconds']['median']}, max "
+           f"{summary['seconds']['max']} ({len(rows)} pictures).", "",
+           f"The check on the {len(checked)} pictures whose truth holds a full date or a number "
+           "with a unit:", "",
+           "| captions | n | exact value read | lone value in truth | consistent | unchecked | "
+           "contradicted |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for key, s in check.items():
+        md.append(f"| {key.replace('_', ', ')} | {s['n']} | {s['pictures_value_read']} | "
+                  f"{s['lone_value_in_truth']} | {s['consistent']} | {s['unchecked']} | "
+                  f"{s['contradicted']} |")
+    text = "\n".join(md) + "\n"
+    print(text)
+    print(f"truth {t_truth:.0f} s, rendering {t_render:.0f} s, {res['seconds']} s in all")
+    return 0
+
+
 def pictures() -> list[Path]:
     out = sorted((DATA / "exif-samples-camera-jpegs").rglob("*.jpg"))
     for d in ("comfyui-generated-with-metadata", "comfyui-generated-extra-subset"):
@@ -426,15 +844,21 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "posts.json")
     ap.add_argument("--snippet", type=Path, default=ROOT / "docs" / "_posts_benchmarks_snippet.md")
-    ap.add_argument("--section", choices=("captions", "faces", "archive"), default="captions",
+    ap.add_argument("--section", choices=("captions", "faces", "archive", "ocr"),
+                    default="captions",
                     help="captions: the caption benchmark (default); faces: counts of people; "
-                         "archive: dates against a reference archive")
+                         "archive: dates against a reference archive; ocr: text read in "
+                         "Textual's terminal screenshots")
+    ap.add_argument("--textual-repo", type=Path, default=TEXTUAL_REPO,
+                    help="git mirror of github.com/Textualize/textual (section ocr)")
     a = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if a.section == "faces":
         return faces_section()
     if a.section == "archive":
         return archive_section()
+    if a.section == "ocr":
+        return ocr_section(a.textual_repo)
     from veriscope.core.post import make_post
     from veriscope.pipeline.runner import analyze_path
 

