@@ -91,3 +91,5 @@ def test_measures_read_signs_separators_codes_and_multipliers():
     assert got("eur 20") == []  # codes only in capitals
     assert got("$5 million, 2 billion dollars") == [(5e6, "USD"), (2e9, "USD")]
     assert got("page 2 of 3, A4, 30-40%") == []  # no unit; a range is not one value
+    assert got("10%,20%") == [(10.0, "%"), (20.0, "%")]  # a list without spaces
+    assert got(".5% and v1.2.5%") == []  # a number read from its middle would be wrong

@@ -38,7 +38,7 @@ OCR_PIXELS = 4_000_000
 """Pictures are read at up to 4 MP (text of a few pixels is lost on larger ones)."""
 
 _CODE = r"(?-i:EUR|USD|GBP|JPY)"
-_UNIT = (r"(?<![\w.,\-\u2212])"  # not inside a word, a number or a hyphenated name ("darken-3")
+_UNIT = (r"(?<![\w.\-\u2212])"  # not inside a word, after a dot (".5", "v1.2") or a hyphen
          rf"(?:(?P<pre>[$€£¥]|{_CODE}\s)\s?)?"
          r"(?P<sign>[-\u2212])?"
          r"(?P<num>\d+(?:[.,\u00a0\u202f]\d+)*)(?![\d])"

@@ -677,19 +677,27 @@ def _ingredient(ing: dict, manifests: dict) -> dict:
     return d
 
 
+def _dict(x) -> dict:
+    return x if isinstance(x, dict) else {}
+
+
+def _list(x) -> list:
+    return x if isinstance(x, list) else []
+
+
 def _failures(store: dict) -> list[dict]:
     out = []
     vr = store.get("validation_results")
     if isinstance(vr, dict):
-        am = vr.get("activeManifest") or {}
-        for s in am.get("failure") or []:
+        # every level is written by whoever made the file: take only the shapes expected
+        for s in _list(_dict(vr.get("activeManifest")).get("failure")):
             if isinstance(s, dict) and s.get("code"):
                 out.append(_failure(s, "active manifest"))
-        for delta in vr.get("ingredientDeltas") or []:
+        for delta in _list(vr.get("ingredientDeltas")):
             if not isinstance(delta, dict):
                 continue
             where = f"ingredient {delta.get('ingredientAssertionURI', '?')}"
-            for s in (delta.get("validationDeltas") or {}).get("failure") or []:
+            for s in _list(_dict(delta.get("validationDeltas")).get("failure")):
                 if isinstance(s, dict) and s.get("code"):
                     out.append(_failure(s, where))
     elif isinstance(store.get("validation_status"), list):  # older library output
