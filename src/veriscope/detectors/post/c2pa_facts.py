@@ -105,7 +105,8 @@ def facts_from_store(store: dict) -> dict | None:
            "capture_date": None, "capture_date_from": None, "gps": None, "gps_from": None,
            "created_when": None, "signing_time": _date(sig.get("time"))}
     who = f"signed by {signer}, {state}" if signer else f"signed, {state}"
-    for a in m.get("assertions") or []:
+    assertions = m.get("assertions")  # written by whoever signed the file: any shape
+    for a in assertions if isinstance(assertions, list) else []:
         if not isinstance(a, dict) or not isinstance(a.get("data"), dict):
             continue
         lab, d = str(a.get("label", "")), a["data"]
@@ -125,7 +126,8 @@ def facts_from_store(store: dict) -> dict | None:
                     out["gps"] = (lat, lon)
                     out["gps_from"] = f"C2PA {lab} GPS ({who})"
         elif lab.startswith("c2pa.actions"):
-            for act in d.get("actions") or []:
+            acts = d.get("actions")
+            for act in acts if isinstance(acts, list) else []:
                 if (isinstance(act, dict) and act.get("action") == "c2pa.created"
                         and out["created_when"] is None and isinstance(act.get("when"), str)):
                     out["created_when"] = act["when"]

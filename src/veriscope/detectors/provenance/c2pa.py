@@ -480,25 +480,26 @@ def summarize_store(store: dict, crjson: dict | None = None) -> dict:
     cert = _cert_info(crjson, label)
     sig = m.get("signature_info") if isinstance(m.get("signature_info"), dict) else {}
     signer = {
-        "common_name": cert.get("subject", {}).get("CN") or sig.get("common_name"),
-        "organization": cert.get("subject", {}).get("O") or sig.get("issuer"),
-        "issuer_common_name": cert.get("issuer", {}).get("CN"),
-        "issuer_organization": cert.get("issuer", {}).get("O"),
+        "common_name": _dict(cert.get("subject")).get("CN") or sig.get("common_name"),
+        "organization": _dict(cert.get("subject")).get("O") or sig.get("issuer"),
+        "issuer_common_name": _dict(cert.get("issuer")).get("CN"),
+        "issuer_organization": _dict(cert.get("issuer")).get("O"),
         "serial_number": cert.get("serialNumber") or sig.get("cert_serial_number"),
-        "not_before": (cert.get("validity") or {}).get("notBefore"),
-        "not_after": (cert.get("validity") or {}).get("notAfter"),
+        "not_before": _dict(cert.get("validity")).get("notBefore"),
+        "not_after": _dict(cert.get("validity")).get("notAfter"),
         "algorithm": sig.get("alg"),
     }
     signing_time = sig.get("time")
     actions = _actions(m)
     ai = _ai_declarations(m, manifests, label)
     edits = [a for a in actions if a["action"] not in NON_EDIT_ACTIONS]
-    ingredients = [_ingredient(i, manifests) for i in (m.get("ingredients") or [])
+    ingredients = [_ingredient(i, manifests) for i in _list(m.get("ingredients"))
                    if isinstance(i, dict)]
     for ing in ingredients:  # edits declared earlier in the history
         for a in ing.get("declared_edits", []):
             edits.append({**a, "in_ingredient": ing.get("title")})
     state = store.get("validation_state")
+    state = state if isinstance(state, str) else None  # written by the library, or forged
     failures = _failures(store)
     return {
         "manifest_present": True,
@@ -565,11 +566,11 @@ def _agent_name(agent) -> str | None:
 
 def _actions(m: dict) -> list[dict]:
     out = []
-    for a in m.get("assertions") or []:
+    for a in _list(m.get("assertions")):
         if not isinstance(a, dict) or not str(a.get("label", "")).startswith("c2pa.actions"):
             continue
         data = a.get("data") if isinstance(a.get("data"), dict) else {}
-        for act in data.get("actions") or []:
+        for act in _list(data.get("actions")):
             if not isinstance(act, dict):
                 continue
             name = str(act.get("action") or "unknown")
@@ -631,7 +632,7 @@ def _ai_declarations(m: dict, manifests: dict, label, seen=None, where="active m
                             "field": p, "software_agent": agents.get(n),
                             "claim_generator": _claim_generator(m)})
         subs = []
-        for ing in m.get("ingredients") or []:
+        for ing in _list(m.get("ingredients")):
             if not isinstance(ing, dict):
                 continue
             sub = ing.get("active_manifest")
@@ -656,11 +657,12 @@ def _ingredient(ing: dict, manifests: dict) -> dict:
     codes = []
     vr = ing.get("validation_results")
     if isinstance(vr, dict):
-        am = vr.get("activeManifest") or {}
-        codes = [s.get("code") for s in am.get("failure") or [] if isinstance(s, dict)]
+        codes = [s.get("code") for s in _list(_dict(vr.get("activeManifest")).get("failure"))
+                 if isinstance(s, dict)]
     elif isinstance(ing.get("validation_status"), list):
         codes = [s.get("code") for s in ing["validation_status"] if isinstance(s, dict)]
-    problems = sorted({c for c in codes if c and c not in INFORMATIONAL and c != UNTRUSTED})
+    problems = sorted({c for c in codes if isinstance(c, str) and c and c not in INFORMATIONAL
+                       and c != UNTRUSTED})
     d = {
         "title": ing.get("title"),
         "format": ing.get("format"),
