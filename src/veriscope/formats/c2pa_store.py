@@ -9,6 +9,7 @@ no remote manifests, no OCSP.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from veriscope.core.media import Media
@@ -26,10 +27,27 @@ MIME_BY_FORMAT = {
 }
 
 
+def as_dict(x) -> dict:
+    """``x`` when it is an object, else an empty one: every level of a manifest store is
+    written by whoever made the file, so it is read only in the shape expected."""
+    return x if isinstance(x, dict) else {}
+
+
+def as_list(x) -> list:
+    """``x`` when it is a list, else an empty one (see :func:`as_dict`)."""
+    return x if isinstance(x, list) else []
+
+
 def short_error(e) -> str:
     """The first line of an exception's message (its type when empty), at most 300 chars."""
     msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return msg[:300]
+
+
+def trust_anchors_path(option) -> str | None:
+    """Where the trust anchors are configured: the option ``c2pa.trust_anchors`` (given here),
+    else env :data:`ENV_TRUST_ANCHORS`, else None."""
+    return option or os.environ.get(ENV_TRUST_ANCHORS) or None
 
 
 def load_trust_anchors(path) -> tuple[str | None, str | None]:

@@ -21,16 +21,16 @@ GPS: ``exif:GPSLatitude`` / ``exif:GPSLongitude`` of the same assertions (XMP fo
 
 from __future__ import annotations
 
-import os
 import re
 
 from veriscope.core.media import Media
 from veriscope.detectors.post.claims import parse_exif_datetime as _date
 from veriscope.formats.c2pa_store import (
-    ENV_TRUST_ANCHORS,
     MIME_BY_FORMAT,
+    as_list,
     load_trust_anchors,
     media_store,
+    trust_anchors_path,
 )
 
 VALID_STATES = ("Valid", "Trusted")
@@ -62,8 +62,7 @@ def read_store(media: Media, ctx=None) -> dict | None:
     (the option ``c2pa.trust_anchors`` or env ``VERISCOPE_C2PA_TRUST_ANCHORS``)."""
     if media.format not in MIME_BY_FORMAT:
         return None
-    path = (ctx.opts("c2pa").get("trust_anchors") if ctx is not None else None) or os.environ.get(
-        ENV_TRUST_ANCHORS)
+    path = trust_anchors_path(ctx.opts("c2pa").get("trust_anchors") if ctx is not None else None)
     pem, _ = load_trust_anchors(path)
     try:
         store, _ = media_store(media, pem)
@@ -105,8 +104,7 @@ def facts_from_store(store: dict) -> dict | None:
            "capture_date": None, "capture_date_from": None, "gps": None, "gps_from": None,
            "created_when": None, "signing_time": _date(sig.get("time"))}
     who = f"signed by {signer}, {state}" if signer else f"signed, {state}"
-    assertions = m.get("assertions")  # written by whoever signed the file: any shape
-    for a in assertions if isinstance(assertions, list) else []:
+    for a in as_list(m.get("assertions")):
         if not isinstance(a, dict) or not isinstance(a.get("data"), dict):
             continue
         lab, d = str(a.get("label", "")), a["data"]
@@ -126,8 +124,7 @@ def facts_from_store(store: dict) -> dict | None:
                     out["gps"] = (lat, lon)
                     out["gps_from"] = f"C2PA {lab} GPS ({who})"
         elif lab.startswith("c2pa.actions"):
-            acts = d.get("actions")
-            for act in acts if isinstance(acts, list) else []:
+            for act in as_list(d.get("actions")):
                 if (isinstance(act, dict) and act.get("action") == "c2pa.created"
                         and out["created_when"] is None and isinstance(act.get("when"), str)):
                     out["created_when"] = act["when"]

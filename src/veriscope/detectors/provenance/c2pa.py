@@ -13,7 +13,6 @@ Scoring rules (constants set by rule, not fitted; see docs/detectors/c2pa.md).
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -22,11 +21,13 @@ from veriscope.core.evidence import Evidence
 from veriscope.core.media import Media
 from veriscope.detectors.base import Context, Detector
 from veriscope.formats.c2pa_store import (
-    ENV_TRUST_ANCHORS,
     MIME_BY_FORMAT,
     load_trust_anchors,
     media_store,
+    trust_anchors_path,
 )
+from veriscope.formats.c2pa_store import as_dict as _dict
+from veriscope.formats.c2pa_store import as_list as _list
 from veriscope.formats.c2pa_store import short_error as _short
 
 # ---------------------------------------------------------------- score rules
@@ -282,8 +283,7 @@ class C2PADetector(Detector):
             return Evidence.not_applicable(self.name, self.version, reason)
 
         ev = self.evidence()
-        anchors_path = (ctx.opts(self.name).get("trust_anchors")
-                        or os.environ.get(ENV_TRUST_ANCHORS) or None)
+        anchors_path = trust_anchors_path(ctx.opts(self.name).get("trust_anchors"))
         anchors_pem, anchor_problem = load_trust_anchors(anchors_path)
         if anchor_problem:
             ev.add("low", "c2pa_trust_anchors_unusable",
@@ -677,14 +677,6 @@ def _ingredient(ing: dict, manifests: dict) -> dict:
         d["actions"] = [a["action"] for a in acts]
         d["declared_edits"] = [a for a in acts if a["action"] not in NON_EDIT_ACTIONS]
     return d
-
-
-def _dict(x) -> dict:
-    return x if isinstance(x, dict) else {}
-
-
-def _list(x) -> list:
-    return x if isinstance(x, list) else []
 
 
 def _failures(store: dict) -> list[dict]:
