@@ -452,16 +452,12 @@ def compared_values(lines: list[str]) -> dict:
     "numbers": [dict]}``."""
     import datetime as dt
 
-    from veriscope.detectors.post.caption_ocr import measures
-    from veriscope.detectors.post.claims import date_claims
+    from veriscope.detectors.post.caption_ocr import full_dates, measures
 
     out = {"date": None, "number": None, "numbers": [], "dates": []}
     for ln in lines:
         if re.search(r"\d", ln):
-            for c in date_claims(ln, None):
-                v = c["value"]
-                if v.get("period") == "day" and not v.get("relative"):
-                    out["dates"].append(dt.date.fromisoformat(v["lo"]))
+            out["dates"] += [dt.date.fromisoformat(c["value"]["lo"]) for c in full_dates(ln)]
         out["numbers"] += [{k: m[k] for k in ("value", "unit", "text")} for m in measures(ln)]
     out["date"] = out["dates"][0] if out["dates"] else None
     out["number"] = out["numbers"][0] if out["numbers"] else None

@@ -61,8 +61,8 @@ class CaptionArchiveDetector(CaptionCheck):
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         from veriscope.archive.store import open_configured
         from veriscope.core.post import word_indices
-        from veriscope.detectors.post.caption_facts import DATE_SLACK_DAYS, claim_score, wrong_part
-        from veriscope.detectors.post.claims import date_claims
+        from veriscope.detectors.post.caption_facts import claim_score, slack_interval, wrong_part
+        from veriscope.detectors.post.claims import claim_record, date_claims
 
         if (na := self.no_caption(ctx)) is not None:
             return na
@@ -96,8 +96,7 @@ class CaptionArchiveDetector(CaptionCheck):
                 r["why"] = ("no dated earlier appearance of this picture in the archive" if matches
                             else "the picture is not in the archive")
             else:
-                lo = dt.date.fromisoformat(v["lo"]) - dt.timedelta(days=DATE_SLACK_DAYS)
-                hi = dt.date.fromisoformat(v["hi"]) + dt.timedelta(days=DATE_SLACK_DAYS)
+                lo, hi = slack_interval(v)
                 day = first[0]
                 src = f" ({it['source']})" if it.get("source") else ""
                 if day < lo:
@@ -119,8 +118,7 @@ class CaptionArchiveDetector(CaptionCheck):
                 else:
                     r["why"] = (f"the archive has the picture only from {day}{src}, after the "
                                 "claim: that says nothing about when it was taken")
-            out.append({**{k: c[k] for k in ("kind", "text", "start", "end", "words", "source")},
-                        "value": v, **r})
+            out.append(claim_record(c, v, **r))
         for m in matches:
             it = m.item
             ev.add("info", "post.archive_match",

@@ -199,7 +199,7 @@ class CaptionFacesDetector(CaptionCheck):
                    "faces the picture shows and where.")
 
     def analyze(self, media: Media, ctx: Context) -> Evidence:
-        from veriscope.detectors.post.claims import count_claims
+        from veriscope.detectors.post.claims import claim_record, count_claims
 
         if (na := self.no_caption(ctx)) is not None:
             return na
@@ -220,8 +220,7 @@ class CaptionFacesDetector(CaptionCheck):
         for c, r in zip(claims, check_counts(claims, faces, post["caption"]), strict=True):
             hint = r.pop("hint", False)
             r.setdefault("score", None)
-            cl = {**{k: c[k] for k in ("kind", "text", "start", "end", "words", "source")},
-                  "value": dict(c["value"]), **r}
+            cl = claim_record(c, dict(c["value"]), **r)
             if r["status"] == "contradicted":
                 cl["words"] = list(c["words"])
                 ev.tokens.append(Token(c["start"], c["end"], c["text"], score=r["score"],

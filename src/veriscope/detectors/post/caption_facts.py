@@ -39,7 +39,7 @@ from veriscope.core.evidence import Evidence, Token
 from veriscope.core.media import Media
 from veriscope.detectors.base import Context
 from veriscope.detectors.post.base import CaptionCheck
-from veriscope.detectors.post.claims import parse_exif_datetime
+from veriscope.detectors.post.claims import claim_record, parse_exif_datetime
 
 DATE_SLACK_DAYS = 1
 """Days of slack on each side of a claimed date (time zones: EXIF dates are local, often
@@ -50,6 +50,18 @@ COUNTRY_NEAREST_KM = 100.0
 GPS_CONFLICT_KM = 1.0
 """Signed and unsigned GPS positions farther apart than this are reported as a conflict."""
 EARTH_KM = 6371.0088
+
+
+def slack_interval(value: dict) -> tuple[dt.date, dt.date]:
+    """A date claim's interval widened by :data:`DATE_SLACK_DAYS` on each side."""
+    slack = dt.timedelta(days=DATE_SLACK_DAYS)
+    return (dt.date.fromisoformat(value["lo"]) - slack,
+            dt.date.fromisoformat(value["hi"]) + slack)
+
+
+def _date_contradicted(fact: dict, gap: int, why: str) -> dict:
+    return {"status": "contradicted", "fact": {**fact, "gap_days": gap},
+            "score": claim_score("date", gap), "why": why}
 
 
 def claim_score(kind: str, gap: float) -> float:
@@ -147,26 +159,21 @@ def check_date(claim: dict, taken: dt.datetime | None, where: str | None) -> dic
     if day.year < 1990 or day > dt.date.today() + dt.timedelta(days=1):
         return {"status": "unchecked", "fact": fact,
                 "why": f"the capture date {day} is not plausible (camera clock not set)"}
-    lo = dt.date.fromisoformat(v["lo"]) - dt.timedelta(days=DATE_SLACK_DAYS)
-    hi = dt.date.fromisoformat(v["hi"]) + dt.timedelta(days=DATE_SLACK_DAYS)
+    lo, hi = slack_interval(v)
     if claim["source"] == "claimed_date":  # when it was posted: the picture cannot be later
         if day <= hi:
             return {"status": "unchecked", "fact": fact,
                     "why": f"{where} {day} is before the post's date, as it must be; the post's "
                            "date alone says nothing about when the picture was taken"}
         gap = (day - hi).days
-        return {"status": "contradicted", "fact": {**fact, "gap_days": gap},
-                "score": claim_score("date", gap),
-                "why": f"{where} says the picture was taken on {day}, {gap} day(s) after the "
-                       f"post's date {v['hi']}"}
+        return _date_contradicted(fact, gap, f"{where} says the picture was taken on {day}, "
+                                             f"{gap} day(s) after the post's date {v['hi']}")
     if lo <= day <= hi:
         return {"status": "consistent", "fact": fact, "score": 0.0,
                 "why": f"{where} {day} is within {v['lo']}..{v['hi']}"}
     gap = (lo - day).days if day < lo else (day - hi).days
-    out = {"status": "contradicted", "fact": {**fact, "gap_days": gap},
-           "score": claim_score("date", gap),
-           "why": f"{where} says the picture was taken on {day}, {gap} day(s) outside "
-                  f"{v['lo']}..{v['hi']}"}
+    out = _date_contradicted(fact, gap, f"{where} says the picture was taken on {day}, {gap} "
+                                        f"day(s) outside {v['lo']}..{v['hi']}")
     part = wrong_part(claim, day)
     if part is not None:
         out["part"] = part
@@ -184,7 +191,7 @@ def check_signed_by(claim: dict, signed: dt.datetime) -> dict | None:
     v = claim["value"]
     if claim["source"] != "caption" or v.get("unresolved"):
         return None
-    lo = dt.date.fromisoformat(v["lo"]) - dt.timedelta(days=DATE_SLACK_DAYS)
+    lo, _ = slack_interval(v)
     day = signed.date()
     fact = {"signed_on": signed.isoformat(), "read_from": "C2PA signature time"}
     if day >= lo:
@@ -192,10 +199,9 @@ def check_signed_by(claim: dict, signed: dt.datetime) -> dict | None:
                 "why": f"the credentials were signed on {day}, after the start of the claim: "
                        "that bounds the capture date from above only"}
     gap = (lo - day).days
-    return {"status": "contradicted", "fact": {**fact, "gap_days": gap},
-            "score": claim_score("date", gap),
-            "why": f"the credentials were signed on {day} (signature time), {gap} day(s) before "
-                   f"{v['lo']}: the picture existed before the time the caption claims"}
+    return _date_contradicted(fact, gap, f"the credentials were signed on {day} (signature "
+                                         f"time), {gap} day(s) before {v['lo']}: the picture "
+                                         "existed before the time the caption claims")
 
 
 def wrong_part(claim: dict, day: dt.date) -> tuple[int, int] | None:
@@ -354,8 +360,8 @@ class CaptionFactsDetector(CaptionCheck):
             if r["status"] == "contradicted" and c["source"] == "caption":
                 r["words"] = (word_indices(post["caption"], *part) if part is not None
                               else list(c["words"]))
-            cl = {**{k: c[k] for k in ("kind", "text", "start", "end", "words", "source")},
-                  "value": {k: v for k, v in c["value"].items() if k != "candidates"}, **r}
+            cl = claim_record(c, {k: v for k, v in c["value"].items() if k != "candidates"},
+                              **r)
             out.append(cl)
             if r["status"] == "contradicted":
                 if c["start"] is not None:

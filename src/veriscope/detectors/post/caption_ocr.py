@@ -147,6 +147,15 @@ def read_text(media: Media) -> list[dict]:
     return lines
 
 
+def full_dates(text: str) -> list[dict]:
+    """The date claims written in ``text`` that name a day and are not relative: the dates of
+    the picture's text that a caption's date is compared with."""
+    from veriscope.detectors.post.claims import date_claims
+
+    return [c for c in date_claims(text, None)
+            if c["value"].get("period") == "day" and not c["value"].get("relative")]
+
+
 def measures(text: str) -> list[dict]:
     """Numbers with a unit: ``{"value": float, "unit": "%", "start", "end", "text"}``. A minus
     sign counts ("-5 °C", "translateX(-100%)"), a hyphen inside a name does not ("darken-3");
@@ -191,7 +200,7 @@ class CaptionOCRDetector(CaptionCheck):
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         from veriscope.core.post import word_indices
         from veriscope.detectors.post.caption_facts import claim_score, wrong_part
-        from veriscope.detectors.post.claims import date_claims, place_claims
+        from veriscope.detectors.post.claims import claim_record, date_claims, place_claims
 
         if (na := self.no_caption(ctx)) is not None:
             return na
@@ -205,9 +214,7 @@ class CaptionOCRDetector(CaptionCheck):
         ev.boxes = [Box(*ln["box"], score=None, label=ln["text"][:200]) for ln in lines]
         pic_dates, pic_places, pic_measures = [], [], []
         for ln in lines:
-            for c in date_claims(ln["text"], None):
-                if c["value"].get("period") == "day" and not c["value"].get("relative"):
-                    pic_dates.append((c, ln))
+            pic_dates += [(c, ln) for c in full_dates(ln["text"])]
             for c in place_claims(ln["text"], source="picture"):
                 pic_places.append((c, ln))
             for m in measures(ln["text"]):
@@ -216,9 +223,9 @@ class CaptionOCRDetector(CaptionCheck):
         out = []
 
         def claim(c, status, why, score=None, fact=None, words=None):
-            d = {**{k: c[k] for k in ("kind", "text", "start", "end", "words", "source")},
-                 "value": {k: v for k, v in c.get("value", {}).items() if k != "candidates"},
-                 "status": status, "why": why, "score": score, "fact": fact}
+            d = claim_record(c, {k: v for k, v in c.get("value", {}).items()
+                                 if k != "candidates"},
+                             status=status, why=why, score=score, fact=fact)
             if status == "contradicted":
                 d["words"] = list(c["words"]) if words is None else words
                 ev.tokens.append(Token(c["start"], c["end"], c["text"], score=score,

@@ -403,6 +403,16 @@ def _number(text: str) -> int | None:
     return _NUM_WORDS.get(t)
 
 
+CLAIM_FIELDS = ("kind", "text", "start", "end", "words", "source")
+"""What a checked claim of the report's ``post.claims`` repeats of the parsed claim."""
+
+
+def claim_record(c: dict, value: dict, **result) -> dict:
+    """A checked claim as the report lists it: the claim's :data:`CLAIM_FIELDS`, its ``value``
+    (as the check chose to show it) and the check's result (status, why, score, fact...)."""
+    return {**{k: c[k] for k in CLAIM_FIELDS}, "value": value, **result}
+
+
 def all_claims(post: dict) -> list[dict]:
     """Every claim of a post: the caption's, then the claimed date and place."""
     caption = post["caption"]
