@@ -46,18 +46,55 @@ def put():
 
 
 @pytest.fixture
-def client(tmp_path):
-    """(TestClient, API key headers, store) over a fresh desk with cheap detectors."""
+def make_client(tmp_path):
+    """make_client(detectors="metadata,jpeg_tables") -> (TestClient, API key headers, store)
+    over a fresh desk running those detectors; closed after the test."""
+    from contextlib import ExitStack
+
     from fastapi.testclient import TestClient
 
     from veriscope.desk.app import Limits, create_app
 
-    app = create_app(tmp_path / "desk", limits=Limits(max_bytes=400_000, max_pixels=1_000_000,
-                                                      max_seconds=5.0),
-                     detectors="metadata,jpeg_tables")
-    key = app.state.store.add_key("tester")
-    with TestClient(app) as c:
-        yield c, {"X-API-Key": key}, app.state.store
+    with ExitStack() as stack:
+        def make(detectors: str = "metadata,jpeg_tables"):
+            app = create_app(tmp_path / "desk", limits=Limits(max_bytes=400_000,
+                                                              max_pixels=1_000_000,
+                                                              max_seconds=5.0),
+                             detectors=detectors)
+            key = app.state.store.add_key("tester")
+            c = stack.enter_context(TestClient(app))
+            return c, {"X-API-Key": key}, app.state.store
+
+        yield make
+
+
+@pytest.fixture
+def client(make_client):
+    """(TestClient, API key headers, store) over a fresh desk with cheap detectors."""
+    return make_client()
+
+
+def _resign(bag) -> None:
+    """Save a changed bag's manifests again and sign it with a new, untrusted key (whoever holds
+    a key can do this: verification must still find what changed)."""
+    import base64
+
+    import bagit
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from veriscope.desk import bundle
+
+    bagit.Bag(str(bag)).save(manifests=True)
+    other = Ed25519PrivateKey.generate()
+    tm = (bag / "tagmanifest-sha256.txt").read_bytes()
+    (bag / "signature.ed25519").write_bytes(base64.b64encode(other.sign(tm)) + b"\n")
+    (bag / "signer.pub").write_bytes(bundle.public_pem(other.public_key()))
+
+
+@pytest.fixture
+def resign():
+    """resign(bag): the bag's manifests saved again and signed by a new, untrusted key."""
+    return _resign
 
 
 def start_serve(data, *args, log=None, wait_s: float = 20.0):

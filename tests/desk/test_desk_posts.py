@@ -35,19 +35,10 @@ def _photo(seed: int = 0, when: str | None = TAKEN) -> bytes:
 
 
 @pytest.fixture
-def client(tmp_path):
+def client(make_client):
     """(TestClient, key headers, store): a desk whose caption checks are caption_facts alone
     (the dates and places the file carries; no OCR or face model to load)."""
-    from fastapi.testclient import TestClient
-
-    from veriscope.desk.app import Limits, create_app
-
-    app = create_app(tmp_path / "desk", limits=Limits(max_bytes=400_000, max_pixels=1_000_000,
-                                                      max_seconds=5.0),
-                     detectors="metadata,jpeg_tables,caption_facts")
-    key = app.state.store.add_key("tester")
-    with TestClient(app) as c:
-        yield c, {"X-API-Key": key}, app.state.store
+    return make_client("metadata,jpeg_tables,caption_facts")
 
 
 def _case(c, h, name="posts"):
@@ -263,13 +254,9 @@ def test_openapi_documents_the_form(client):
     assert "post" in item and "post_label" in item
 
 
-def test_bundle_carries_the_caption_and_checks_it_against_the_audit_chain(client, tmp_path):
+def test_bundle_carries_the_caption_and_checks_it_against_the_audit_chain(client, tmp_path,
+                                                                          resign):
     pytest.importorskip("bagit")
-    import base64
-
-    import bagit
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     from veriscope.desk import bundle
 
     c, h, store = client
@@ -292,11 +279,7 @@ def test_bundle_carries_the_caption_and_checks_it_against_the_audit_chain(client
     # what was received
     p = folder / "data" / "items.json"
     p.write_text(p.read_text().replace("3 June 2024", "3 June 2019"))
-    bagit.Bag(str(folder)).save(manifests=True)
-    other = Ed25519PrivateKey.generate()
-    tm = (folder / "tagmanifest-sha256.txt").read_bytes()
-    (folder / "signature.ed25519").write_bytes(base64.b64encode(other.sign(tm)) + b"\n")
-    (folder / "signer.pub").write_bytes(bundle.public_pem(other.public_key()))
+    resign(folder)
     res = bundle.verify_bundle(folder)
     assert not res.ok
     assert any(f"item {posted['id']}: its post (caption) differs" in m for m in res.problems), \
