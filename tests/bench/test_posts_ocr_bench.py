@@ -49,3 +49,33 @@ def test_captions_alter_the_year_and_the_number_with_its_decimals():
     assert caps[1]["altered"] == "The screen shows 86.58%."
     (c,) = P.ocr_captions({"date": None, "number": {"value": 8.0, "unit": "degC", "text": "8 °C"}})
     assert c["altered"] == "The screen shows 18 °C."
+
+
+def test_photo_section_measures_against_boxes():
+    # the edit distance to the best part of what was read near the annotation
+    assert P.substring_distance("genaxistheatre", "genexistheatre") == 1
+    assert P.substring_distance("abc", "xxabcxx") == 0
+    assert P.substring_distance("abc", "") == 3 and P.substring_distance("", "x") == 0
+    # a line counts for an annotation when it covers half of the annotation's box
+    assert P._overlap([0, 0, 10, 10], [5, 0, 10, 10]) == 0.5
+    assert P._overlap([0, 0, 10, 10], [20, 0, 10, 10]) == 0.0
+
+
+def test_photo_truth_reads_icdar_quads_and_receipt_boxes(tmp_path, monkeypatch):
+    gt = "\ufeff377,117,463,117,465,130,378,130,Genaxis Theatre\n1,2,3,2,3,4,1,4,###\n"
+    receipt = ('{"file_name": "x/1.jpeg", "height": 9, "width": 9, "annotations": '
+               '[{"box": [10, 20, 30, 20, 30, 40, 10, 40], "text": "SAFEWAY", "label": 1}]}\n')
+
+    def git(repo, *args):
+        path = args[-1]
+        if path.endswith(".txt") and "gt_img_" in path:
+            return gt.encode("utf-8")
+        return receipt.encode("utf-8")
+
+    monkeypatch.setattr(P, "_git", git)
+    pics = P.photo_truth(tmp_path)
+    assert len(pics) == 11 and pics[0]["name"] == "img_1.jpg"
+    assert pics[0]["words"][0] == {"text": "Genaxis Theatre", "legible": True,
+                                   "box": [377.0, 117.0, 88.0, 13.0]}
+    assert pics[0]["words"][1]["legible"] is False
+    assert pics[-1]["set"] == "wildreceipt" and pics[-1]["words"][0]["box"] == [10, 20, 20, 20]

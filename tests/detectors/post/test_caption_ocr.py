@@ -67,6 +67,43 @@ def test_matching_text_is_consistent_and_no_text_is_unchecked(sign, tmp_path):
     assert post["label"] == "unchecked"
 
 
+@pytest.fixture(scope="module")
+def receipt(tmp_path_factory):
+    """Two receipts: one dated 12/30/2016 (month first: 30 is no month), one 03/04/2016."""
+    out = {}
+    for name, date in (("us", "12/30/2016"), ("ambiguous", "03/04/2016")):
+        p = tmp_path_factory.mktemp("ocr") / f"receipt_{name}.png"
+        im = Image.new("RGB", (640, 200), "white")
+        ImageDraw.Draw(im).text((20, 70), f"DATE {date} TIME 19:19", fill="black",
+                                font=ImageFont.load_default(size=40))
+        im.save(p)
+        out[name] = p
+    return out
+
+
+def _ocr_check(post, text):
+    c = next(c for c in post["claims"] if c["text"] == text)
+    return next(ch for ch in c["checks"] if ch["detector"] == "caption_ocr")
+
+
+def test_numeric_dates_in_the_picture(receipt):
+    _, post = _post(receipt["us"], "Dinner on 30 December 2016")
+    assert _ocr_check(post, "30 December 2016")["status"] == "consistent"
+    _, post = _post(receipt["us"], "Dinner on 30 December 2017")
+    ch = _ocr_check(post, "30 December 2017")
+    assert ch["status"] == "contradicted" and ch["fact"]["date_in_picture"] == "2016-12-30"
+    assert post["fake_text_pos"] == [4]  # "2017", the year
+    # 03/04/2016 is 3 April or 4 March: either caption is consistent, a third day is not
+    for cap in ("Dinner on 3 April 2016", "Dinner on 4 March 2016"):
+        _, post = _post(receipt["ambiguous"], cap)
+        assert _ocr_check(post, cap[10:])["status"] == "consistent", cap
+    _, post = _post(receipt["ambiguous"], "Dinner on 3 April 2019")
+    ch = _ocr_check(post, "3 April 2019")
+    assert ch["status"] == "contradicted"
+    assert ch["fact"]["readings"] == ["2016-03-04", "2016-04-03"]
+    assert "read both ways" in ch["why"]
+
+
 def test_units():
     got = [(m["value"], m["unit"]) for m in measures("up 30% to $4.99, 45 °C, 12 people")]
     assert got == [(30.0, "%"), (4.99, "USD"), (45.0, "degC")]

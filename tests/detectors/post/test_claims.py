@@ -40,6 +40,27 @@ def test_year_alone_month_year_and_cjk():
     assert c["value"]["period"] == "month" and c["value"]["lo"] == "2020-07-01"
 
 
+@pytest.mark.parametrize("text,lo,hi,extra", [
+    ("DATE 12/30/2016 FRI", "2016-12-30", "2016-12-30", {"order": "mdy"}),
+    ("taken 30.12.2016", "2016-12-30", "2016-12-30", {"order": "dmy"}),
+    ("30-12-2016", "2016-12-30", "2016-12-30", {"order": "dmy"}),
+    ("2016/12/30", "2016-12-30", "2016-12-30", {"order": "ymd"}),
+    ("5/5/2016", "2016-05-05", "2016-05-05", {"order": "dmy"}),
+    # both readings are dates: the value spans them and lists them, no guess
+    ("on 3/4/2016 at noon", "2016-03-04", "2016-04-03",
+     {"readings": ["2016-03-04", "2016-04-03"]}),
+])
+def test_numeric_dates(text, lo, hi, extra):
+    (d,) = date_claims(text, None)
+    assert d["value"] == {"lo": lo, "hi": hi, "period": "day", "relative": False, **extra}
+    assert d["text"] in text and d["text"][0].isdigit() and d["text"][-1].isdigit()
+
+
+@pytest.mark.parametrize("text", ["31/02/2016", "13/13/2016", "v1.2.3", "10/20/30"])
+def test_no_numeric_date(text):
+    assert not [c for c in date_claims(text, None) if c["value"].get("period") == "day"]
+
+
 def test_a_number_of_people_is_not_a_year():
     claims = all_claims({"caption": "2000 people marched in London", "date": None, "place": None})
     assert not _by_kind(claims, "date")

