@@ -308,3 +308,32 @@ def test_a_picture_inside_a_page_is_found_through_its_own_region(archive, photos
     assert m.verified and m.item["path"].endswith("astronaut.png")
     r = m.regions[0]  # the edit, at (300 + 100, 120 + 75) in the page
     assert abs(r["x"] - 400) < 12 and abs(r["y"] - 195) < 12
+
+
+def test_of_several_versions_of_one_picture_the_query_s_own_comes_first(tmp_path, photos):
+    """Versions of one picture verify with about as many points each; the order among them
+    is by appearance, so the query's own version is the first result, even from a small copy
+    (with the most points first, 2 of these 12 queries got another version first)."""
+    a = photos["astronaut"]
+    h, w = a.shape[:2]
+    folder = tmp_path / "versions"
+    folder.mkdir()
+    boxes = [(x, y, x + w // 4, y + h // 4) for x, y in
+             ((10, 10), (w // 2, 20), (30, h // 2), (w // 2 + 20, h // 2 + 10), (w // 3, h // 3))]
+
+    def brighten(box):  # a local change of brightness: an edit that keeps most keypoints
+        out = a.astype(np.int16)
+        x0, y0, x1, y1 = box
+        out[y0:y1, x0:x1] += 70
+        return np.clip(out, 0, 255).astype(np.uint8)
+
+    versions = [a] + [brighten(box) for box in boxes]
+    for k, v in enumerate(versions):
+        Image.fromarray(v).save(folder / f"v{k}.png")
+    arc = Archive(tmp_path / "arc", create=True)
+    index_paths(arc, [folder])
+    for s in (0.3, 0.25):
+        for k, v in enumerate(versions):
+            ms = match(arc, Query.from_rgb(_jpeg(_resize(v, s), 80)), diff_top=0)
+            assert sum(m.verified for m in ms) >= 2  # the versions look alike
+            assert ms[0].item["path"].endswith(f"v{k}.png"), (s, k)

@@ -26,6 +26,12 @@ from veriscope.signals import fingerprint as F
 HASH_DIST = 12
 VOTE_DIST = 64
 MAX_VERIFY = 40
+NN_K = 10
+"""Nearest neighbours looked up per query descriptor (the votes of step 1). Versions of one
+picture (edits, crops, re-saves) share their descriptors and fill these places in turn: in an
+archive holding 12 versions of each picture, the query's own version was missing from the 10
+results of 13 of 60 FIT UI screenshots with 5, of 6 with 10, and of 9 with 16, where unrelated
+items gather more votes (benchmarks/archive_versions_fit.py, docs/archive.md)."""
 DIFF_BAR = 0.5
 NOT_SAME = 0.5
 """Share of the common part that may differ before a verified match is withdrawn."""
@@ -150,7 +156,7 @@ def _candidates(archive: Archive, q: Query, limit: int) -> dict[int, dict]:
             c["hash_distance"], c["hash_mirror"] = d, mir
     idx, owner = archive.ann()
     if idx.ntotal:
-        k = min(5, idx.ntotal)
+        k = min(NN_K, idx.ntotal)
         for feats, key in ((q.feats, "votes"), (q.feats_mirror, "votes_mirror")):
             if not len(feats):
                 continue
@@ -167,7 +173,8 @@ def _candidates(archive: Archive, q: Query, limit: int) -> dict[int, dict]:
 
 def match(archive: Archive, q: Query, *, top: int = 10, diff_top: int = 3,
           min_votes: int = 3) -> list[Match]:
-    """Verified matches first (most inliers first), then unverified candidates by votes."""
+    """Verified matches first (closest in appearance first: :func:`_rank`), then unverified
+    candidates by votes."""
     cands = {i: c for i, c in candidates(archive, q).items()
              if c.get("hash_distance") is not None
              or max(c["votes"], c["votes_mirror"]) >= min_votes}
@@ -186,14 +193,23 @@ def match(archive: Archive, q: Query, *, top: int = 10, diff_top: int = 3,
                   hash_distance=c.get("hash_distance"), verification=v)
         m.score = min(1.0, v.inliers / 50) if v.verified else 0.0
         out.append(m)
-    out.sort(key=lambda m: (not m.verified, -(m.verification.inliers if m.verified else 0),
-                            -m.votes))
+    out.sort(key=_rank)
     out = out[:top]
     for m in [m for m in out if m.verified][:diff_top]:
         compare(m, q)
-    out.sort(key=lambda m: (not m.verified, -(m.verification.inliers if m.verified else 0),
-                            -m.votes))  # a match withdrawn by the comparison moves down
+    out.sort(key=_rank)  # a match withdrawn by the comparison moves down
     return out
+
+
+def _rank(m: Match) -> tuple:
+    """Verified matches first, the closest in appearance first: the sum of the two photometric
+    agreements of the verification (an archive holding several versions of one picture verifies
+    all of them with about as many points; the query's own version agrees best), then points,
+    then votes. Unverified candidates by votes."""
+    v = m.verification
+    if not m.verified:
+        return (1, 0.0, 0, -m.votes)
+    return (0, -((v.agreement or 0.0) + (v.agreement_low or 0.0)), -v.inliers, -m.votes)
 
 
 def _verify(q: Query, f: F.Features, c: dict) -> F.Verification:
