@@ -148,7 +148,8 @@ The check (every picture, not only the sample, whose truth has a value the detec
     lone value).
 
 Section ``--section ocr-photos`` (text read in photographs; results
-``benchmarks/results/posts_ocr_photos.json``; rules fixed before this run):
+``benchmarks/results/posts_ocr_photos.json``; the first run's CER counted everything read near
+an annotation, and its empty transcriptions: both fixed after it, as described here):
 
 Pictures
     read from a git mirror of open-mmlab/mmocr (``/work/.mirror/open-mmlab+mmocr/repo``;
@@ -883,8 +884,9 @@ def ocr_photos_section(repo: Path = MMOCR_REPO, out: Path | None = None,
                 ch = next(x for x in c["checks"] if x["detector"] == "caption_ocr")
                 checks.append({"picture": r["picture"], "kind": kind, "caption": cap,
                                "status": ch["status"], "label": rep.post["label"]})
-    res = {"protocol": "benchmarks/posts.py docstring, section ocr-photos; rules fixed before "
-                       "results",
+    res = {"protocol": "benchmarks/posts.py docstring, section ocr-photos (the first run "
+                       "measured CER against everything read near an annotation and counted "
+                       "empty transcriptions; both fixed after it, before these figures)",
            "data": {"repository": "https://github.com/open-mmlab/mmocr (Apache-2.0 code; the "
                                   "pictures: ICDAR 2015 incidental scene text, research use; "
                                   "WildReceipt)",
