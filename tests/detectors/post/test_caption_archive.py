@@ -56,6 +56,22 @@ def test_matching_or_later_dates_are_not_contradicted(archived):
     assert _post(copy, arch, "The scene in 2012")["label"] == "unchecked"
 
 
+@pytest.mark.shared
+def test_numeric_dates_by_each_reading(archived):
+    copy, arch = archived
+
+    def status(caption):
+        post = _post(copy, arch, caption)
+        (c,) = [c for c in post["claims"] if c["kind"] == "date"]
+        return next(ch for ch in c["checks"] if ch["detector"] == "caption_archive")["status"]
+
+    assert status("The scene on 05/01/2015") == "consistent"  # 1 May (month first)
+    assert status("The scene on 01/05/2015") == "consistent"  # 1 May (day first)
+    assert status("The scene on 02/03/2016") == "contradicted"  # archived before both readings
+    # 2 June or 6 February 2015: the archived 1 May lies between them, near neither
+    assert status("The scene on 02/06/2015") == "unchecked"
+
+
 def test_without_archive_it_does_not_apply(tmp_path):
     p = tmp_path / "a.jpg"
     Image.new("RGB", (32, 32)).save(p)

@@ -65,6 +65,31 @@ def test_the_wrong_part_of_a_date_is_marked(tmp_path, caption, marked):
     assert post["fake_text_pos"] == marked
 
 
+@pytest.mark.parametrize("caption, status, marked", [
+    ("Flood, 03/06/2019", "consistent", []),  # 3 June (day first)
+    ("Flood, 06/03/2019", "consistent", []),  # 3 June (month first)
+    ("Flood, 2019.06.03", "consistent", []),
+    ("Flood, 3.6.2024", "contradicted", [1]),  # neither reading is near: the whole date
+    ("Flood, 30.06.2019", "contradicted", [1]),  # 30 June: unambiguous, the day is marked
+    ("Flood, 03/05/2019", "contradicted", [1]),  # 3 May or 5 March: neither 3 June
+])
+def test_numeric_dates_are_checked_by_each_reading(tmp_path, caption, status, marked):
+    p = _jpeg(tmp_path / "n.jpg", when="2019:06:03 10:00:00")
+    _, post = _post(p, caption)
+    (c,) = post["claims"]
+    assert c["status"] == status, c["checks"]
+    assert post["fake_text_pos"] == marked
+
+
+def test_a_date_between_the_two_readings_is_near_neither(tmp_path):
+    # 02/07/2019 is 2 July or 7 February; the capture date, 3 June, lies between the two
+    p = _jpeg(tmp_path / "m.jpg", when="2019:06:03 10:00:00")
+    _, post = _post(p, "Flood, 02/07/2019")
+    (c,) = post["claims"]
+    assert c["status"] == "contradicted"
+    assert "2019-02-07 or 2019-07-02" in c["checks"][0]["why"]
+
+
 def test_true_date_and_place_are_consistent(tmp_path):
     p = _jpeg(tmp_path / "b.jpg", when="2019:06:03 10:00:00", gps=(40.7128, -74.0060))
     _, post = _post(p, "New York, 3 June 2019")

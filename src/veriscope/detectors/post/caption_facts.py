@@ -59,6 +59,15 @@ def slack_interval(value: dict) -> tuple[dt.date, dt.date]:
             dt.date.fromisoformat(value["hi"]) + slack)
 
 
+def reading_intervals(value: dict) -> list[tuple[dt.date, dt.date]]:
+    """:func:`slack_interval` of each reading of a date claim: one, or two for a numeric date
+    whose day and month can be read both ways (03/04/2016), so that a date between the two
+    readings is near neither."""
+    if not value.get("readings"):
+        return [slack_interval(value)]
+    return [slack_interval({"lo": r, "hi": r}) for r in value["readings"]]
+
+
 def _date_contradicted(fact: dict, gap: int, why: str) -> dict:
     return {"status": "contradicted", "fact": {**fact, "gap_days": gap},
             "score": claim_score("date", gap), "why": why}
@@ -168,12 +177,16 @@ def check_date(claim: dict, taken: dt.datetime | None, where: str | None) -> dic
         gap = (day - hi).days
         return _date_contradicted(fact, gap, f"{where} says the picture was taken on {day}, "
                                              f"{gap} day(s) after the post's date {v['hi']}")
-    if lo <= day <= hi:
+    claimed = (" or ".join(v["readings"]) + " (day and month can be read both ways)"
+               if v.get("readings") else f"{v['lo']}..{v['hi']}")
+    gaps = [0 if a <= day <= b else (a - day).days if day < a else (day - b).days
+            for a, b in reading_intervals(v)]
+    if min(gaps) == 0:
         return {"status": "consistent", "fact": fact, "score": 0.0,
-                "why": f"{where} {day} is within {v['lo']}..{v['hi']}"}
-    gap = (lo - day).days if day < lo else (day - hi).days
+                "why": f"{where} {day} is within {claimed}"}
+    gap = min(gaps)
     out = _date_contradicted(fact, gap, f"{where} says the picture was taken on {day}, {gap} "
-                                        f"day(s) outside {v['lo']}..{v['hi']}")
+                                        f"day(s) outside {claimed}")
     part = wrong_part(claim, day)
     if part is not None:
         out["part"] = part
