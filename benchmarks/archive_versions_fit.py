@@ -47,8 +47,9 @@ N_FAMILIES, N_VERSIONS, N_DISTRACTORS = 60, 11, 5000
 KINDS = ("splice", "removal", "copy_move")
 
 
-def build(root: Path, files: list[Path]) -> tuple[dict[str, list[str]], list]:
-    """The FIT archive (cached): families with their versions, the rest, the distractors."""
+def build(root: Path, files: list[Path]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The FIT archive (cached): families with their versions, the rest, the distractors.
+    Returns each family's SHA-256s and paths, the unedited picture first."""
     from PIL import Image
 
     from veriscope.archive.store import Archive
