@@ -435,21 +435,22 @@ def text_chars(text: str) -> str:
     return "".join(c for c in text.lower() if c.isalnum())
 
 
-def levenshtein(a: str, b: str) -> int:
-    """Edit distance (unit costs), one numpy row at a time."""
+def levenshtein(a: str, b: str, anywhere: bool = False) -> int:
+    """Edit distance (unit costs), one numpy row at a time. ``anywhere``: the fewest edits
+    that turn ``a`` into some substring of ``b`` (what ``b`` holds around it is free)."""
     import numpy as np
 
     if not a or not b:
-        return len(a) + len(b)
+        return 0 if anywhere and not a else len(a) + (0 if anywhere else len(b))
     bb = np.array([ord(c) for c in b])
     ar = np.arange(len(b) + 1)
-    prev = ar.copy()
+    prev = np.zeros_like(ar) if anywhere else ar.copy()
     for i, ch in enumerate(a, 1):
         cur = np.empty_like(prev)
         cur[0] = i
         cur[1:] = np.minimum(prev[:-1] + (bb != ord(ch)), prev[1:] + 1)
         prev = np.minimum.accumulate(cur - ar) + ar  # insertions
-    return int(prev[-1])
+    return int(prev.min() if anywhere else prev[-1])
 
 
 def reading_order(lines: list[dict]) -> list[dict]:
@@ -492,8 +493,9 @@ def compared_values(lines: list[str]) -> dict:
     return out
 
 
-def ocr_captions(values: dict) -> list[dict]:
-    """True and altered captions for a picture's compared values (protocol: the check)."""
+def ocr_captions(values: dict, lead: str = "The screen shows the date") -> list[dict]:
+    """True and altered captions for a picture's compared values (protocol: the check);
+    ``lead`` begins the date caption."""
     out = []
     month = MONTHS["en"].split()
     d = values.get("date")
@@ -503,8 +505,8 @@ def ocr_captions(values: dict) -> list[dict]:
         except ValueError:  # 29 February
             d2 = d.replace(year=d.year + 1, day=28)
         out.append({"claim": "date", "value": d.isoformat(),
-                    "true": f"The screen shows the date {d.day} {month[d.month - 1]} {d.year}.",
-                    "altered": f"The screen shows the date {d2.day} {month[d2.month - 1]} {d2.year}."})
+                    "true": f"{lead} {d.day} {month[d.month - 1]} {d.year}.",
+                    "altered": f"{lead} {d2.day} {month[d2.month - 1]} {d2.year}."})
     m = values.get("number")
     if m is not None:
         # the signed number as written ("-100", "4.99", "12,5", "1,500"), replaced whole
@@ -520,6 +522,17 @@ def ocr_captions(values: dict) -> list[dict]:
                     "altered": "The screen shows "
                                + m["text"][:num.start()] + alt + m["text"][num.end():] + "."})
     return out
+
+
+def ocr_check(picture: Path, caption: str, claim_kind: str) -> tuple[dict, str]:
+    """(caption_ocr's check of the caption's claim of that kind, the post's label) for the
+    picture posted with the caption."""
+    from veriscope.core.post import make_post
+    from veriscope.pipeline.runner import analyze_path
+
+    r = analyze_path(picture, ["metadata", "caption_ocr"], post=make_post(caption))
+    (c,) = [c for c in r.post["claims"] if c["kind"] == claim_kind]
+    return next(x for x in c["checks"] if x["detector"] == "caption_ocr"), r.post["label"]
 
 
 def _git(repo: Path, *args: str) -> bytes:
@@ -585,9 +598,7 @@ def ocr_section(repo: Path = TEXTUAL_REPO, out: Path | None = None,
     import statistics
 
     from veriscope.core.media import Media
-    from veriscope.core.post import make_post
     from veriscope.detectors.post import caption_ocr
-    from veriscope.pipeline.runner import analyze_path
 
     out = out or ROOT / "benchmarks" / "results" / "posts_ocr.json"
     t0 = time.time()
@@ -625,14 +636,13 @@ def ocr_section(repo: Path = TEXTUAL_REPO, out: Path | None = None,
     render = render_svgs([(p, svg, png_of(p)) for p, svg in svgs if p in set(todo)])
     t_render = time.time() - t1
     caption_ocr._engine()  # started once, outside the timings
-    keep = caption_ocr.MIN_LINE_SCORE
     rows, checks = [], []
     for p in todo:
         png = png_of(p)
         t = time.time()
         lines = caption_ocr.read_text(Media.open(png))
         secs = time.time() - t
-        kept = [ln for ln in lines if ln["score"] >= keep]
+        kept = caption_ocr.kept(lines)
         gt = truth[p]["lines"]
         row = {"picture": p, "size": render["sizes"][p], "sample": p in sample,
                "seconds": round(secs, 3), "lines_read": len(lines), "lines_kept": len(kept)}
@@ -662,12 +672,10 @@ def ocr_section(repo: Path = TEXTUAL_REPO, out: Path | None = None,
                                   for n in seen["numbers"])
                     same_unit = sum(n["unit"] == v0["unit"] for n in truth[p]["numbers"])
                 for kind in ("true", "altered"):
-                    r = analyze_path(png, ["metadata", "caption_ocr"], post=make_post(cap[kind]))
-                    (c,) = [c for c in r.post["claims"] if c["kind"] == cap["claim"]]
-                    ch = next(x for x in c["checks"] if x["detector"] == "caption_ocr")
+                    ch, label = ocr_check(png, cap[kind], cap["claim"])
                     checks.append({"picture": p, "claim": cap["claim"], "value": cap["value"],
                                    "kind": kind, "caption": cap[kind], "status": ch["status"],
-                                   "label": r.post["label"], "why": ch["why"],
+                                   "label": label, "why": ch["why"],
                                    "value_read": read_ok, "truth_values_same_unit": same_unit})
         rows.append(row)
 
@@ -728,7 +736,7 @@ def ocr_section(repo: Path = TEXTUAL_REPO, out: Path | None = None,
           f"Chromium; every 4th of {len(texty)} with >= 20 letters and digits):", "",
           "| lines | word recall | word precision | mean recall / precision per picture | "
           "CER (pooled / median) |", "|---|---:|---:|---:|---:|"]
-    for label, s in ((f"kept (score >= {keep})", k), ("all read", a_)):
+    for label, s in ((f"kept (score >= {caption_ocr.MIN_LINE_SCORE})", k), ("all read", a_)):
         md.append(f"| {label} | {s['word_recall']:.1%} | {s['word_precision']:.1%} | "
                   f"{s['mean_word_recall']:.1%} / {s['mean_word_precision']:.1%} | "
                   f"{s['cer']:.1%} / {s['median_cer']:.1%} |")
@@ -796,17 +804,8 @@ def _overlap(a: list[float], b: list[float]) -> float:
 
 
 def substring_distance(want: str, got: str) -> int:
-    """Fewest edits that turn ``want`` into some substring of ``got`` (semi-global alignment:
-    what ``got`` holds before and after it is free)."""
-    if not want:
-        return 0
-    prev = [0] * (len(got) + 1)  # a match may start anywhere in got
-    for i, ch in enumerate(want, 1):
-        cur = [i] + [0] * len(got)
-        for j, g in enumerate(got, 1):
-            cur[j] = min(prev[j - 1] + (g != ch), prev[j] + 1, cur[j - 1] + 1)
-        prev = cur
-    return min(prev)  # and end anywhere
+    """Fewest edits that turn ``want`` into some substring of ``got``."""
+    return levenshtein(want, got, anywhere=True)
 
 
 def ocr_photos_section(repo: Path = MMOCR_REPO, out: Path | None = None,
@@ -816,9 +815,7 @@ def ocr_photos_section(repo: Path = MMOCR_REPO, out: Path | None = None,
     import statistics
 
     from veriscope.core.media import Media
-    from veriscope.core.post import make_post
     from veriscope.detectors.post import caption_ocr
-    from veriscope.pipeline.runner import analyze_path
 
     out = out or ROOT / "benchmarks" / "results" / "posts_ocr_photos.json"
     if not (repo / "HEAD").exists() and not (repo / ".git").exists():
@@ -829,7 +826,6 @@ def ocr_photos_section(repo: Path = MMOCR_REPO, out: Path | None = None,
     folder.mkdir(parents=True, exist_ok=True)
     pics = photo_truth(repo)
     caption_ocr._engine()  # started once, outside the timings
-    keep = caption_ocr.MIN_LINE_SCORE
     rows = []
     for pic in pics:
         f = folder / f"{pic['set']}_{pic['name']}"
@@ -838,7 +834,7 @@ def ocr_photos_section(repo: Path = MMOCR_REPO, out: Path | None = None,
         t = time.time()
         lines = caption_ocr.read_text(Media.open(f))
         secs = time.time() - t
-        kept = [ln for ln in lines if ln["score"] >= keep]
+        kept = caption_ocr.kept(lines)
         words = []
         for w in pic["words"]:
             if not w["legible"] or not text_chars(w["text"]):
@@ -874,16 +870,12 @@ def ocr_photos_section(repo: Path = MMOCR_REPO, out: Path | None = None,
     checks = []
     for r in rows:
         for iso in sorted(set(r["dates_read"]))[:1]:
-            d = dt.date.fromisoformat(iso)
-            true = f"The receipt is dated {d.day} {MONTHS['en'].split()[d.month - 1]} {d.year}."
-            alt = true.replace(str(d.year), str(d.year + 1))
-            for kind, cap in (("true", true), ("altered", alt)):
-                rep = analyze_path(folder / f"{r['set']}_{r['picture']}",
-                                   ["metadata", "caption_ocr"], post=make_post(cap))
-                (c,) = [c for c in rep.post["claims"] if c["kind"] == "date"]
-                ch = next(x for x in c["checks"] if x["detector"] == "caption_ocr")
-                checks.append({"picture": r["picture"], "kind": kind, "caption": cap,
-                               "status": ch["status"], "label": rep.post["label"]})
+            (cap,) = ocr_captions({"date": dt.date.fromisoformat(iso)},
+                                  lead="The receipt is dated")
+            for kind in ("true", "altered"):
+                ch, label = ocr_check(folder / f"{r['set']}_{r['picture']}", cap[kind], "date")
+                checks.append({"picture": r["picture"], "kind": kind, "caption": cap[kind],
+                               "status": ch["status"], "label": label})
     res = {"protocol": "benchmarks/posts.py docstring, section ocr-photos (the first run "
                        "measured CER against everything read near an annotation and counted "
                        "empty transcriptions; both fixed after it, before these figures)",

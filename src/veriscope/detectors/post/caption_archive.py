@@ -63,7 +63,7 @@ class CaptionArchiveDetector(CaptionCheck):
         from veriscope.core.post import word_indices
         from veriscope.detectors.post.caption_facts import (
             claim_score,
-            reading_intervals,
+            reading_gap,
             slack_interval,
             wrong_part,
         )
@@ -117,7 +117,7 @@ class CaptionArchiveDetector(CaptionCheck):
                                            label="contradicted"))
                     ev.add("medium", "post.earlier_appearance",
                            f"\u201c{c['text']}\u201d: {r['why']}", claim=c["text"], fact=fact)
-                elif any(a <= day <= b for a, b in reading_intervals(v)):
+                elif reading_gap(v, day) == 0:
                     r.update(status="consistent", score=0.0,
                              why=f"the archive has the picture dated {day}{src}, within the claim")
                 elif day <= hi:  # between the two readings of 03/04/2016: near neither

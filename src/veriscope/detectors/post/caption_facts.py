@@ -39,7 +39,12 @@ from veriscope.core.evidence import Evidence, Token
 from veriscope.core.media import Media
 from veriscope.detectors.base import Context
 from veriscope.detectors.post.base import CaptionCheck
-from veriscope.detectors.post.claims import claim_record, parse_exif_datetime
+from veriscope.detectors.post.claims import (
+    claim_record,
+    date_readings,
+    parse_exif_datetime,
+    readings_text,
+)
 
 DATE_SLACK_DAYS = 1
 """Days of slack on each side of a claimed date (time zones: EXIF dates are local, often
@@ -59,13 +64,15 @@ def slack_interval(value: dict) -> tuple[dt.date, dt.date]:
             dt.date.fromisoformat(value["hi"]) + slack)
 
 
-def reading_intervals(value: dict) -> list[tuple[dt.date, dt.date]]:
-    """:func:`slack_interval` of each reading of a date claim: one, or two for a numeric date
-    whose day and month can be read both ways (03/04/2016), so that a date between the two
-    readings is near neither."""
-    if not value.get("readings"):
-        return [slack_interval(value)]
-    return [slack_interval({"lo": r, "hi": r}) for r in value["readings"]]
+def reading_gap(value: dict, day: dt.date) -> int:
+    """Days from ``day`` to the claim's :func:`slack_interval` (0: inside it), or to the nearer
+    reading's for a numeric date whose day and month can be read both ways (03/04/2016), so
+    that a date between the two readings is near neither."""
+    slack = dt.timedelta(days=DATE_SLACK_DAYS)
+    spans = ([(d - slack, d + slack) for d in date_readings(value)] if value.get("readings")
+             else [slack_interval(value)])
+    return min(0 if a <= day <= b else (a - day).days if day < a else (day - b).days
+               for a, b in spans)
 
 
 def _date_contradicted(fact: dict, gap: int, why: str) -> dict:
@@ -177,14 +184,11 @@ def check_date(claim: dict, taken: dt.datetime | None, where: str | None) -> dic
         gap = (day - hi).days
         return _date_contradicted(fact, gap, f"{where} says the picture was taken on {day}, "
                                              f"{gap} day(s) after the post's date {v['hi']}")
-    claimed = (" or ".join(v["readings"]) + " (day and month can be read both ways)"
-               if v.get("readings") else f"{v['lo']}..{v['hi']}")
-    gaps = [0 if a <= day <= b else (a - day).days if day < a else (day - b).days
-            for a, b in reading_intervals(v)]
-    if min(gaps) == 0:
+    claimed = readings_text(v) or f"{v['lo']}..{v['hi']}"
+    gap = reading_gap(v, day)
+    if gap == 0:
         return {"status": "consistent", "fact": fact, "score": 0.0,
                 "why": f"{where} {day} is within {claimed}"}
-    gap = min(gaps)
     out = _date_contradicted(fact, gap, f"{where} says the picture was taken on {day}, {gap} "
                                         f"day(s) outside {claimed}")
     part = wrong_part(claim, day)

@@ -147,6 +147,11 @@ def read_text(media: Media) -> list[dict]:
     return lines
 
 
+def kept(lines: list[dict]) -> list[dict]:
+    """The lines of :func:`read_text` the checks use: confidence >= :data:`MIN_LINE_SCORE`."""
+    return [ln for ln in lines if ln["score"] >= MIN_LINE_SCORE]
+
+
 def full_dates(text: str) -> list[dict]:
     """The date claims written in ``text`` that name a day and are not relative: the dates of
     the picture's text that a caption's date is compared with."""
@@ -205,6 +210,7 @@ class CaptionOCRDetector(CaptionCheck):
             date_claims,
             date_readings,
             place_claims,
+            readings_text,
         )
 
         if (na := self.no_caption(ctx)) is not None:
@@ -214,7 +220,7 @@ class CaptionOCRDetector(CaptionCheck):
             return Evidence.not_applicable(self.name, self.version, "rapidocr's bundled models "
                                            "are missing (nothing is downloaded)")
         caption = post["caption"]
-        lines = [ln for ln in read_text(media) if ln["score"] >= MIN_LINE_SCORE]
+        lines = kept(read_text(media))
         ev = self.evidence()
         ev.boxes = [Box(*ln["box"], score=None, label=ln["text"][:200]) for ln in lines]
         pic_dates, pic_places, pic_measures = [], [], []
@@ -255,10 +261,9 @@ class CaptionOCRDetector(CaptionCheck):
                         best = (gap, d, ln, pc)
             gap, d, ln, pc = best
             fact = {"picture_text": ln["text"], "box": ln["box"], "date_in_picture": d.isoformat()}
-            shown = str(d)
+            shown = readings_text(pc["value"]) or str(d)
             if pc["value"].get("readings"):  # both readings, the nearer one compared
                 fact["readings"] = list(pc["value"]["readings"])
-                shown = " or ".join(fact["readings"]) + " (day and month can be read both ways)"
             if gap == 0:
                 claim(c, "consistent", f"the picture shows the date {shown} "
                       f"(\u201c{ln['text']}\u201d)", 0.0, fact)

@@ -139,6 +139,14 @@ def date_readings(value: dict) -> list[dt.date]:
     return [dt.date.fromisoformat(x) for x in value.get("readings") or [value["lo"]]]
 
 
+def readings_text(value: dict) -> str | None:
+    """How a check names an ambiguous numeric date ("2016-03-04 or 2016-04-03 (day and month
+    can be read both ways)"); None for any other date."""
+    if not value.get("readings"):
+        return None
+    return " or ".join(value["readings"]) + " (day and month can be read both ways)"
+
+
 def iso_claim(text: str) -> dict:
     """The value of a claimed ISO date (``YYYY``, ``YYYY-MM``, ``YYYY-MM-DD``)."""
     parts = [int(x) for x in text.split("-")]
