@@ -130,3 +130,14 @@ def test_measures_read_signs_separators_codes_and_multipliers():
     assert got("page 2 of 3, A4, 30-40%") == []  # no unit; a range is not one value
     assert got("10%,20%") == [(10.0, "%"), (20.0, "%")]  # a list without spaces
     assert got(".5% and v1.2.5%") == []  # a number read from its middle would be wrong
+
+
+def test_a_picture_date_between_the_caption_readings_is_near_neither(receipt):
+    """01/12/2016 in a caption is 12 January or 1 December; the receipt's 4 March / 3 April lies
+    between the two, 52 days from the nearer: caption_ocr 3 compared one interval spanning both
+    readings and called it consistent."""
+    _, post = _post(receipt["ambiguous"], "Dinner on 01/12/2016")
+    ch = _ocr_check(post, "01/12/2016")
+    assert ch["status"] == "contradicted", ch
+    assert ch["fact"]["date_in_picture"] == "2016-03-04"
+    assert "52 days" in ch["why"]

