@@ -165,3 +165,23 @@ def test_registry_did_you_mean_and_selection():
     assert [c.name for c in registry.select("metadata,metadata")] == ["metadata"]
     names = registry.names()
     assert {"metadata", "c2pa", "watermark", "jpeg_tables"} <= set(names)
+
+
+def test_media_error_crosses_a_process_pool(tmp_path):
+    """A MediaError raised in a worker process arrives as itself (path and message), instead of
+    failing to unpickle and breaking the pool (found when a FIT benchmark met one bad file)."""
+    import multiprocessing as mp
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    from veriscope.core.errors import MediaError
+
+    e = pickle.loads(pickle.dumps(MediaError("a.jpg", "empty file")))
+    assert (e.path, e.message, str(e)) == ("a.jpg", "empty file", "a.jpg: empty file")
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as ex:
+        fut = ex.submit(Media.open, str(empty))
+        with pytest.raises(MediaError) as got:
+            fut.result(timeout=120)
+    assert got.value.path == str(empty) and "empty" in got.value.message

@@ -13,6 +13,12 @@ class MediaError(VeriscopeError):
         self.message = message
         super().__init__(f"{self.path}: {message}")
 
+    def __reduce__(self):
+        # raised in a worker process, it travels back pickled: rebuilt from both arguments
+        # (the default rebuilds from the message alone, and unpickling then fails and breaks
+        # the whole process pool instead of reporting this one file)
+        return type(self), (self.path, self.message)
+
 
 class DetectorNotFound(VeriscopeError):
     """A detector name given by the user is not registered."""
