@@ -175,7 +175,35 @@ The check
     picture a true caption "The receipt is dated D Month YYYY." and an altered one (year + 1),
     run through ``analyze_path(picture, ["metadata", "caption_ocr"], post=...)``.
 
-Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/posts.py [--section faces|archive|ocr|ocr-photos]
+Section ``--section receipts`` (dates read on scanned receipts; results
+``benchmarks/results/posts_receipts.json``; protocol fixed before the first run):
+
+Pictures
+    the 626 scanned receipts (Malaysian shops and restaurants, 2016-2018) of the ICDAR 2019
+    SROIE task 3 training set as held by github.com/zzzDavid/ICDAR-2019-SROIE at commit
+    ``27be4271b251c256f695acbade9a801bffe85994`` (``data/img/NNN.jpg`` with the key
+    information ``data/key/NNN.json``: company, date, address, total), read from a git mirror
+    (``/work/.mirror/zzzDavid+ICDAR-2019-SROIE/repo``; elsewhere clone it and set
+    ``SROIE_REPO``) with ``git show`` into ``bench-out/posts_ocr/sroie/``; nothing of it is
+    committed; ICDAR's research terms. Nothing is fitted on them.
+Truth
+    the key's ``date`` as annotated, read by the fixed formats of :func:`sroie_date` (numeric
+    day first, as on Malaysian receipts, month first only when the day-first reading is no
+    date; two-digit years are 20YY; month names and abbreviations; 8 digits DDMMYYYY, else YYYYMMDD);
+    receipts whose key date none of them reads are counted and left out. Each receipt is
+    also put in the group of how its key writes the date: numeric with a four-digit year,
+    numeric with a two-digit year, with a month name, other.
+The check
+    three captions per receipt, each through ``analyze_path(receipt, ["metadata",
+    "caption_ocr"], post=...)`` (the OCR runs once per receipt: cached): true "The receipt is
+    dated D Month YYYY.", the year + 1, and the month + 4 (same day, 28 when the day does not
+    exist; the year follows). Counted: caption_ocr's status for each (a true caption
+    `contradicted` is a false contradiction; an altered one `consistent` is a miss that
+    confirms a wrong date), and whether any full date read in the picture
+    (``caption_ocr.full_dates`` on the kept lines) has the true day among its readings. Two
+    processes, one core each.
+
+Usage: HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/posts.py [--section faces|archive|ocr|ocr-photos|receipts]
 """
 
 from __future__ import annotations
@@ -900,6 +928,160 @@ def ocr_photos_section(repo: Path = MMOCR_REPO, out: Path | None = None,
     return 0
 
 
+SROIE_REPO = Path(os.environ.get("SROIE_REPO", "/work/.mirror/zzzDavid+ICDAR-2019-SROIE/repo"))
+SROIE_COMMIT = "27be4271b251c256f695acbade9a801bffe85994"
+_MON = {m[:3].lower(): i for i, m in enumerate(
+    "January February March April May June July August September October November December"
+    .split(), 1)}
+
+
+def sroie_date(text: str):
+    """(date, group) of a SROIE key date (protocol: Truth), or (None, group)."""
+    import datetime as dt
+
+    t = text.strip().strip("()").strip()
+
+    def make(y, mo, d):
+        y = int(y)
+        y = y + 2000 if y < 100 else y
+        try:
+            return dt.date(y, int(mo), int(d))
+        except ValueError:
+            return None
+
+    m = re.fullmatch(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})", t)
+    if m:
+        group = "numeric, 4-digit year" if len(m[3]) == 4 else "numeric, 2-digit year"
+        return make(m[3], m[2], m[1]) or make(m[3], m[1], m[2]), group
+    m = re.fullmatch(r"(\d{4})[/.-](\d{1,2})[/.-](\d{1,2})", t)
+    if m:
+        return make(m[1], m[2], m[3]), "numeric, 4-digit year"
+    m = re.fullmatch(r"\d{8}", t)
+    if m:
+        return make(t[4:], t[2:4], t[:2]) or make(t[:4], t[4:6], t[6:]), "other"
+    m = re.fullmatch(r"(\d{1,2})[\s/-]*([A-Za-z]{3,9})[\s/-]*(\d{4}|\d{2})", t)
+    if m and m[2][:3].lower() in _MON:
+        return make(m[3], _MON[m[2][:3].lower()], m[1]), "month name"
+    m = re.fullmatch(r"([A-Za-z]{3,9})\.?\s+(\d{1,2}),?\s+(\d{4})", t)
+    if m and m[1][:3].lower() in _MON:
+        return make(m[3], _MON[m[1][:3].lower()], m[2]), "month name"
+    return None, "other"
+
+
+def sroie_captions(d) -> dict[str, str]:
+    """True, year + 1 and month + 4 captions for the receipt's date (protocol: The check)."""
+    import calendar
+
+    month = MONTHS["en"].split()
+
+    def cap(x):
+        return f"The receipt is dated {x.day} {month[x.month - 1]} {x.year}."
+
+    y1 = d.replace(year=d.year + 1, day=min(d.day, 28 if d.month == 2 else 31))
+    mo = d.month + 4
+    y, mo = (d.year + 1, mo - 12) if mo > 12 else (d.year, mo)
+    m4 = d.replace(year=y, month=mo, day=min(d.day, calendar.monthrange(y, mo)[1]))
+    if m4.day != d.day:
+        m4 = m4.replace(day=28)
+    return {"true": cap(d), "year+1": cap(y1), "month+4": cap(m4)}
+
+
+def _receipt_job(job: dict) -> dict:
+    import datetime as dt
+
+    import cv2
+
+    cv2.setNumThreads(1)
+    from veriscope.core.media import Media
+    from veriscope.detectors.post import caption_ocr
+    from veriscope.detectors.post.claims import date_readings
+
+    caption_ocr._engine()
+    f = Path(job["path"])
+    t = time.time()
+    lines = caption_ocr.kept(caption_ocr.read_text(Media.open(f)))
+    secs = time.time() - t
+    day = dt.date.fromisoformat(job["date"])
+    read = [(r, ln["text"]) for ln in lines for c in caption_ocr.full_dates(ln["text"])
+            for r in date_readings(c["value"])]
+    out = {"receipt": f.name, "date": job["date"], "group": job["group"], "key": job["key"],
+           "seconds": round(secs, 3), "true_date_read": any(r == day for r, _ in read),
+           "dates_read": sorted({r.isoformat() for r, _ in read}),
+           "date_lines": sorted({txt for _, txt in read}), "checks": {}}
+    for kind, caption in job["captions"].items():
+        ch, label = ocr_check(f, caption, "date")
+        out["checks"][kind] = {"caption": caption, "status": ch["status"], "label": label,
+                               "why": ch.get("why")}
+    return out
+
+
+def receipts_section(repo: Path = SROIE_REPO, out: Path | None = None, cache: Path = OCR_CACHE,
+                     limit: int | None = None, workers: int = 2) -> int:
+    """Dates read on scanned receipts (protocol in the module docstring, section receipts)."""
+    import multiprocessing as mp
+    import statistics
+    from concurrent.futures import ProcessPoolExecutor
+
+    out = out or ROOT / "benchmarks" / "results" / "posts_receipts.json"
+    if not (repo / "HEAD").exists() and not (repo / ".git").exists():
+        raise SystemExit(f"no git mirror of zzzDavid/ICDAR-2019-SROIE at {repo} (git clone "
+                         f"https://github.com/zzzDavid/ICDAR-2019-SROIE; commit {SROIE_COMMIT})")
+    folder = cache / "sroie"
+    folder.mkdir(parents=True, exist_ok=True)
+    names = sorted(p for p in _git(repo, "ls-tree", "--name-only", f"{SROIE_COMMIT}:data/key")
+                   .decode().split() if p.endswith(".json"))
+    jobs, unread = [], []
+    for n in names[:limit]:
+        stem = n[:-5]
+        key = json.loads(_git(repo, "show", f"{SROIE_COMMIT}:data/key/{n}").decode("utf-8"))
+        d, group = sroie_date(str(key.get("date") or ""))
+        if d is None:
+            unread.append({"receipt": f"{stem}.jpg", "key": key.get("date")})
+            continue
+        f = folder / f"{stem}.jpg"
+        if not f.exists():
+            f.write_bytes(_git(repo, "show", f"{SROIE_COMMIT}:data/img/{stem}.jpg"))
+        jobs.append({"path": str(f), "date": d.isoformat(), "group": group,
+                     "key": key.get("date"), "captions": sroie_captions(d)})
+    t0 = time.time()
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as ex:
+        rows = list(ex.map(_receipt_job, jobs, chunksize=4))
+    wall = time.time() - t0
+    kinds = ("true", "year+1", "month+4")
+    statuses = ("consistent", "contradicted", "unchecked")
+
+    def summarise(rs):
+        return {"receipts": len(rs), "true_date_read": sum(r["true_date_read"] for r in rs),
+                **{k: {st: sum(r["checks"][k]["status"] == st for r in rs) for st in statuses}
+                   for k in kinds}}
+
+    groups = sorted({r["group"] for r in rows})
+    summary = {"all": summarise(rows), **{g: summarise([r for r in rows if r["group"] == g])
+                                          for g in groups}}
+    res = {"protocol": "benchmarks/posts.py docstring, section receipts; fixed before results",
+           "data": {"repository": "https://github.com/zzzDavid/ICDAR-2019-SROIE (MIT code; the "
+                                  "receipts: ICDAR 2019 SROIE, research use)",
+                    "commit": SROIE_COMMIT},
+           "key_dates_unread": unread, "wall_s": round(wall, 1), "workers": workers,
+           "seconds_median": round(statistics.median(r["seconds"] for r in rows), 2)
+           if rows else None,
+           "summary": summary, "rows": rows}
+    out.write_text(json.dumps(res, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    md = [f"{len(rows)} receipts checked, {len(unread)} key dates unread by the formats; "
+          f"OCR median {res['seconds_median']} s per receipt, {wall:.0f} s on {workers} processes.",
+          "", "| key date written | receipts | true day read | true caption: consistent / "
+          "unchecked / contradicted | year + 1: contradicted / unchecked / consistent | month + 4: "
+          "contradicted / unchecked / consistent |", "|---|---:|---:|---|---|---|"]
+    for g, sm in summary.items():
+        t, y, m = sm["true"], sm["year+1"], sm["month+4"]
+        md.append(f"| {g} | {sm['receipts']} | {sm['true_date_read']} | {t['consistent']} / "
+                  f"{t['unchecked']} / {t['contradicted']} | {y['contradicted']} / "
+                  f"{y['unchecked']} / {y['consistent']} | {m['contradicted']} / "
+                  f"{m['unchecked']} / {m['consistent']} |")
+    print("\n".join(md))
+    return 0
+
+
 def pictures() -> list[Path]:
     out = sorted((DATA / "exif-samples-camera-jpegs").rglob("*.jpg"))
     for d in ("comfyui-generated-with-metadata", "comfyui-generated-extra-subset"):
@@ -1017,12 +1199,16 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "posts.json")
     ap.add_argument("--snippet", type=Path, default=ROOT / "docs" / "_posts_benchmarks_snippet.md")
-    ap.add_argument("--section", choices=("captions", "faces", "archive", "ocr", "ocr-photos"),
+    ap.add_argument("--section", choices=("captions", "faces", "archive", "ocr", "ocr-photos",
+                                          "receipts"),
                     default="captions",
                     help="captions: the caption benchmark (default); faces: counts of people; "
                          "archive: dates against a reference archive; ocr: text read in "
                          "Textual's terminal screenshots; ocr-photos: text read in photographs "
-                         "(ICDAR 2015 scenes, receipts)")
+                         "(ICDAR 2015 scenes, receipts); receipts: dates read on the 626 SROIE "
+                         "scanned receipts")
+    ap.add_argument("--limit", type=int, default=None,
+                    help="section receipts: only the first N receipts (a quick look)")
     ap.add_argument("--textual-repo", type=Path, default=TEXTUAL_REPO,
                     help="git mirror of github.com/Textualize/textual (section ocr)")
     a = ap.parse_args(argv)
@@ -1035,6 +1221,8 @@ def main(argv=None) -> int:
         return ocr_section(a.textual_repo)
     if a.section == "ocr-photos":
         return ocr_photos_section()
+    if a.section == "receipts":
+        return receipts_section(limit=a.limit)
     from veriscope.core.post import make_post
     from veriscope.pipeline.runner import analyze_path
 

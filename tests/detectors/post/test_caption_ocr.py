@@ -69,12 +69,14 @@ def test_matching_text_is_consistent_and_no_text_is_unchecked(sign, tmp_path):
 
 @pytest.fixture(scope="module")
 def receipt(tmp_path_factory):
-    """Two receipts: one dated 12/30/2016 (month first: 30 is no month), one 03/04/2016."""
+    """Three receipts: 12/30/2016 (month first: 30 is no month), 03/04/2016 (both ways) and
+    DATE:25/12/18 (a two-digit year with the label touching it, as on the SROIE receipts)."""
     out = {}
-    for name, date in (("us", "12/30/2016"), ("ambiguous", "03/04/2016")):
+    for name, date in (("us", "12/30/2016"), ("ambiguous", "03/04/2016"), ("short", "25/12/18")):
         p = tmp_path_factory.mktemp("ocr") / f"receipt_{name}.png"
         im = Image.new("RGB", (640, 200), "white")
-        ImageDraw.Draw(im).text((20, 70), f"DATE {date} TIME 19:19", fill="black",
+        label = "DATE:" if name == "short" else "DATE "  # a receipt's label touching the date
+        ImageDraw.Draw(im).text((20, 70), f"{label}{date} TIME 19:19", fill="black",
                                 font=ImageFont.load_default(size=40))
         im.save(p)
         out[name] = p
@@ -141,3 +143,13 @@ def test_a_picture_date_between_the_caption_readings_is_near_neither(receipt):
     assert ch["status"] == "contradicted", ch
     assert ch["fact"]["date_in_picture"] == "2016-03-04"
     assert "52 days" in ch["why"]
+
+
+def test_a_two_digit_year_on_a_receipt(receipt):
+    """Version 4 read no date in "DATE:25/12/18" (two-digit year, label touching it): every
+    caption stayed unchecked on such receipts (the scanned-receipt benchmark)."""
+    _, post = _post(receipt["short"], "Dinner on 25 December 2018")
+    assert _ocr_check(post, "25 December 2018")["status"] == "consistent"
+    _, post = _post(receipt["short"], "Dinner on 25 December 2019")
+    ch = _ocr_check(post, "25 December 2019")
+    assert ch["status"] == "contradicted" and ch["fact"]["date_in_picture"] == "2018-12-25"

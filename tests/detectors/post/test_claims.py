@@ -49,6 +49,13 @@ def test_year_alone_month_year_and_cjk():
     # both readings are dates: the value spans them and lists them, no guess
     ("on 3/4/2016 at noon", "2016-03-04", "2016-04-03",
      {"readings": ["2016-03-04", "2016-04-03"]}),
+    # two-digit years (receipts, date stamps): 00-68 are 20YY, 69-99 19YY; a label and a
+    # colon may touch the date
+    ("DATE:25/12/18 14:32", "2018-12-25", "2018-12-25", {"order": "dmy"}),
+    ("12/30/16", "2016-12-30", "2016-12-30", {"order": "mdy"}),
+    ("stamp 30.12.98", "1998-12-30", "1998-12-30", {"order": "dmy"}),
+    ("03-04-18", "2018-03-04", "2018-04-03", {"readings": ["2018-03-04", "2018-04-03"]}),
+    ("Date:30/12/2016", "2016-12-30", "2016-12-30", {"order": "dmy"}),
 ])
 def test_numeric_dates(text, lo, hi, extra):
     (d,) = date_claims(text, None)
@@ -56,7 +63,8 @@ def test_numeric_dates(text, lo, hi, extra):
     assert d["text"] in text and d["text"][0].isdigit() and d["text"][-1].isdigit()
 
 
-@pytest.mark.parametrize("text", ["31/02/2016", "13/13/2016", "v1.2.3", "10/20/30"])
+@pytest.mark.parametrize("text", ["31/02/2016", "13/13/2016", "v1.2.3", "10/20/300", "31/02/16",
+                                  "Version: 2.1.18", "build 4.12.20", "12:30/12/2016"])
 def test_no_numeric_date(text):
     assert not [c for c in date_claims(text, None) if c["value"].get("period") == "day"]
 

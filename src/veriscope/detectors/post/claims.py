@@ -26,13 +26,22 @@ from veriscope.core.post import word_indices
 
 # ------------------------------------------------------------------ dates
 _YEAR = re.compile(r"(?<![\w.,:/-])(1[89]\d\d|20\d\d)(?![\w]|[.,:/-]\d)")
+_YEAR_DIGITS = re.compile(r"1[89]\d\d|20\d\d")
+"""Any four digits of a year, wherever they stand (a superset of :data:`_YEAR`)."""
 _CJK_DATE = re.compile(r"(1[89]\d\d|20\d\d)\s*年(?:\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*日)?)?")
 _ISO = re.compile(r"(?<![\d-])(1[89]\d\d|20\d\d)-(\d{2})-(\d{2})(?![\d])")
-_NUMERIC_DATE = re.compile(r"(?<![\w.,:/-])(?:(?P<a>\d{1,2})(?P<s>[./-])(?P<b>\d{1,2})(?P=s)"
-                           r"(?P<y>1[89]\d\d|20\d\d)|(?P<y2>1[89]\d\d|20\d\d)(?P<s2>[./])"
+_NUMERIC_DATE = re.compile(r"(?<![\w.,/-])(?<!\d:)(?:(?P<a>\d{1,2})(?P<s>[./-])(?P<b>\d{1,2})(?P=s)"
+                           r"(?P<y>1[89]\d\d|20\d\d|\d\d)|(?P<y2>1[89]\d\d|20\d\d)(?P<s2>[./])"
                            r"(?P<m2>\d{1,2})(?P=s2)(?P<d2>\d{1,2}))(?![\w]|[.,:/-]\d)")
-"""Numeric dates with a four-digit year: 30/12/2016, 12/30/2016, 30.12.2016, 30-12-2016,
-2016/12/30, 2016.12.30 (2016-12-30 is :data:`_ISO`)."""
+"""Numeric dates: 30/12/2016, 12/30/2016, 30.12.2016, 30-12-2016, 2016/12/30, 2016.12.30
+(2016-12-30 is :data:`_ISO`), and with a two-digit year (30/12/16, 12/30/16, 30.12.16:
+receipts, date stamps), the century by :data:`SHORT_YEAR_PIVOT`, unless a version or build
+number is named just before (:data:`_VERSION_BEFORE`: "version 2.1.18")."""
+_VERSION_BEFORE = re.compile(r"\b(?:v|ver|version|release|build|rev|revision|firmware)[.:]?\s*$",
+                             re.I)
+SHORT_YEAR_PIVOT = 68
+"""A two-digit year up to this is 20YY, above it 19YY (the POSIX ``strptime %y`` rule:
+16 -> 2016, 98 -> 1998)."""
 _REL_EN = re.compile(r"\b(?:yesterday|today|tonight|this (?:morning|afternoon|evening)|"
                      r"last (?:night|week|weekend|month|year)|this (?:week|weekend|month|year)|"
                      r"\d+ (?:days?|weeks?|months?|years?) ago)\b", re.I)
@@ -106,7 +115,8 @@ def _date_value(d: dt.date, period: str, relative: bool) -> dict:
 
 
 def numeric_date(m: re.Match) -> dict | None:
-    """The value of a :data:`_NUMERIC_DATE` match. Year first is year-month-day. Otherwise the
+    """The value of a :data:`_NUMERIC_DATE` match. Year first is year-month-day (four-digit
+    years only). Otherwise the
     first two numbers are read both ways, day-month and month-day: when only one reading is a
     date (30/12/2016, 12/30/2016) or both give the same day (5/5/2016), it is that day
     (``order`` "dmy" or "mdy"); when both are dates (3/4/2016: 3 April or 4 March) the value
@@ -119,6 +129,10 @@ def numeric_date(m: re.Match) -> dict | None:
             return None
         return {**_date_value(d, "day", False), "order": "ymd"}
     a, b, y = int(m["a"]), int(m["b"]), int(m["y"])
+    if len(m["y"]) == 2:
+        if _VERSION_BEFORE.search(m.string[max(0, m.start() - 16):m.start()]):
+            return None
+        y += 2000 if y <= SHORT_YEAR_PIVOT else 1900
     found = {}
     for order, (day, month) in (("dmy", (a, b)), ("mdy", (b, a))):
         try:
@@ -211,9 +225,14 @@ def date_claims(caption: str, claimed_date: str | None) -> list[dict]:
     ddp = _parser(base or dt.datetime(2000, 6, 15, 12))
     found = []
     try:
-        with _LOCK:
-            found = search_dates(caption, settings={"PREFER_DATES_FROM": "past",
-                                                    "RELATIVE_BASE": base or dt.datetime(2000, 6, 15, 12)}) or []
+        # every date dateparser finds is kept only with a year (below), so a text without four
+        # digits of a year is not searched: the same claims, far faster on the many lines of a
+        # receipt or a screen (dateparser tries every language on each)
+        if _YEAR_DIGITS.search(caption):
+            with _LOCK:
+                found = search_dates(caption, settings={
+                    "PREFER_DATES_FROM": "past",
+                    "RELATIVE_BASE": base or dt.datetime(2000, 6, 15, 12)}) or []
     except Exception:
         found = []
     counts = [(m.start(), m.end()) for m in _YEAR.finditer(caption)
