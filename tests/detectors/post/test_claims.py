@@ -134,3 +134,18 @@ def test_any_script_is_accepted_and_claimed_date_must_be_iso():
         make_post("x", date="yesterday")
     with pytest.raises(PostError, match="calendar"):
         make_post("x", date="2019-02-30")
+
+
+@pytest.mark.parametrize("text,lo,span", [
+    ("10 May 2018 12:32", "2018-05-10", "10 May 2018"),
+    ("Date: 10 May 2018 12:32 PM", "2018-05-10", "10 May 2018"),
+    ("09:13 am, 21 March, 2018", "2018-03-21", "21 March, 2018"),
+])
+def test_a_time_of_day_does_not_make_a_date(text, lo, span):
+    """dateparser's search joined "2018 12:32" and filled the day and month from its base
+    (15 June): a receipt printed "10 May 2018 12:32" contradicted its own date (the
+    scanned-receipt benchmark). Times are blanked before the search, and a day or month that
+    depends on the parser's base is not a claim."""
+    (d,) = [c for c in date_claims(text, None) if c["value"].get("period") == "day"]
+    assert (d["value"]["lo"], d["text"]) == (lo, span)
+    assert not [c for c in date_claims("2018 12:32", None) if c["value"]["period"] != "year"]

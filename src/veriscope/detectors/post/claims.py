@@ -26,6 +26,10 @@ from veriscope.core.post import word_indices
 
 # ------------------------------------------------------------------ dates
 _YEAR = re.compile(r"(?<![\w.,:/-])(1[89]\d\d|20\d\d)(?![\w]|[.,:/-]\d)")
+_TIME = re.compile(r"(?<![\w:.])\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp]\.?[Mm]\.?)?(?![\w:])")
+"""A time of day (12:32, 7:05:09 PM): blanked before dateparser's search, which otherwise
+joins it to a year and fills the day and month from its base ("10 May 2018 12:32" was read as
+"2018 12:32", 15 June 2018)."""
 _YEAR_DIGITS = re.compile(r"1[89]\d\d|20\d\d")
 """Any four digits of a year, wherever they stand (a superset of :data:`_YEAR`)."""
 _CJK_DATE = re.compile(r"(1[89]\d\d|20\d\d)\s*年(?:\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*日)?)?")
@@ -223,6 +227,7 @@ def date_claims(caption: str, claimed_date: str | None) -> list[dict]:
         except ValueError:
             pass
     ddp = _parser(base or dt.datetime(2000, 6, 15, 12))
+    alt = _parser((base or dt.datetime(2000, 6, 15, 12)) - dt.timedelta(days=140))
     found = []
     try:
         # every date dateparser finds is kept only with a year (below), so a text without four
@@ -230,7 +235,7 @@ def date_claims(caption: str, claimed_date: str | None) -> list[dict]:
         # receipt or a screen (dateparser tries every language on each)
         if _YEAR_DIGITS.search(caption):
             with _LOCK:
-                found = search_dates(caption, settings={
+                found = search_dates(_TIME.sub(lambda m: " " * len(m[0]), caption), settings={
                     "PREFER_DATES_FROM": "past",
                     "RELATIVE_BASE": base or dt.datetime(2000, 6, 15, 12)}) or []
     except Exception:
@@ -251,6 +256,8 @@ def date_claims(caption: str, claimed_date: str | None) -> list[dict]:
         d, period = _parse(ddp, text)
         if d is None or d.year != int(ym[1]) or any(a < y and a + len(text) > x for x, y in counts):
             continue
+        if _date_value(*_parse(alt, text), False) != _date_value(d, period, False):
+            continue  # the day or month came from the parser's base, not from the text
         # trim words that do not change the date ("of 2010 at the" -> "2010")
         b = a + len(text)
         while True:
