@@ -26,10 +26,6 @@ from veriscope.core.post import word_indices
 
 # ------------------------------------------------------------------ dates
 _YEAR = re.compile(r"(?<![\w.,:/-])(1[89]\d\d|20\d\d)(?![\w]|[.,:/-]\d)")
-_TIME = re.compile(r"(?<![\w:.])\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp]\.?[Mm]\.?)?(?![\w:])")
-"""A time of day (12:32, 7:05:09 PM): blanked before dateparser's search, which otherwise
-joins it to a year and fills the day and month from its base ("10 May 2018 12:32" was read as
-"2018 12:32", 15 June 2018)."""
 _YEAR_DIGITS = re.compile(r"1[89]\d\d|20\d\d")
 """Any four digits of a year, wherever they stand (a superset of :data:`_YEAR`)."""
 _CJK_DATE = re.compile(r"(1[89]\d\d|20\d\d)\s*年(?:\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*日)?)?")
@@ -193,6 +189,13 @@ def _parse(ddp, text: str):
     return r.date_obj.date(), r.period or "day"
 
 
+def _base_free(alt, text: str, d: dt.date, period: str) -> bool:
+    """Whether ``text`` gives the same date under a parser with another base (``alt``): a day
+    or month filled in from the base is not written in the text."""
+    d2, p2 = _parse(alt, text)
+    return d2 is not None and _date_value(d2, p2, False) == _date_value(d, period, False)
+
+
 def date_claims(caption: str, claimed_date: str | None) -> list[dict]:
     """Dates in ``caption``; relative ones are counted from ``claimed_date`` (ISO) when given."""
     from dateparser.search import search_dates
@@ -235,7 +238,7 @@ def date_claims(caption: str, claimed_date: str | None) -> list[dict]:
         # receipt or a screen (dateparser tries every language on each)
         if _YEAR_DIGITS.search(caption):
             with _LOCK:
-                found = search_dates(_TIME.sub(lambda m: " " * len(m[0]), caption), settings={
+                found = search_dates(caption, settings={
                     "PREFER_DATES_FROM": "past",
                     "RELATIVE_BASE": base or dt.datetime(2000, 6, 15, 12)}) or []
     except Exception:
@@ -254,10 +257,23 @@ def date_claims(caption: str, claimed_date: str | None) -> list[dict]:
         if not ym:
             continue  # a date without a year (or a bare number) is not a claim checked here
         d, period = _parse(ddp, text)
-        if d is None or d.year != int(ym[1]) or any(a < y and a + len(text) > x for x, y in counts):
+        if d is None or d.year != int(ym[1]):
             continue
-        if _date_value(*_parse(alt, text), False) != _date_value(d, period, False):
-            continue  # the day or month came from the parser's base, not from the text
+        if not _base_free(alt, text, d, period):
+            # the day or month came from the parser's base, not from the text: dateparser's
+            # search cut "10 May 2018 12:32" to "2018 12:32" (read as 15 June 2018); the words
+            # just before may complete it, else it is no claim (the year is one, below)
+            starts = [m.start() for m in re.finditer(r"\S+", caption[:a])][-3:]
+            for s0 in reversed(starts):
+                ext = caption[s0:a + len(text)]
+                d2, p2 = _parse(ddp, ext)
+                if d2 is not None and d2.year == d.year and _base_free(alt, ext, d2, p2):
+                    a, text, d, period = s0, ext, d2, p2
+                    break
+            else:
+                continue
+        if any(a < y and a + len(text) > x for x, y in counts):
+            continue
         # trim words that do not change the date ("of 2010 at the" -> "2010")
         b = a + len(text)
         while True:
