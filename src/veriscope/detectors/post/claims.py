@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import re
 import threading
 import unicodedata
@@ -169,7 +170,10 @@ def iso_claim(text: str) -> dict:
     return _date_value(d, period, False)
 
 
+@functools.lru_cache(maxsize=16)
 def _parser(base: dt.datetime | None):
+    """A dateparser parser with this relative base, made once per base (making one costs more
+    than most parses; used under :data:`_LOCK`)."""
     from dateparser.date import DateDataParser
 
     settings = {"PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False}
