@@ -41,7 +41,7 @@ from veriscope.detectors.base import Context
 from veriscope.detectors.post.base import CaptionCheck
 from veriscope.detectors.post.claims import (
     claim_record,
-    date_readings,
+    date_spans,
     parse_exif_datetime,
     readings_text,
 )
@@ -69,10 +69,8 @@ def reading_gap(value: dict, day: dt.date) -> int:
     reading's for a numeric date whose day and month can be read both ways (03/04/2016), so
     that a date between the two readings is near neither."""
     slack = dt.timedelta(days=DATE_SLACK_DAYS)
-    spans = ([(d - slack, d + slack) for d in date_readings(value)] if value.get("readings")
-             else [slack_interval(value)])
     return min(0 if a <= day <= b else (a - day).days if day < a else (day - b).days
-               for a, b in spans)
+               for a, b in ((lo - slack, hi + slack) for lo, hi in date_spans(value)))
 
 
 def _date_contradicted(fact: dict, gap: int, why: str) -> dict:

@@ -151,13 +151,11 @@ def caption_gap(value: dict, day: dt.date) -> int:
     """Days from ``day`` (a date read in the picture) to the caption's date, a day either side
     tolerated; for a caption date whose day and month read both ways (03/04/2016), to the nearer
     reading, so that a picture date between the two readings is near neither."""
-    from veriscope.detectors.post.claims import date_readings
+    from veriscope.detectors.post.claims import date_spans
 
     one = dt.timedelta(days=1)
-    spans = ([(r, r) for r in date_readings(value)] if value.get("readings")
-             else [(dt.date.fromisoformat(value["lo"]), dt.date.fromisoformat(value["hi"]))])
     return min(0 if lo - one <= day <= hi + one else min(abs((day - lo).days), abs((day - hi).days))
-               for lo, hi in spans)
+               for lo, hi in date_spans(value))
 
 
 def kept(lines: list[dict]) -> list[dict]:

@@ -154,6 +154,15 @@ def date_readings(value: dict) -> list[dt.date]:
     return [dt.date.fromisoformat(x) for x in value.get("readings") or [value["lo"]]]
 
 
+def date_spans(value: dict) -> list[tuple[dt.date, dt.date]]:
+    """The day intervals a date value may mean: its ``lo``..``hi``, or one day per reading of a
+    numeric date whose day and month read both ways (03/04/2016), so that a check can measure
+    its distance to each reading rather than to the interval spanning both."""
+    if value.get("readings"):
+        return [(d, d) for d in date_readings(value)]
+    return [(dt.date.fromisoformat(value["lo"]), dt.date.fromisoformat(value["hi"]))]
+
+
 def readings_text(value: dict) -> str | None:
     """How a check names an ambiguous numeric date ("2016-03-04 or 2016-04-03 (day and month
     can be read both ways)"); None for any other date."""
@@ -233,8 +242,11 @@ def date_claims(caption: str, claimed_date: str | None) -> list[dict]:
             add(m.start(), m.end(), _date_value(dt.date(y, int(mo or 1), int(d or 1)), period, False))
         except ValueError:
             pass
-    ddp = _parser(base or dt.datetime(2000, 6, 15, 12))
-    alt = _parser((base or dt.datetime(2000, 6, 15, 12)) - dt.timedelta(days=140))
+    # without a post date, relative words stay unresolved (below); the search and the parser
+    # still need a base, and a second one tells a day or month the text names from a filled-in one
+    search_base = base or dt.datetime(2000, 6, 15, 12)
+    ddp = _parser(search_base)
+    alt = _parser(search_base - dt.timedelta(days=140))
     found = []
     try:
         # every date dateparser finds is kept only with a year (below), so a text without four
@@ -244,7 +256,7 @@ def date_claims(caption: str, claimed_date: str | None) -> list[dict]:
             with _LOCK:
                 found = search_dates(caption, settings={
                     "PREFER_DATES_FROM": "past",
-                    "RELATIVE_BASE": base or dt.datetime(2000, 6, 15, 12)}) or []
+                    "RELATIVE_BASE": search_base}) or []
     except Exception:
         found = []
     counts = [(m.start(), m.end()) for m in _YEAR.finditer(caption)
