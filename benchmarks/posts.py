@@ -969,21 +969,17 @@ def sroie_date(text: str):
 
 
 def sroie_captions(d) -> dict[str, str]:
-    """True, year + 1 and month + 4 captions for the receipt's date (protocol: The check)."""
+    """True, year + 1 (:func:`ocr_captions`) and month + 4 captions for the receipt's date
+    (protocol: The check)."""
     import calendar
 
-    month = MONTHS["en"].split()
-
-    def cap(x):
-        return f"The receipt is dated {x.day} {month[x.month - 1]} {x.year}."
-
-    y1 = d.replace(year=d.year + 1, day=min(d.day, 28 if d.month == 2 else 31))
-    mo = d.month + 4
-    y, mo = (d.year + 1, mo - 12) if mo > 12 else (d.year, mo)
-    m4 = d.replace(year=y, month=mo, day=min(d.day, calendar.monthrange(y, mo)[1]))
-    if m4.day != d.day:
-        m4 = m4.replace(day=28)
-    return {"true": cap(d), "year+1": cap(y1), "month+4": cap(m4)}
+    lead = "The receipt is dated"
+    (cap,) = ocr_captions({"date": d}, lead=lead)
+    y, mo = divmod(d.month + 3, 12)  # the month 4 later, 0-based, and the years it carries
+    y, mo = d.year + y, mo + 1
+    m4 = d.replace(year=y, month=mo, day=d.day if d.day <= calendar.monthrange(y, mo)[1] else 28)
+    (shifted,) = ocr_captions({"date": m4}, lead=lead)
+    return {"true": cap["true"], "year+1": cap["altered"], "month+4": shifted["true"]}
 
 
 def _receipt_job(job: dict) -> dict:
