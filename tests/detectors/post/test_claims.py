@@ -56,6 +56,13 @@ def test_year_alone_month_year_and_cjk():
     ("stamp 30.12.98", "1998-12-30", "1998-12-30", {"order": "dmy"}),
     ("03-04-18", "2018-03-04", "2018-04-03", {"readings": ["2018-03-04", "2018-04-03"]}),
     ("Date:30/12/2016", "2016-12-30", "2016-12-30", {"order": "dmy"}),
+    # OCR glues a receipt's time to the date: a four-digit year, or a two-digit day after the
+    # year, may touch a time or a capitalised word
+    (":10-03-201823:03:06", "2018-03-10", "2018-10-03", {"readings": ["2018-03-10", "2018-10-03"]}),
+    ("14/03/20185:57:07PM", "2018-03-14", "2018-03-14", {"order": "dmy"}),
+    ("Date:2016/05/0114:11:20", "2016-05-01", "2016-05-01", {"order": "ymd"}),
+    ("[Sales]2018-01-0522:55:25", "2018-01-05", "2018-01-05", {}),
+    ("20/10/2016Time:", "2016-10-20", "2016-10-20", {"order": "dmy"}),
 ])
 def test_numeric_dates(text, lo, hi, extra):
     (d,) = date_claims(text, None)
@@ -64,8 +71,41 @@ def test_numeric_dates(text, lo, hi, extra):
 
 
 @pytest.mark.parametrize("text", ["31/02/2016", "13/13/2016", "v1.2.3", "10/20/300", "31/02/16",
-                                  "Version: 2.1.18", "build 4.12.20", "12:30/12/2016"])
+                                  "Version: 2.1.18", "build 4.12.20", "12:30/12/2016",
+                                  # a glued time needs a four-digit year, or two digits of a
+                                  # day and of an hour: these could be read two ways
+                                  "06/04/1711:43am", "2016/05/114:11", "12/03/2018123:45"])
 def test_no_numeric_date(text):
+    assert not [c for c in date_claims(text, None) if c["value"].get("period") == "day"]
+
+
+@pytest.mark.parametrize("text,day,written", [
+    ("02/Jan/2017 10:49:25", "2017-01-02", "02/Jan/2017"),
+    ("24-Mar-2018 03:44:22 PM", "2018-03-24", "24-Mar-2018"),
+    (":05 Jan 2017 12:41pm", "2017-01-05", "05 Jan 2017"),
+    (": 10 OCT 2017 TUE", "2017-10-10", "10 OCT 2017"),
+    ("14May/2017 02.56:39", "2017-05-14", "14May/2017"),
+    ("5 January 2017", "2017-01-05", "5 January 2017"),
+    ("3 Sept. 2019", "2019-09-03", "3 Sept. 2019"),
+    ("Aufgenommen am 13. April 2016.", "2016-04-13", "13. April 2016"),
+    # a two-digit year after a capitalised month abbreviation (receipts, tickets)
+    ("CLOSED 28 Mar 18 18:32:36", "2018-03-28", "28 Mar 18"),
+    ("24-MAR-18", "2018-03-24", "24-MAR-18"),
+])
+def test_day_month_name_year(text, day, written):
+    days = [c for c in date_claims(text, None) if c["value"].get("period") == "day"]
+    assert [(c["value"]["lo"], c["value"]["hi"], c["text"]) for c in days] == [(day, day, written)]
+
+
+@pytest.mark.parametrize("text", [
+    "On 28 march 18 people died",  # prose: a count, not a two-digit year
+    "5 May 20 protesters",
+    "On 5 May 2000 people marched",
+    "release 3 Mar 18",
+    "28Mar 18",  # a two-digit year needs a separator between day and month
+    "31 Feb 2017",
+])
+def test_no_day_month_name_year(text):
     assert not [c for c in date_claims(text, None) if c["value"].get("period") == "day"]
 
 

@@ -30,10 +30,19 @@ _YEAR = re.compile(r"(?<![\w.,:/-])(1[89]\d\d|20\d\d)(?![\w]|[.,:/-]\d)")
 _YEAR_DIGITS = re.compile(r"1[89]\d\d|20\d\d")
 """Any four digits of a year, wherever they stand (a superset of :data:`_YEAR`)."""
 _CJK_DATE = re.compile(r"(1[89]\d\d|20\d\d)\s*年(?:\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*日)?)?")
-_ISO = re.compile(r"(?<![\d-])(1[89]\d\d|20\d\d)-(\d{2})-(\d{2})(?![\d])")
+_GLUED_TIME = r"(?=(?:[01]\d|2[0-3]):[0-5]\d)"
+"""A time written against the date without a space, as OCR often reads a receipt's date and
+time ("10-03-201823:03:06", "2018-03-1813:18:48"): two digits of an hour, a colon, minutes."""
+_AFTER_YEAR4 = r"(?<=\d{4})(?:(?=[0-9]:[0-5]\d)|" + _GLUED_TIME + r"|(?=[A-Z][a-z]))"
+"""What may touch a four-digit year that ends a date: a time (one or two digits of an hour,
+:data:`_GLUED_TIME`) or a capitalised word ("20/10/2016Time:"). A two-digit year never takes
+a glued time: "06/04/1711:43" could be 2017 at 11:43 or 2017 at 1:43 by a misread."""
+_END = r"(?![\w]|[.,:/-]\d)"
+_ISO = re.compile(r"(?<![\d-])(1[89]\d\d|20\d\d)-(\d{2})-(\d{2})(?:(?![\d])|" + _GLUED_TIME + ")")
 _NUMERIC_DATE = re.compile(r"(?<![\w.,/-])(?<!\d:)(?:(?P<a>\d{1,2})(?P<s>[./-])(?P<b>\d{1,2})(?P=s)"
-                           r"(?P<y>1[89]\d\d|20\d\d|\d\d)|(?P<y2>1[89]\d\d|20\d\d)(?P<s2>[./])"
-                           r"(?P<m2>\d{1,2})(?P=s2)(?P<d2>\d{1,2}))(?![\w]|[.,:/-]\d)")
+                           r"(?P<y>1[89]\d\d|20\d\d|\d\d)(?:" + _END + "|" + _AFTER_YEAR4 + ")"
+                           r"|(?P<y2>1[89]\d\d|20\d\d)(?P<s2>[./])(?P<m2>\d{1,2})(?P=s2)(?P<d2>\d{1,2})"
+                           r"(?:" + _END + r"|(?<=\d\d)" + _GLUED_TIME + "))")
 """Numeric dates: 30/12/2016, 12/30/2016, 30.12.2016, 30-12-2016, 2016/12/30, 2016.12.30
 (2016-12-30 is :data:`_ISO`), and with a two-digit year (30/12/16, 12/30/16, 30.12.16:
 receipts, date stamps), the century by :data:`SHORT_YEAR_PIVOT`, unless a version or build
@@ -43,6 +52,20 @@ _VERSION_BEFORE = re.compile(r"\b(?:v|ver|version|release|build|rev|revision|fir
 SHORT_YEAR_PIVOT = 68
 """A two-digit year up to this is 20YY, above it 19YY (the POSIX ``strptime %y`` rule:
 16 -> 2016, 98 -> 1998)."""
+_MONTHS = {name: i for i, full in enumerate(
+    "january february march april may june july august september october november december"
+    .split(), 1) for name in {full, full[:3]} | ({"sept"} if i == 9 else set())}
+_DAY_MON_YEAR = re.compile(
+    r"(?<![\w.,/-])(?<!\d:)(?P<d>[0-3]?\d)(?P<s1>\s*[./-]\s*|\s+|)"
+    r"(?P<mon>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")(?![a-z])\.?"
+    r"(?P<s2>\s*[./-]\s*|\s+)(?P<y>1[89]\d\d|20\d\d|\d\d)(?:" + _END + "|" + _AFTER_YEAR4 + ")",
+    re.I)
+"""Day, English month name, year: 05 Jan 2017, 24-MAR-2018, 02/Jan/2017, 14May/2017, 5 January
+2017, and with a two-digit year 28 Mar 18, 24-MAR-18 (receipts, tickets, date stamps), which
+dateparser's search misses or cuts to the year in lines with a time after them. A two-digit
+year is read only after a month abbreviation written with a capital and a separator before it
+("28 Mar 18", not "28 march 18" nor "28 may 18": prose counts), never before a count noun or
+after a version word (:func:`day_month_year`)."""
 _REL_EN = re.compile(r"\b(?:yesterday|today|tonight|this (?:morning|afternoon|evening)|"
                      r"last (?:night|week|weekend|month|year)|this (?:week|weekend|month|year)|"
                      r"\d+ (?:days?|weeks?|months?|years?) ago)\b", re.I)
@@ -149,6 +172,24 @@ def numeric_date(m: re.Match) -> dict | None:
             "relative": False, "readings": [d.isoformat() for d in days]}
 
 
+def day_month_year(m: re.Match) -> dict | None:
+    """The value of a :data:`_DAY_MON_YEAR` match, or None when it is no date or the rules for
+    a two-digit year (:data:`_DAY_MON_YEAR`) or a count ("5 May 2000 people") reject it."""
+    mon, y = m["mon"], m["y"]
+    if re.match(_NOT_YEAR, m.string[m.end():m.end() + 20].lower()):
+        return None
+    if len(y) == 2:
+        if (not m["s1"] or len(mon) > 4 or not mon[0].isupper()
+                or _VERSION_BEFORE.search(m.string[max(0, m.start() - 16):m.start()])):
+            return None
+        y = str(int(y) + (2000 if int(y) <= SHORT_YEAR_PIVOT else 1900))
+    try:
+        d = dt.date(int(y), _MONTHS[mon.lower()], int(m["d"]))
+    except ValueError:
+        return None
+    return _date_value(d, "day", False)
+
+
 def date_readings(value: dict) -> list[dt.date]:
     """The days a day-precision date value may mean (two for an ambiguous numeric date)."""
     return [dt.date.fromisoformat(x) for x in value.get("readings") or [value["lo"]]]
@@ -233,6 +274,10 @@ def date_claims(caption: str, claimed_date: str | None) -> list[dict]:
             pass
     for m in _NUMERIC_DATE.finditer(caption):
         v = numeric_date(m)
+        if v is not None:
+            add(m.start(), m.end(), v)
+    for m in _DAY_MON_YEAR.finditer(caption):
+        v = day_month_year(m)
         if v is not None:
             add(m.start(), m.end(), v)
     for m in _CJK_DATE.finditer(caption):
