@@ -849,6 +849,39 @@ def latency(root: Path, queries: list[np.ndarray], repeat_warm: int = 1) -> dict
     return out
 
 
+def shared_images(root: Path) -> tuple[dict[str, str], int]:
+    """{sha256: path} of the archive's shared pictures (first indexed path) and its item count."""
+    with sqlite3.connect(root / "archive.sqlite3") as c:
+        sha_to_path: dict[str, str] = {}
+        for sha, path in c.execute("SELECT sha256, path FROM items WHERE source = 'shared' "
+                                   "AND kind = 'image' ORDER BY id"):
+            sha_to_path.setdefault(sha, path)
+        n_items = c.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+    return sha_to_path, n_items
+
+
+def query_sample(sha_to_path: dict[str, str], n: int) -> list[tuple[str, str]]:
+    """The retrieval queries: ``n`` shared pictures drawn with seed 0, (path, sha256)."""
+    rng = np.random.default_rng(0)
+    shas = sorted(sha_to_path)
+    pick = rng.choice(len(shas), min(n, len(shas)), replace=False)
+    return [(sha_to_path[shas[i]], shas[i]) for i in sorted(pick)]
+
+
+def latency_images(sample: list[tuple[str, str]], n: int) -> list[np.ndarray]:
+    """The latency queries: the first ``n`` of the sample, each under one perturbation of the
+    suite in turn (none excluded)."""
+    from veriscope.signals.perturb import derive_seed
+
+    names = [x for x in SUITE if x != "none"]
+    out = []
+    for k, (p, s) in enumerate(sample[:n]):
+        name = names[k % len(names)]
+        img, _ = apply_perturbation(name, _load_rgb(p), None, derive_seed(0, s, name))
+        out.append(img)
+    return out
+
+
 def synthetic_query_hashes(n: int = 40, seed: int = 0) -> list[dict]:
     """Query hashes for the synthetic scan: random 64-bit pHashes and mirrors (the scan reads
     every row whatever the query holds)."""
@@ -985,6 +1018,18 @@ def main() -> int:
     ap.add_argument("--rescale", type=Path, default=None,
                     help="measure the synthetic pHash scan again and redo the extrapolation of a "
                          "results JSON (its measured latencies kept)")
+    ap.add_argument("--relatency", type=Path, default=None,
+                    help="measure the query latency of a results JSON again on its cached "
+                         "archives (same queries) and redo the extrapolation; the latencies it "
+                         "held are kept under latency_before")
+    ap.add_argument("--latency-pair", type=Path, default=None, metavar="OTHER_TREE",
+                    help="query latency of this tree's code against another checkout's (its "
+                         "src/), alternating fresh processes on one cached archive, same queries; "
+                         "writes benchmarks/results/archive_latency_pair.json")
+    ap.add_argument("--pair-archive", default="archive-n100000",
+                    help="cached archive (under the cache folder) for --latency-pair")
+    ap.add_argument("--pair-rounds", type=int, default=2)
+    ap.add_argument("--_latency-worker", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--rescore", type=Path, default=None,
                     help="recount a results JSON (families, inlier bars) and print it again")
     args = ap.parse_args()
@@ -998,6 +1043,61 @@ def main() -> int:
         s["model"] = EXTRAPOLATION_MODEL
         r["rescaled"] = time.strftime("%Y-%m-%d %H:%M")
         args.rescale.write_text(json.dumps(r, indent=1))
+        print(markdown(r))
+        return 0
+    if args._latency_worker:  # run with the other tree's src/ first on sys.path (below)
+        import veriscope
+
+        sha_to_path, _ = shared_images(CACHE / "archive-n100000")
+        imgs = latency_images(query_sample(sha_to_path, 150), 60)
+        r = latency(CACHE / args._latency_worker[1], imgs)
+        print(json.dumps({"veriscope": veriscope.__file__, **r}))
+        return 0
+    if args.latency_pair:
+        trees = {"other": args.latency_pair.resolve(), "this": REPO}
+        runs = []
+        for k in range(args.pair_rounds):
+            for name, tree in trees.items():
+                env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+                out = subprocess.run([sys.executable, __file__, "--_latency-worker", str(tree),
+                                      args.pair_archive], env=env, capture_output=True,
+                                     text=True, check=True).stdout.strip().splitlines()[-1]
+                runs.append({"tree": name, "round": k, **json.loads(out)})
+                log(f"{name} round {k}: {runs[-1]['match_default']}")
+        rev = {name: subprocess.run(["git", "-C", str(t), "rev-parse", "--short", "HEAD"],
+                                    capture_output=True, text=True).stdout.strip()
+               for name, t in trees.items()}
+        res = {"date": time.strftime("%Y-%m-%d %H:%M"), "archive": args.pair_archive,
+               "trees": {k: str(v) for k, v in trees.items()}, "heads": rev,
+               "note": "'this' may hold uncommitted changes on top of its head",
+               "load_at_end": os.getloadavg(), "runs": runs}
+        (RESULTS / "archive_latency_pair.json").write_text(json.dumps(res, indent=1))
+        for run in runs:
+            print(run["tree"], run["round"], {k: run[k]["p95_ms"] for k in
+                                              ("faiss_search", "match_no_diff", "match_default")})
+        return 0
+    if args.relatency:
+        r = json.loads(args.relatency.read_text())
+        root = Path(r["index"]["archive"])
+        sha_to_path, n_items = shared_images(root)
+        imgs = latency_images(query_sample(sha_to_path, r["args"]["queries"]),
+                              r["args"]["latency_queries"])
+        s = r["scale"]
+        before = {k: v for k, v in s["latency"].items()}
+        lat = {}
+        for k in sorted(before, key=int):
+            n = int(k)
+            sub = root if n == n_items else CACHE / f"{root.name}-sub{n}"
+            lat[n] = latency(sub, imgs)
+            log(f"latency at {n}: {lat[n]['match_default']}")
+        s.setdefault("latency_before", {"date": r.get("relatency") or r["date"], **before})
+        s["latency"] = lat
+        s["extrapolated"] = extrapolate(lat, s["synthetic_hash_scan"], max(lat))
+        s["model"] = EXTRAPOLATION_MODEL
+        r["relatency"] = time.strftime("%Y-%m-%d %H:%M")
+        r.setdefault("machine", {})["load_at_relatency"] = os.getloadavg()
+        r = json.loads(json.dumps(r))  # integer keys as the file holds them
+        args.relatency.write_text(json.dumps(r, indent=1))
         print(markdown(r))
         return 0
     if args.rescore:
@@ -1045,21 +1145,15 @@ def main() -> int:
     stages["build_main" + (" (cached)" if build["cached"] else "")] = time.perf_counter() - t
     with sqlite3.connect(root / "archive.sqlite3") as c:
         comp = dict(c.execute("SELECT source || '/' || kind, COUNT(*) FROM items GROUP BY 1"))
-        sha_to_path = {}
-        for sha, path in c.execute("SELECT sha256, path FROM items WHERE source = 'shared' "
-                                   "AND kind = 'image' ORDER BY id"):
-            sha_to_path.setdefault(sha, path)
-        n_items = c.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+    sha_to_path, n_items = shared_images(root)
     result["index"] = {"folders": per_folder, "distractors": dinfo, "composition": comp,
                        "items": n_items, "archive": str(root), "build": build,
                        "issue_asks_distractors": ISSUE_DISTRACTORS}
     log(f"archive {root}: {n_items} items {comp}")
 
     # ---------------------------------------------------------------- retrieval
-    rng = np.random.default_rng(0)
     shas = sorted(sha_to_path)
-    pick = rng.choice(len(shas), min(args.queries, len(shas)), replace=False)
-    sample = [(sha_to_path[shas[i]], shas[i]) for i in sorted(pick)]
+    sample = query_sample(sha_to_path, args.queries)
     t = time.perf_counter()
     res = retrieval(root, sample, SUITE, False, args.procs)
     stages["retrieval"] = time.perf_counter() - t
@@ -1159,14 +1253,7 @@ def main() -> int:
     log("build rate done")
 
     t = time.perf_counter()
-    lat_imgs = []
-    lat_names = [x for x in SUITE if x != "none"]
-    from veriscope.signals.perturb import derive_seed
-
-    for k, (p, s) in enumerate(sample[:args.latency_queries]):
-        name = lat_names[k % len(lat_names)]
-        img, _ = apply_perturbation(name, _load_rgb(p), None, derive_seed(0, s, name))
-        lat_imgs.append(img)
+    lat_imgs = latency_images(sample, args.latency_queries)
     sizes = sorted({int(x) for x in args.sizes.split(",") if x and int(x) < n_items})
     lat = {}
     sizes_info = {}

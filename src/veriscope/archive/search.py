@@ -179,17 +179,18 @@ def match(archive: Archive, q: Query, *, top: int = 10, diff_top: int = 3,
              if c.get("hash_distance") is not None
              or max(c["votes"], c["votes_mirror"]) >= min_votes}
     feats = archive.features(cands)
+    items = archive.items(feats)
     out = []
     for iid, c in cands.items():
         f = feats.get(iid)
-        if f is None:
+        if f is None or iid not in items:
             continue
         v = _verify(q, f, c)
         if not v.verified and q.inner is not None:
             vi = _verify(q.inner, f, c)
             if vi.verified:
                 v = q.lift(vi)
-        m = Match(archive.item(iid), votes=max(c["votes"], c["votes_mirror"]),
+        m = Match(items[iid], votes=max(c["votes"], c["votes_mirror"]),
                   hash_distance=c.get("hash_distance"), verification=v)
         m.score = min(1.0, v.inliers / 50) if v.verified else 0.0
         out.append(m)

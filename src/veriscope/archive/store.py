@@ -104,6 +104,16 @@ class Archive:
                           (item_id,)).fetchone()
         return dict(r) if r else None
 
+    def items(self, ids) -> dict[int, dict]:
+        """:meth:`item` for many ids in one query (missing ids left out)."""
+        ids = [int(i) for i in ids]
+        if not ids:
+            return {}
+        with self.connect() as c:
+            rows = c.execute(f"SELECT {', '.join(ITEM_FIELDS)} FROM items WHERE id IN "
+                             f"({','.join('?' * len(ids))})", ids).fetchall()
+        return {r["id"]: dict(r) for r in rows}
+
     def features(self, ids) -> dict[int, Features]:
         ids = [int(i) for i in ids]
         if not ids:

@@ -370,16 +370,21 @@ def difference_map(query_rgb: np.ndarray, cand_rgb: np.ndarray, v: Verification,
     inner[:m], inner[-m:], inner[:, :m], inner[:, -m:] = False, False, False, False
     lq = cv2.cvtColor(qs, cv2.COLOR_RGB2LAB).astype(np.float32)
     lc = cv2.cvtColor(warped, cv2.COLOR_RGB2LAB).astype(np.float32)
-    for k in range(3):  # colour changes (grading, white balance) are not edits
-        mq, sq = lq[..., k][overlap].mean(), lq[..., k][overlap].std() + 1e-3
-        mc, sc = lc[..., k][overlap].mean(), lc[..., k][overlap].std() + 1e-3
-        lc[..., k] = (lc[..., k] - mc) * (sq / sc) + mq
-    bq = cv2.GaussianBlur(lq, (0, 0), sigma)  # re-encoding and resampling noise averaged out
-    bc = cv2.GaussianBlur(lc, (0, 0), sigma)
-    d = np.sqrt(((bq - bc) ** 2).sum(-1))
+    # colour changes (grading, white balance) are not edits: the archived picture's channels
+    # take the query's mean and spread over the overlap; one pass gives the three of each
+    ov = overlap.view(np.uint8)
+    mq, sq = (x.ravel() for x in cv2.meanStdDev(lq, mask=ov))
+    mc, sc = (x.ravel() for x in cv2.meanStdDev(lc, mask=ov))
+    gain = (sq + 1e-3) / (sc + 1e-3)
+    # the blur is linear: blurring the difference is blurring each side and subtracting, once
+    affine = np.hstack([np.diag(gain), (mq - mc * gain)[:, None]])  # per channel, one pass
+    delta = cv2.subtract(lq, cv2.transform(lc, affine))
+    bd = cv2.GaussianBlur(delta, (0, 0), sigma)  # re-encoding and resampling noise averaged out
+    d = np.sqrt(np.einsum("ijk,ijk->ij", bd, bd))
     d[~inner] = 0
     vals = d[inner] if inner.any() else d[overlap]
-    floor = float(np.median(vals) + 3 * 1.4826 * np.median(np.abs(vals - np.median(vals))))
+    med = float(np.median(vals))
+    floor = med + 3 * 1.4826 * float(np.median(np.abs(vals - med)))
     floor = max(floor, 6.0)  # about 6 units of Lab: below that, a re-encoding, not an edit
     diff = np.clip((d - floor) / (2 * floor), 0, 1).astype(np.float32)
     diff = cv2.morphologyEx(diff, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
