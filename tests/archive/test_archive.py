@@ -129,6 +129,15 @@ def test_difference_map_finds_the_edit_and_not_the_reencoding(archive, photos):
     clean = match(arc, Query.from_rgb(_jpeg(_resize(photos["chelsea"], 0.7), 75)), top=3)[0]
     assert clean.verified and clean.regions == []
     assert clean.earlier == "archived"  # the archived one has more pixels
+    # a colour grade (each channel's gain and offset changed) is not an edit either; the edit
+    # under the same grade still is
+    graded = np.clip(photos["chelsea"].astype(np.float32) * [0.6, 0.65, 0.55] + [50, 45, 60],
+                     0, 255).astype(np.uint8)
+    g = match(arc, Query.from_rgb(_jpeg(graded, 85)), top=3)[0]
+    assert g.verified and g.regions == []
+    eg = np.clip(edited.astype(np.float32) * [0.6, 0.65, 0.55] + [50, 45, 60], 0, 255)
+    ge = match(arc, Query.from_rgb(_jpeg(eg.astype(np.uint8), 85)), top=3)[0]
+    assert ge.verified and ge.regions and ((ge.diff >= 0.5) & mask).sum() / mask.sum() > 0.7
 
 
 def test_earlier_version_cues():
