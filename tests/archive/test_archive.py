@@ -346,3 +346,35 @@ def test_of_several_versions_of_one_picture_the_query_s_own_comes_first(tmp_path
             ms = match(arc, Query.from_rgb(_jpeg(_resize(v, s), 80)), diff_top=0)
             assert sum(m.verified for m in ms) >= 2  # the versions look alike
             assert ms[0].item["path"].endswith(f"v{k}.png"), (s, k)
+
+
+def test_a_large_archived_jpeg_is_read_at_the_map_s_scale(tmp_path, photos, monkeypatch):
+    """The difference map needs the archived picture only at the query's scale: a large
+    archived JPEG is decoded at a reduced size (fewer pixels to decode), and the map, the
+    regions and the pixel count behind "which is earlier" are those of the file itself."""
+    from veriscope.core.media import Media
+
+    big = _resize(photos["chelsea"], 5)  # 2255 x 1500
+    folder = tmp_path / "big"
+    folder.mkdir()
+    Image.fromarray(big).save(folder / "big.jpg", quality=95)
+    arc = Archive(tmp_path / "arc", create=True)
+    index_paths(arc, [folder])
+    shapes = []
+    orig = Media.rgb_at_least
+
+    def spy(self, long_side):
+        out = orig(self, long_side)
+        shapes.append(out.shape[:2])
+        return out
+
+    monkeypatch.setattr(Media, "rgb_at_least", spy)
+    edited, mask = _edit(big, box=(600, 500, 1050, 850))
+    q = _jpeg(_resize(edited, 0.3), 85)  # 676 x 450
+    m = match(arc, Query.from_rgb(q), top=3)[0]
+    assert m.verified and shapes == [(750, 1128)]  # decoded at 1/2, still over the map's 676
+    small_mask = np.asarray(Image.fromarray(mask).resize((q.shape[1], q.shape[0]))) > 0
+    found = m.diff >= 0.5
+    assert (found & small_mask).sum() / small_mask.sum() > 0.7 and m.regions
+    assert m.earlier == "archived"
+    assert abs(m.coverage["common_pixels_archived"] / (2255 * 1500) - 1) < 0.1

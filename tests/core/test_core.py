@@ -185,3 +185,29 @@ def test_media_error_crosses_a_process_pool(tmp_path):
         with pytest.raises(MediaError) as got:
             fut.result(timeout=120)
     assert got.value.path == str(empty) and "empty" in got.value.message
+
+
+def test_rgb_at_least_decodes_a_large_jpeg_smaller(tmp_path):
+    """A JPEG is decoded at 1/2, 1/4 or 1/8 of its size when the long side asked for allows
+    it (what a difference map needs of a large archived picture); anything else is full size."""
+    import cv2
+
+    from veriscope.core.errors import MediaError
+
+    a = smooth_image(600, 800, seed=3)
+    jpg = save(a, tmp_path / "a.jpg", quality=92)
+    full = Media.open(jpg).rgb()
+    for want, got in ((100, (75, 100)), (150, (150, 200)), (400, (300, 400)), (401, (600, 800)),
+                      (800, (600, 800)), (5000, (600, 800))):
+        r = Media.open(jpg).rgb_at_least(want)
+        assert r.shape == (*got, 3), want
+        assert not r.flags.writeable
+        if got != (600, 800):  # the same picture, only smaller
+            ref = cv2.resize(full, (got[1], got[0]), interpolation=cv2.INTER_AREA)
+            assert np.abs(r.astype(int) - ref).mean() < 3
+    png = save(a, tmp_path / "a.png")
+    assert Media.open(png).rgb_at_least(100).shape == (600, 800, 3)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(jpg.read_bytes()[:2000])
+    with pytest.raises(MediaError):
+        Media.open(cut).rgb_at_least(100)

@@ -26,6 +26,8 @@ from veriscope.signals import fingerprint as F
 HASH_DIST = 12
 VOTE_DIST = 64
 MAX_VERIFY = 40
+MAP_SIDE = 1024
+"""Long side of a difference map (the query's size, capped here)."""
 NN_K = 10
 """Nearest neighbours looked up per query descriptor (the votes of step 1). Versions of one
 picture (edits, crops, re-saves) share their descriptors and fill these places in turn: in an
@@ -225,8 +227,10 @@ def _verify(q: Query, f: F.Features, c: dict) -> F.Verification:
     return v
 
 
-def load_item_rgb(item: dict) -> np.ndarray:
-    """The archived picture's pixels, read again from where it was indexed."""
+def load_item_rgb(item: dict, long_side: int | None = None) -> np.ndarray:
+    """The archived picture's pixels, read again from where it was indexed; with ``long_side``,
+    a JPEG may be decoded smaller as long as its long side keeps that many pixels
+    (:meth:`Media.rgb_at_least`)."""
     from veriscope.core.media import Media, file_sha256
 
     p = Path(item["path"])
@@ -236,7 +240,7 @@ def load_item_rgb(item: dict) -> np.ndarray:
         raise FileNotFoundError(f"{p} changed since it was indexed (SHA-256 differs)")
     media = Media.open(p)
     if item["kind"] == "image":
-        return media.rgb()
+        return media.rgb() if long_side is None else media.rgb_at_least(long_side)
     from veriscope.core.video import frames_at
 
     for fr in frames_at(media, [float(item["t"])]):
@@ -248,15 +252,21 @@ def load_item_rgb(item: dict) -> np.ndarray:
 
 def compare(m: Match, q: Query) -> None:
     """Difference map, differing regions, coverage and which version is likely earlier."""
+    # the archived picture is needed at the map's scale only (the map has the query's size,
+    # capped at MAP_SIDE): a large archived JPEG is decoded smaller, to no fewer pixels across
+    # than it spans in the map
+    qh, qw = q.rgb.shape[:2]
+    mat = m.verification.matrix
+    span = np.sqrt(abs(np.linalg.det(mat[:, :2]))) * min(max(qh, qw), MAP_SIDE)
     try:
-        c = load_item_rgb(m.item)
+        c = load_item_rgb(m.item, int(np.ceil(span)))
     except (OSError, ValueError) as e:
         m.note = f"no difference map: {e}"
         return
     except Exception as e:  # a damaged archived file: the match stands without its map
         m.note = f"no difference map: the archived file cannot be read ({type(e).__name__})"
         return
-    diff, overlap, warped = F.difference_map(q.rgb, c, m.verification)
+    diff, overlap, warped = F.difference_map(q.rgb, c, m.verification, MAP_SIDE)
     H, W = diff.shape
     n_over = int(overlap.sum())
     m.changed_fraction = float((diff >= DIFF_BAR).sum() / max(1, n_over))
@@ -273,14 +283,16 @@ def compare(m: Match, q: Query) -> None:
     # coverage: share of the query the archived picture covers, and share of the archived
     # picture that the query shows (from the transform's area factor)
     ch, cw = c.shape[:2]
-    mat = m.verification.matrix
+    # the file's own pixels per decoded pixel (a JPEG decoded smaller, above), for its pixel count
+    k = max(m.item.get("width") or cw, m.item.get("height") or ch) / max(cw, ch) \
+        if m.item["kind"] == "image" else 1.0
     det = abs(np.linalg.det(mat[:, :2]))  # area factor in normalised units
     area_c_in_q = det * (cw / max(cw, ch)) * (ch / max(cw, ch)) * max(H, W) ** 2
     q_cov = n_over / (H * W)
     c_cov = min(1.0, n_over / max(1.0, area_c_in_q))
     # pixels of the common part in each file
     q_px = n_over * (q.rgb.shape[0] * q.rgb.shape[1]) / (H * W)
-    c_px = n_over / max(det * max(H, W) ** 2 / max(cw, ch) ** 2, 1e-12)
+    c_px = n_over / max(det * max(H, W) ** 2 / max(cw, ch) ** 2, 1e-12) * k * k
     m.coverage = {"query_covered": round(q_cov, 4), "archived_shown": round(c_cov, 4),
                   "common_pixels_query": int(q_px), "common_pixels_archived": int(c_px)}
     m.earlier, m.earlier_reasons = earlier_version(q_cov, c_cov, q_px, c_px, q.date,

@@ -339,6 +339,37 @@ class Media:
             self._rgb.setflags(write=False)
         return self._rgb
 
+    def rgb_at_least(self, long_side: int) -> np.ndarray:
+        """The first frame with a long side of at least ``long_side`` pixels, decoded smaller
+        when the file allows it: a JPEG is decoded at 1/2, 1/4 or 1/8 of its size by libjpeg's
+        DCT scaling, the largest reduction that keeps the long side; anything else, or a JPEG
+        that cannot be reduced, is :meth:`rgb` (full size). Not cached; the same errors as
+        :meth:`pil`."""
+        if self.kind != "image":
+            raise MediaError(self.path, f"is {self.kind}, not an image")
+        w, h = self.width or 0, self.height or 0
+        if (self._rgb is not None or self.format != "jpeg" or not w or not h
+                or max(w, h) < 2 * max(1, long_side)):
+            return self.rgb()
+        from PIL import Image
+
+        r = max(1, long_side) / max(w, h)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                Image.MAX_IMAGE_PIXELS = max(self.max_pixels, DEFAULT_MAX_PIXELS)
+                with Image.open(self.path) as im:
+                    im.draft(im.mode, (max(1, int(np.ceil(w * r))), max(1, int(np.ceil(h * r)))))
+                    im.load()
+                    out = to_rgb8(im)
+        except Image.DecompressionBombError:
+            raise MediaError(self.path, "image exceeds the pixel limit") from None
+        except Exception as e:
+            raise MediaError(self.path, f"cannot be decoded: {_short(e)} "
+                                        "(truncated or corrupt file?)") from None
+        out.setflags(write=False)
+        return out
+
     def gray(self) -> np.ndarray:
         """Luma (ITU-R BT.601) as float32 in [0, 255], shape (H, W)."""
         rgb = self.rgb().astype(np.float32)
