@@ -104,24 +104,21 @@ class Archive:
                           (item_id,)).fetchone()
         return dict(r) if r else None
 
+    def _rows(self, ids, columns: str) -> list:
+        """Rows of the items with these ids (one query; missing ids left out)."""
+        ids = [int(i) for i in ids]
+        if not ids:
+            return []
+        with self.connect() as c:
+            return c.execute(f"SELECT {columns} FROM items WHERE id IN "
+                             f"({','.join('?' * len(ids))})", ids).fetchall()
+
     def items(self, ids) -> dict[int, dict]:
         """:meth:`item` for many ids in one query (missing ids left out)."""
-        ids = [int(i) for i in ids]
-        if not ids:
-            return {}
-        with self.connect() as c:
-            rows = c.execute(f"SELECT {', '.join(ITEM_FIELDS)} FROM items WHERE id IN "
-                             f"({','.join('?' * len(ids))})", ids).fetchall()
-        return {r["id"]: dict(r) for r in rows}
+        return {r["id"]: dict(r) for r in self._rows(ids, ", ".join(ITEM_FIELDS))}
 
     def features(self, ids) -> dict[int, Features]:
-        ids = [int(i) for i in ids]
-        if not ids:
-            return {}
-        with self.connect() as c:
-            rows = c.execute(f"SELECT id, features FROM items WHERE id IN "
-                             f"({','.join('?' * len(ids))})", ids).fetchall()
-        return {r["id"]: Features.from_bytes(r["features"]) for r in rows}
+        return {r["id"]: Features.from_bytes(r["features"]) for r in self._rows(ids, "id, features")}
 
     def count(self) -> int:
         with self.connect() as c:
