@@ -97,6 +97,19 @@ def test_day_month_name_year(text, day, written):
     assert [(c["value"]["lo"], c["value"]["hi"], c["text"]) for c in days] == [(day, day, written)]
 
 
+@pytest.mark.parametrize("caption, written, day", [
+    # dateparser's search keeps the word before the date in the caption's language ("am",
+    # "le"), which its parser alone does not read: the date is read without it
+    ("Aufgenommen in Arezzo am 5. Oktober 2008.", "5. Oktober 2008", "2008-10-05"),
+    ("Aufgenommen am 12. Januar 1998.", "12. Januar 1998", "1998-01-12"),
+    ("Pris le 5 octobre 2008.", "5 octobre 2008", "2008-10-05"),
+])
+def test_a_date_the_search_finds_with_a_word_before_it(caption, written, day):
+    (d,) = date_claims(caption, None)
+    assert (d["text"], d["value"]["lo"], d["value"]["period"]) == (written, day, "day")
+    assert caption[d["start"]:d["end"]] == written
+
+
 @pytest.mark.parametrize("text", [
     "On 28 march 18 people died",  # prose: a count, not a two-digit year
     "5 May 20 protesters",

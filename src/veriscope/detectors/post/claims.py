@@ -318,6 +318,18 @@ def date_claims(caption: str, claimed_date: str | None) -> list[dict]:
         if not ym:
             continue  # a date without a year (or a bare number) is not a claim checked here
         d, period = _parse(ddp, text)
+        if d is None:
+            # the search reads the text's language and may keep a word before the date that
+            # the parser alone does not ("am 5. Oktober 2008": German "on"): up to two leading
+            # words are left out
+            for k in (1, 2):
+                parts = text.split(None, k)
+                if len(parts) <= k or not _YEAR.search(parts[k]):
+                    break
+                d, period = _parse(ddp, parts[k])
+                if d is not None:
+                    a, text = a + text.index(parts[k]), parts[k]
+                    break
         if d is None or d.year != int(ym[1]):
             continue
         if not _base_free(alt, text, d, period):
