@@ -66,6 +66,12 @@ Usage: .venv/bin/python benchmarks/archive_retrieval.py [--distractors 10000] [-
        [--loc 60] [--latency-queries 60] [--sizes 1000,2000,5000] [--out PATH]
        .venv/bin/python benchmarks/archive_retrieval.py --rescale RESULTS.json  (synthetic scan
        and extrapolation again, measured latencies kept)
+       .venv/bin/python benchmarks/archive_retrieval.py --relatency RESULTS.json  (latencies
+       measured again on the cached archives, same queries, and the extrapolation redone)
+       .venv/bin/python benchmarks/archive_retrieval.py --latency-pair OTHER_TREE
+       [--pair-archive archive-n100000] [--pair-rounds 2]  (this checkout's code against another
+       checkout's, alternating fresh processes on one cached archive, same 60 queries; results
+       benchmarks/results/archive_latency_pair.json)
 """
 
 from __future__ import annotations
