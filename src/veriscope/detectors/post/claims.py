@@ -328,7 +328,7 @@ def date_claims(caption: str, claimed_date: str | None) -> list[dict]:
                     break
                 d, period = _parse(ddp, parts[k])
                 if d is not None:
-                    a, text = a + text.index(parts[k]), parts[k]
+                    a, text = a + len(text) - len(parts[k]), parts[k]
                     break
         if d is None or d.year != int(ym[1]):
             continue
