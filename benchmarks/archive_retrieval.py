@@ -1035,7 +1035,7 @@ def main() -> int:
     ap.add_argument("--pair-archive", default="archive-n100000",
                     help="cached archive (under the cache folder) for --latency-pair")
     ap.add_argument("--pair-rounds", type=int, default=2)
-    ap.add_argument("--_latency-worker", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--_latency-worker", metavar="ARCHIVE", help=argparse.SUPPRESS)
     ap.add_argument("--rescore", type=Path, default=None,
                     help="recount a results JSON (families, inlier bars) and print it again")
     args = ap.parse_args()
@@ -1051,12 +1051,12 @@ def main() -> int:
         args.rescale.write_text(json.dumps(r, indent=1))
         print(markdown(r))
         return 0
-    if args._latency_worker:  # run with the other tree's src/ first on sys.path (below)
+    if args._latency_worker:  # run with a tree's src/ first on sys.path (PYTHONPATH, below)
         import veriscope
 
         sha_to_path, _ = shared_images(CACHE / "archive-n100000")
         imgs = latency_images(query_sample(sha_to_path, 150), 60)
-        r = latency(CACHE / args._latency_worker[1], imgs)
+        r = latency(CACHE / args._latency_worker, imgs)
         print(json.dumps({"veriscope": veriscope.__file__, **r}))
         return 0
     if args.latency_pair:
@@ -1065,7 +1065,7 @@ def main() -> int:
         for k in range(args.pair_rounds):
             for name, tree in trees.items():
                 env = {**os.environ, "PYTHONPATH": str(tree / "src")}
-                out = subprocess.run([sys.executable, __file__, "--_latency-worker", str(tree),
+                out = subprocess.run([sys.executable, __file__, "--_latency-worker",
                                       args.pair_archive], env=env, capture_output=True,
                                      text=True, check=True).stdout.strip().splitlines()[-1]
                 runs.append({"tree": name, "round": k, **json.loads(out)})

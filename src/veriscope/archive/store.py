@@ -99,10 +99,7 @@ class Archive:
                      (path, sha256, reason, _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")))
 
     def item(self, item_id: int) -> dict | None:
-        with self.connect() as c:
-            r = c.execute(f"SELECT {', '.join(ITEM_FIELDS)} FROM items WHERE id = ?",
-                          (item_id,)).fetchone()
-        return dict(r) if r else None
+        return self.items([item_id]).get(int(item_id))
 
     def _rows(self, ids, columns: str) -> list:
         """Rows of the items with these ids (one query; missing ids left out)."""

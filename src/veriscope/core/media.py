@@ -316,21 +316,28 @@ class Media:
         if self.kind != "image":
             raise MediaError(self.path, f"is {self.kind}, not an image")
         if self._pil is None:
-            from PIL import Image
-
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    Image.MAX_IMAGE_PIXELS = max(self.max_pixels, DEFAULT_MAX_PIXELS)
-                    im = Image.open(self.path)
-                    im.load()
-            except Image.DecompressionBombError:
-                raise MediaError(self.path, "image exceeds the pixel limit") from None
-            except Exception as e:
-                raise MediaError(self.path, f"cannot be decoded: {_short(e)} "
-                                            "(truncated or corrupt file?)") from None
-            self._pil = im
+            self._pil = self._decode()
         return self._pil
+
+    def _decode(self, draft: tuple[int, int] | None = None):
+        """The first frame decoded by Pillow (with ``draft``, a JPEG at the smallest DCT scale
+        that keeps that size); MediaError if broken or over the pixel limit."""
+        from PIL import Image
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                Image.MAX_IMAGE_PIXELS = max(self.max_pixels, DEFAULT_MAX_PIXELS)
+                im = Image.open(self.path)
+                if draft is not None:
+                    im.draft(im.mode, draft)
+                im.load()
+        except Image.DecompressionBombError:
+            raise MediaError(self.path, "image exceeds the pixel limit") from None
+        except Exception as e:
+            raise MediaError(self.path, f"cannot be decoded: {_short(e)} "
+                                        "(truncated or corrupt file?)") from None
+        return im
 
     def rgb(self) -> np.ndarray:
         """The first frame as a read-only uint8 array of shape (H, W, 3) (cached)."""
@@ -351,22 +358,9 @@ class Media:
         if (self._rgb is not None or self.format != "jpeg" or not w or not h
                 or max(w, h) < 2 * max(1, long_side)):
             return self.rgb()
-        from PIL import Image
-
         r = max(1, long_side) / max(w, h)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                Image.MAX_IMAGE_PIXELS = max(self.max_pixels, DEFAULT_MAX_PIXELS)
-                with Image.open(self.path) as im:
-                    im.draft(im.mode, (max(1, int(np.ceil(w * r))), max(1, int(np.ceil(h * r)))))
-                    im.load()
-                    out = to_rgb8(im)
-        except Image.DecompressionBombError:
-            raise MediaError(self.path, "image exceeds the pixel limit") from None
-        except Exception as e:
-            raise MediaError(self.path, f"cannot be decoded: {_short(e)} "
-                                        "(truncated or corrupt file?)") from None
+        with self._decode((max(1, int(np.ceil(w * r))), max(1, int(np.ceil(h * r))))) as im:
+            out = to_rgb8(im)
         out.setflags(write=False)
         return out
 

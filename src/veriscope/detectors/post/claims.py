@@ -33,9 +33,9 @@ _CJK_DATE = re.compile(r"(1[89]\d\d|20\d\d)\s*年(?:\s*(\d{1,2})\s*月(?:\s*(\d{
 _GLUED_TIME = r"(?=(?:[01]\d|2[0-3]):[0-5]\d)"
 """A time written against the date without a space, as OCR often reads a receipt's date and
 time ("10-03-201823:03:06", "2018-03-1813:18:48"): two digits of an hour, a colon, minutes."""
-_AFTER_YEAR4 = r"(?<=\d{4})(?:(?=[0-9]:[0-5]\d)|" + _GLUED_TIME + r"|(?=[A-Z][a-z]))"
-"""What may touch a four-digit year that ends a date: a time (one or two digits of an hour,
-:data:`_GLUED_TIME`) or a capitalised word ("20/10/2016Time:"). A two-digit year never takes
+_AFTER_YEAR4 = r"(?<=\d{4})(?=(?:[01]?\d|2[0-3]):[0-5]\d|[A-Z][a-z])"
+"""What may touch a four-digit year that ends a date: a time (one or two digits of an hour)
+or a capitalised word ("20/10/2016Time:"). A two-digit year never takes
 a glued time: "06/04/1711:43" could be 2017 at 11:43 or 2017 at 1:43 by a misread."""
 _END = r"(?![\w]|[.,:/-]\d)"
 _ISO = re.compile(r"(?<![\d-])(1[89]\d\d|20\d\d)-(\d{2})-(\d{2})(?:(?![\d])|" + _GLUED_TIME + ")")
@@ -138,6 +138,23 @@ def _date_value(d: dt.date, period: str, relative: bool) -> dict:
     return {"lo": lo.isoformat(), "hi": hi.isoformat(), "period": period, "relative": relative}
 
 
+def _count_follows(text: str, end: int) -> bool:
+    """Whether a count noun or a unit follows position ``end`` ("2000 people", "2018 km"): the
+    number before it is a count, not a year."""
+    return re.match(_NOT_YEAR, text[end:end + 20].lower()) is not None
+
+
+def _four_digit_year(m: re.Match, y: str) -> int | None:
+    """The year of a date match whose year is written ``y``: a two-digit year by
+    :data:`SHORT_YEAR_PIVOT`, or None when a version word stands just before the match
+    (:data:`_VERSION_BEFORE`: "version 2.1.18")."""
+    if len(y) != 2:
+        return int(y)
+    if _VERSION_BEFORE.search(m.string[max(0, m.start() - 16):m.start()]):
+        return None
+    return int(y) + (2000 if int(y) <= SHORT_YEAR_PIVOT else 1900)
+
+
 def numeric_date(m: re.Match) -> dict | None:
     """The value of a :data:`_NUMERIC_DATE` match. Year first is year-month-day (four-digit
     years only). Otherwise the
@@ -152,11 +169,9 @@ def numeric_date(m: re.Match) -> dict | None:
         except ValueError:
             return None
         return {**_date_value(d, "day", False), "order": "ymd"}
-    a, b, y = int(m["a"]), int(m["b"]), int(m["y"])
-    if len(m["y"]) == 2:
-        if _VERSION_BEFORE.search(m.string[max(0, m.start() - 16):m.start()]):
-            return None
-        y += 2000 if y <= SHORT_YEAR_PIVOT else 1900
+    a, b, y = int(m["a"]), int(m["b"]), _four_digit_year(m, m["y"])
+    if y is None:
+        return None
     found = {}
     for order, (day, month) in (("dmy", (a, b)), ("mdy", (b, a))):
         try:
@@ -175,16 +190,16 @@ def numeric_date(m: re.Match) -> dict | None:
 def day_month_year(m: re.Match) -> dict | None:
     """The value of a :data:`_DAY_MON_YEAR` match, or None when it is no date or the rules for
     a two-digit year (:data:`_DAY_MON_YEAR`) or a count ("5 May 2000 people") reject it."""
-    mon, y = m["mon"], m["y"]
-    if re.match(_NOT_YEAR, m.string[m.end():m.end() + 20].lower()):
+    mon = m["mon"]
+    if _count_follows(m.string, m.end()):
         return None
-    if len(y) == 2:
-        if (not m["s1"] or len(mon) > 4 or not mon[0].isupper()
-                or _VERSION_BEFORE.search(m.string[max(0, m.start() - 16):m.start()])):
-            return None
-        y = str(int(y) + (2000 if int(y) <= SHORT_YEAR_PIVOT else 1900))
+    if len(m["y"]) == 2 and (not m["s1"] or len(mon) > 4 or not mon[0].isupper()):
+        return None
+    y = _four_digit_year(m, m["y"])
+    if y is None:
+        return None
     try:
-        d = dt.date(int(y), _MONTHS[mon.lower()], int(m["d"]))
+        d = dt.date(y, _MONTHS[mon.lower()], int(m["d"]))
     except ValueError:
         return None
     return _date_value(d, "day", False)
@@ -304,8 +319,8 @@ def date_claims(caption: str, claimed_date: str | None) -> list[dict]:
                     "RELATIVE_BASE": search_base}) or []
     except Exception:
         found = []
-    counts = [(m.start(), m.end()) for m in _YEAR.finditer(caption)
-              if re.match(_NOT_YEAR, caption[m.end():m.end() + 20].lower())]
+    years = [(m, _count_follows(caption, m.end())) for m in _YEAR.finditer(caption)]
+    counts = [(m.start(), m.end()) for m, is_count in years if is_count]
     pos = 0
     for text, _ in found:
         a = caption.find(text, pos)
@@ -362,9 +377,8 @@ def date_claims(caption: str, claimed_date: str | None) -> list[dict]:
                 break
             b = a + len(parts[0])
         add(a, b, _date_value(d, period, False))
-    for m in _YEAR.finditer(caption):
-        after = caption[m.end():m.end() + 20].lower()
-        if re.match(_NOT_YEAR, after):
+    for m, is_count in years:
+        if is_count:
             continue  # "2000 people" is a count, not a year
         add(m.start(), m.end(), _date_value(dt.date(int(m[1]), 1, 1), "year", False))
     for m in _REL_EN.finditer(caption):
